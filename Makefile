@@ -1,0 +1,38 @@
+# The README's two commands are `make demo` and `make test`; both set themselves up.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: help setup demo test lint fmt-check bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: $(VENV)/.installed  ## virtual environment, pinned packages, system graphviz
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v dot >/dev/null 2>&1 || { echo "installing graphviz (dot)"; \
+	  (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || \
+	  echo "warning: could not install graphviz; diagrams will be written as .dot only"; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: setup  ## compile, train and evaluate the digits classifier, render its diagram
+	$(BIN)/python examples/demo.py
+
+test: setup  ## the whole test suite
+	$(BIN)/python -m pytest -q -n 2 tests
+
+lint: setup  ## ruff
+	$(BIN)/ruff check seqnet tests benchmarks examples
+
+fmt-check: setup  ## every shipped spec is valid and canonically formatted
+	$(BIN)/seqnet check -q specs/*.seqnet && $(BIN)/seqnet fmt --check specs/*.seqnet
+
+bench: setup  ## the benchmarks (slow)
+	$(BIN)/python benchmarks/frontend.py && $(BIN)/python benchmarks/render.py && $(BIN)/python benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from seqnet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,317 @@
+"""The `seqnet` command line: options in, API calls, exit codes out (0 ok, 1 spec errors, 2 usage)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+def _overrides(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not name.strip().isidentifier():
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _print_diags(diags, as_json: bool, stream=None) -> None:
+    stream = stream or sys.stderr
+    if as_json:
+        return
+    for d in diags:
+        print(d.render(), file=stream)
+        print(file=stream)
+
+
+def _compile(path: str, args):
+    from seqnet.pipeline import compile_path
+
+    return compile_path(Path(path), _overrides(args.set))
+
+
+def cmd_check(args) -> int:
+    status = EXIT_OK
+    report = []
+    for path in args.files:
+        graph, diags, _ = _compile(path, args)
+        errors = [d for d in diags if d.severity == "error"]
+        if graph is None or errors:
+            status = EXIT_SPEC
+        _print_diags(diags, args.json)
+        report.append({"file": path, "ok": graph is not None, "diagnostics": [d.to_json() for d in diags]})
+        if not args.json and not args.quiet:
+            if graph is not None:
+                warn = [d for d in diags if d.severity == "warning"]
+                extra = f" ({len(warn)} warning{'s' if len(warn) != 1 else ''})" if warn else ""
+                print(f"{path}: ok, {graph.number_of_nodes()} nodes{extra}")
+            else:
+                n = len(errors)
+                print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report if len(report) > 1 else report[0], indent=2))
+    return status
+
+
+def cmd_explain(args) -> int:
+    from seqnet.codes import CODES, explain
+
+    text = explain(args.code)
+    if text is None:
+        import difflib
+
+        near = difflib.get_close_matches(args.code.upper(), CODES, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise UsageError(f"unknown diagnostic code {args.code!r}{hint}; codes: {', '.join(CODES)}")
+    print(text, end="")
+    return EXIT_OK
+
+
+def cmd_fmt(args) -> int:
+    from seqnet.grammar.format import format_module
+    from seqnet.grammar.parser import parse
+    from seqnet.pipeline import read_source
+    from seqnet.source import Span  # noqa: F401
+
+    status = EXIT_OK
+    for path in args.files:
+        source, err = read_source(Path(path), path)
+        if err is not None:
+            _print_diags([err], False)
+            status = EXIT_SPEC
+            continue
+        module, diags = parse(source)
+        if module is None:
+            _print_diags(diags, False)
+            status = EXIT_SPEC
+            continue
+        text = format_module(module)
+        if text == source.text:
+            continue
+        if args.check:
+            print(f"{path}: would be reformatted", file=sys.stderr)
+            status = EXIT_SPEC
+        elif args.stdout:
+            sys.stdout.write(text)
+        else:
+            from seqnet.atomic import write_text
+
+            write_text(Path(path), text)
+            print(f"{path}: formatted")
+    return status
+
+
+def cmd_summary(args) -> int:
+    graph, diags, _ = _compile(args.file, args)
+    _print_diags(diags, args.json)
+    if graph is None:
+        return EXIT_SPEC
+    from seqnet.compiler.summary import summarize, summary_table
+
+    data = summarize(graph)
+    if args.xla:
+        from seqnet.backends.jax.xla_check import xla_cross_check
+
+        data["xla"] = xla_cross_check(graph)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(summary_table(data))
+        if args.xla:
+            x = data["xla"]
+            print(f"XLA check (batch 1): FLOPs {x['xla_flops']:,.0f} vs registry {x['registry_flops']:,} "
+                  f"(ratio {x['ratio']:.2f}); temp memory {x.get('temp_bytes', 0):,} B")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_render(args) -> int:
+    graph, diags, _ = _compile(args.file, args)
+    _print_diags(diags, False)
+    if graph is None:
+        return EXIT_SPEC
+    from seqnet.backends.graphviz import DotMissing, render
+
+    options = dict(rankdir=args.rankdir, depth=args.depth, show_shapes=not args.no_shapes,
+                   resolve_dims=args.resolve_dims, theme=args.theme)  # fmt: skip
+    if args.show_segments:
+        options["show_segments"] = True
+    try:
+        out = render(graph, Path(args.output), **options)
+    except DotMissing as e:
+        print(f"seqnet: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _model(args):
+    from seqnet.model import Model
+
+    graph, diags, _ = _compile(args.file, args)
+    _print_diags(diags, False)
+    if graph is None:
+        return None
+    return Model(graph, diags, Path(args.file))
+
+
+def cmd_train(args) -> int:
+    model = _model(args)
+    if model is None:
+        return EXIT_SPEC
+    if model.train_config is None:
+        print(f"{args.file}: the spec has no train section", file=sys.stderr)
+        return EXIT_SPEC
+    from seqnet.backends.jax.train import train
+
+    result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress)
+    print(result.report() if hasattr(result, "report") else result)
+    return EXIT_OK
+
+
+def cmd_eval(args) -> int:
+    model = _model(args)
+    if model is None:
+        return EXIT_SPEC
+    from seqnet.backends.jax.train import evaluate
+
+    metrics = evaluate(model, args.checkpoint)
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    model = _model(args)
+    if model is None:
+        return EXIT_SPEC
+    from seqnet.backends.jax.train import predict
+
+    out = predict(model, args.checkpoint, args.input, args.output)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    model = _model(args)
+    if model is None:
+        return EXIT_SPEC
+    from seqnet.backends.jax.export import export
+
+    out = export(model, args.checkpoint, args.output)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seqnet", description="Check, draw, compile and train sequence-model specs.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def with_set(sp):
+        sp.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="override a dim, const or train setting (repeatable)")  # fmt: skip
+        return sp
+
+    c = with_set(sub.add_parser("check", help="parse and validate specs"))
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("--json", action="store_true", help="diagnostics as JSON")
+    c.add_argument("-q", "--quiet", action="store_true", help="print only diagnostics")
+    c.set_defaults(run=cmd_check)
+
+    e = sub.add_parser("explain", help="what a diagnostic code means")
+    e.add_argument("code", metavar="CODE")
+    e.set_defaults(run=cmd_explain)
+
+    f = sub.add_parser("fmt", help="rewrite specs in canonical style")
+    f.add_argument("files", nargs="+", metavar="FILE")
+    f.add_argument("--check", action="store_true", help="exit 1 if a file would change")
+    f.add_argument("--stdout", action="store_true", help="print instead of rewriting")
+    f.set_defaults(run=cmd_fmt)
+
+    s = with_set(sub.add_parser("summary", help="table of nodes, shapes, parameters, FLOPs"))
+    s.add_argument("file", metavar="FILE")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--xla", action="store_true", help="cross-check FLOPs and memory with XLA")
+    s.set_defaults(run=cmd_summary)
+
+    r = with_set(sub.add_parser("render", help="draw the architecture (.svg .png .pdf .dot)"))
+    r.add_argument("file", metavar="FILE")
+    r.add_argument("-o", "--output", required=True, metavar="OUT")
+    r.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
+    r.add_argument("--depth", type=int, default=None, help="collapse blocks deeper than K")
+    r.add_argument("--no-shapes", action="store_true")
+    r.add_argument("--resolve-dims", action="store_true")
+    r.add_argument("--theme", choices=["light", "dark"], default="light")
+    r.add_argument("--show-segments", action="store_true", help="list the segment set S")
+    r.set_defaults(run=cmd_render)
+
+    t = with_set(sub.add_parser("train", help="train with the spec's train section"))
+    t.add_argument("file", metavar="FILE")
+    t.add_argument("--out", default=None, metavar="DIR")
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(run=cmd_train)
+
+    v = with_set(sub.add_parser("eval", help="metrics on the evaluation split"))
+    v.add_argument("file", metavar="FILE")
+    v.add_argument("--checkpoint", required=True, metavar="DIR")
+    v.set_defaults(run=cmd_eval)
+
+    pr = with_set(sub.add_parser("predict", help="run the model on inputs from an .npz"))
+    pr.add_argument("file", metavar="FILE")
+    pr.add_argument("--checkpoint", required=True, metavar="DIR")
+    pr.add_argument("--input", required=True, metavar="X.npz")
+    pr.add_argument("-o", "--output", default="predictions.npz", metavar="OUT.npz")
+    pr.set_defaults(run=cmd_predict)
+
+    x = with_set(sub.add_parser("export", help="serialised StableHLO with the parameters"))
+    x.add_argument("file", metavar="FILE")
+    x.add_argument("--checkpoint", required=True, metavar="DIR")
+    x.add_argument("-o", "--output", required=True, metavar="OUT")
+    x.set_defaults(run=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage message
+        return EXIT_USAGE if e.code else EXIT_OK
+    try:
+        return args.run(args)
+    except UsageError as e:
+        print(f"seqnet: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("seqnet: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug or an environment problem: one clear line, no traceback
+        from seqnet.errors import SpecError
+
+        if isinstance(e, SpecError):
+            print(e.render(), file=sys.stderr)
+            return EXIT_SPEC
+        if os.environ.get("SEQNET_DEBUG"):
+            raise
+        name = type(e).__name__
+        print(f"seqnet: error: {e}" if name in _USER_ERRORS else
+              f"seqnet: internal error ({name}: {e}); rerun with SEQNET_DEBUG=1 for details",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_SPEC if name in _USER_ERRORS else EXIT_INTERNAL
+
+
+_USER_ERRORS = {"TrainingError", "CheckpointError", "DataArgError", "ValueError", "FileNotFoundError",
+                "DotMissing", "PermissionError", "IsADirectoryError"}  # fmt: skip
+
+if __name__ == "__main__":
+    sys.exit(main())

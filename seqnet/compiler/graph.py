@@ -1,0 +1,63 @@
+"""The graph IR: a networkx MultiDiGraph of typed op nodes, plus helpers to build and read it.
+
+Node attributes (G.nodes[name]):
+  op        op name ("input" for spec inputs)           attrs     resolved attribute args
+  args      ((arg, ref or (refs...)), ...) tensor args in signature order; a ref is (node, port)
+  outputs   tuple[TensorType] (batch axis implicit)     params    {name: ParamSpec}
+  param_owner  the node whose parameters this one uses (itself unless weights are shared)
+  flops     estimated FLOPs per example               span, chain   source span, call-site chain
+  path      block path (tuple of names)               label     the spec variable it was bound to
+  repeats   ((group, index, count, shared), ...)      regions   {role: MultiDiGraph} (segments)
+  order     creation index (deterministic order)
+Edge attributes: arg, index (position in a variadic arg), port, type, wormhole (bool); wormhole
+edges also carry `settings` and `span`.
+Graph attributes: inputs (names), outputs ({name: (node, port)}), output_spans, dims ({name: value}),
+train (TrainConfig or None), source (root file name), files (all files read).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from seqnet.compiler.types import TensorType
+
+
+def new_graph() -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    g.graph.update(inputs=[], outputs={}, output_spans={}, dims={}, train=None, files=[])
+    return g
+
+
+def forward_edges(g: nx.MultiDiGraph):
+    return ((u, v, k, d) for u, v, k, d in g.edges(keys=True, data=True) if not d.get("wormhole"))
+
+
+def dag_view(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """The graph without its wormhole (back-) edges: a DAG in a valid spec."""
+    return nx.subgraph_view(g, filter_edge=lambda u, v, k: not g.edges[u, v, k].get("wormhole"))
+
+
+def topo_order(g: nx.MultiDiGraph) -> list[str]:
+    """Nodes in dependency order, ties broken by creation order: the same every run."""
+    order = nx.get_node_attributes(g, "order")
+    return list(nx.lexicographical_topological_sort(dag_view(g), key=lambda n: order.get(n, 0)))
+
+
+def output_type(g: nx.MultiDiGraph, ref: tuple[str, int]) -> TensorType:
+    node, port = ref
+    return g.nodes[node]["outputs"][port]
+
+
+def param_count(g: nx.MultiDiGraph, node: str) -> int:
+    """Parameters a node owns (shared nodes own none: they use another's)."""
+    data = g.nodes[node]
+    if data.get("param_owner", node) != node:
+        return 0
+    total = sum(p.size for p in data.get("params", {}).values())
+    for region in data.get("regions", {}).values():
+        total += sum(param_count(region, n) for n in region.nodes) * region.graph.get("copies", 1)
+    return total
+
+
+def total_params(g: nx.MultiDiGraph) -> int:
+    return sum(param_count(g, n) for n in g.nodes)

@@ -1,0 +1,266 @@
+"""Elaboration of the mechanism statements: wormholes and segment structures."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from seqnet.compiler import segments as seg
+from seqnet.compiler import values as V
+from seqnet.compiler.graph import dag_view, new_graph
+from seqnet.compiler.ops.registry import OPS
+from seqnet.compiler.types import TensorType
+from seqnet.errors import CompileError, Note
+from seqnet.grammar import ast
+
+WORMHOLE_SETTINGS = ("gate", "gate_bias", "tol", "max_iter", "solver", "backward_tol",
+                     "backward_max_iter")  # fmt: skip
+
+
+def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
+    """`wormhole h3 -> h1 ...`: a wormhole_gate node reading h3, and a back-edge into h1."""
+    src = _tensor_name(el, stmt.source, ctx, "source")
+    dst = _tensor_name(el, stmt.target, ctx, "target")
+    g = el.graph
+    if src.node == dst.node:
+        raise CompileError("SQN0402", "a wormhole needs two different nodes", stmt.target.span)
+    if g.nodes[dst.node]["op"] == "input":
+        raise CompileError("SQN0402", f"the target '{stmt.target.id}' is a spec input",
+                           stmt.target.span, hint="a wormhole feeds back into a computed node")  # fmt: skip
+    if not nx.has_path(dag_view(g), dst.node, src.node):
+        raise CompileError(
+            "SQN0402", f"wormhole {stmt.source.id} -> {stmt.target.id} closes no loop: "
+            f"'{stmt.source.id}' does not depend on '{stmt.target.id}'", stmt.span,
+            notes=(Note(src.span, f"'{stmt.source.id}' is computed here"),
+                   Note(dst.span, f"'{stmt.target.id}' is computed here")),
+            hint="a wormhole carries a later node back to an earlier one it depends on",
+        )  # fmt: skip
+    attrs = {}
+    op = OPS["wormhole_gate"]
+    for s in stmt.settings:
+        arg = op.arg(s.name)
+        if s.name not in WORMHOLE_SETTINGS or arg is None:
+            raise CompileError("SQN0103", f"wormholes have no setting '{s.name}'", s.name_span,
+                               hint=el_did_you_mean(s.name, WORMHOLE_SETTINGS)
+                               or "settings: " + ", ".join(WORMHOLE_SETTINGS))  # fmt: skip
+        attrs[s.name] = el._attr(el._eval(s.value, ctx), s.value.span, op, arg, ctx)
+    for a in op.attr_args:
+        if a.name not in attrs and not a.required:
+            attrs[a.name] = a.default
+    target_type = dst.type
+    attrs["units"] = target_type.dims[-1] if target_type.rank else 1
+    attrs["target_shape"] = target_type.shape
+    label = f"wormhole_{stmt.source.id}_to_{stmt.target.id}"
+    gate = el._op_node("wormhole_gate", {"x": src}, attrs, stmt.span, ctx, label)
+    g.add_edge(gate.node, dst.node, arg="__wormhole__", index=0, port=0, type=gate.type,
+               wormhole=True, span=stmt.span,
+               settings={k: attrs[k] for k in WORMHOLE_SETTINGS})  # fmt: skip
+
+
+def el_did_you_mean(name, candidates):
+    from seqnet.compiler.elaborate import did_you_mean
+
+    return did_you_mean(name, candidates)
+
+
+def _tensor_name(el, name: ast.Name, ctx, what: str) -> V.TensorRef:
+    value = ctx.scope.lookup(name.id)
+    if value is None:
+        raise CompileError("SQN0101", f"unknown name '{name.id}' (the wormhole's {what})", name.span,
+                           hint=el_did_you_mean(name.id, ctx.scope.names()))  # fmt: skip
+    if not isinstance(value, V.TensorRef):
+        raise CompileError("SQN0402", f"the wormhole's {what} must be a tensor, but '{name.id}' is "
+                           f"{V.describe(value)}", name.span)  # fmt: skip
+    return value
+
+
+# --- segment structures --------------------------------------------------------------------------
+
+
+def define_segments(el, stmt: ast.Segments, ctx) -> None:
+    structure = _structure(el, stmt.structure, ctx)
+    problems = seg.validate(structure)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CompileError("SQN0403", f"invalid segment structure: {problems[0]}{more}",
+                           stmt.structure.span,
+                           hint="every segment (i, j) needs a split point s with (i, s) and (s+1, j) in S, "
+                                "and every prefix (1, i) and suffix (i, N) must be present")  # fmt: skip
+    settings = {s.name: s for s in stmt.settings}
+    for s in stmt.settings:
+        if s.name not in (*seg_roles(), "share"):
+            raise CompileError("SQN0103", f"segment structures have no setting '{s.name}'", s.name_span,
+                               hint=el_did_you_mean(s.name, (*seg_roles(), "share"))
+                               or "settings: token, fusion, decoder, share")  # fmt: skip
+    for role in seg_roles():
+        if role not in settings:
+            raise CompileError("SQN0104", f"segment structure '{stmt.name}' needs '{role} = ...'",
+                               stmt.name_span,
+                               hint="give the token encoder, fusion encoder and decoder blocks")  # fmt: skip
+        if not isinstance(settings[role].value, ast.Call):
+            raise CompileError("SQN0106", f"'{role}' must be a block or op call such as mlp(out=E)",
+                               settings[role].value.span)  # fmt: skip
+    share = "none"
+    if "share" in settings:
+        v = el._eval(settings["share"].value, ctx)
+        share = v.name if isinstance(v, V.Symbol) else v.value if isinstance(v, V.Str) else None
+        from seqnet.compiler.elaborate import SHARE_POLICIES
+
+        if share not in SHARE_POLICIES:
+            raise CompileError("SQN0108", "share must be none, per_level or all",
+                               settings["share"].value.span)  # fmt: skip
+    el._check_free(stmt.name, stmt.name_span, ctx.scope, "segment structure")
+    ctx.scope.bind(stmt.name, V.SegmentsRef(stmt.name, stmt, structure, share, ctx.scope),
+                   stmt.name_span)  # fmt: skip
+
+
+def seg_roles():
+    from seqnet.compiler.elaborate import ROLES
+
+    return tuple(ROLES)
+
+
+def _structure(el, e, ctx) -> seg.SegmentStructure:
+    if not isinstance(e, ast.Call) or not isinstance(e.func, ast.Name):
+        raise CompileError("SQN0106", "a segment structure is binary_tree(N) or custom(N, [[i, j, s], ...])",
+                           e.span)  # fmt: skip
+    name = e.func.id
+    args = [el._eval(a, ctx) for a in e.args]
+    if name not in ("binary_tree", "custom"):
+        raise CompileError("SQN0102", f"unknown segment structure '{name}'", e.func.span,
+                           hint=el_did_you_mean(name, ("binary_tree", "custom"))
+                           or "use binary_tree(N) or custom(N, [[i, j, s], ...])")  # fmt: skip
+    if not args or not (isinstance(args[0], V.Num) and args[0].is_int and args[0].value >= 1):
+        raise CompileError("SQN0106", f"{name} needs the sequence length N (a positive integer) first",
+                           e.span)  # fmt: skip
+    n = args[0].value
+    if n > 65536:
+        raise CompileError("SQN0108", f"N = {n} is too long for a segment structure (at most 65536)",
+                           e.args[0].span)  # fmt: skip
+    if name == "binary_tree":
+        if len(args) != 1 or e.kwargs:
+            raise CompileError("SQN0105", "binary_tree takes one argument, N", e.span)
+        return seg.binary_tree(n)
+    if len(args) != 2 or not isinstance(args[1], V.ListVal):
+        raise CompileError("SQN0106", "custom(N, splits) needs a list of [i, j, s] triples", e.span)
+    triples = []
+    for item in args[1].items:
+        ok = isinstance(item, V.ListVal) and len(item.items) == 3 and all(
+            isinstance(x, V.Num) and x.is_int for x in item.items)  # fmt: skip
+        if not ok:
+            raise CompileError("SQN0106", "each split is a list [i, j, s] of three integers",
+                               item.span or e.span)  # fmt: skip
+        triples.append(tuple(x.value for x in item.items))
+    return seg.custom(n, triples)
+
+
+def apply_segments(el, ref: V.SegmentsRef, e: ast.Call, args, kwargs, ctx, label):
+    """`y = tree(h)`: elaborate the three blocks as regions and add one `segments` node."""
+    if len(args) != 1 or kwargs:
+        raise CompileError("SQN0105", f"segment structure '{ref.name}' takes one tensor: the sequence",
+                           e.span)  # fmt: skip
+    x = el._expect_tensor(args[0], e.args[0].span, OPS["segments"], "x", ctx)
+    if x.type.rank < 1 or x.type.dims[0] != ref.structure.n:
+        raise CompileError(
+            "SQN0301", f"'{ref.name}' covers {ref.structure.n} tokens, but the sequence is {x.type}",
+            e.args[0].span, notes=(Note(ref.stmt.structure.span, f"built for N = {ref.structure.n}"),),
+            hint="the first axis of the input is the sequence",
+        )  # fmt: skip
+    settings = {s.name: s for s in ref.stmt.settings}
+    token_in = TensorType(x.type.dtype, x.type.shape[1:], x.type.vocab)
+    path = ctx.path + (el.builder.unique(ctx.path, label or ref.name).rsplit("/", 1)[-1],)
+    regions = {}
+    token_g, enc = _region(el, ref, "token", settings["token"].value, [token_in], path, ctx)
+    regions["token"] = token_g
+    fusion_g, fused = _region(el, ref, "fusion", settings["fusion"].value, [enc, enc], path, ctx)
+    if fused.dims != enc.dims or fused.dtype != enc.dtype:
+        raise CompileError(
+            "SQN0301", f"the fusion encoder must map two encodings {enc} to one {enc}, but it gives "
+            f"{fused}", settings["fusion"].value.span,
+            notes=(Note(settings["token"].value.span, f"the token encoder gives {enc}"),),
+        )  # fmt: skip
+    regions["fusion"] = fusion_g
+    decoder_g, out = _region(el, ref, "decoder", settings["decoder"].value, [enc, enc, enc], path, ctx)
+    regions["decoder"] = decoder_g
+    structure = ref.structure
+    copies = _copies(structure, ref.share)
+    for role, g in regions.items():
+        g.graph["copies"] = copies[role]
+    attrs = {"structure": structure, "share": ref.share, "out_type": out}
+    span = e.span
+    return el._op_node("segments", {"x": x}, attrs, span, ctx, label or ref.name,
+                       extra={"regions": regions})  # fmt: skip
+
+
+def _copies(s: seg.SegmentStructure, share: str) -> dict[str, int]:
+    """How many parameter sets each role has under a sharing policy."""
+    n_fused = len(s.splits)
+    if share == "all":
+        return {"token": 1, "fusion": 1, "decoder": 1}
+    if share == "per_level":
+        levels = s.depth
+        return {"token": 1, "fusion": max(levels, 1), "decoder": levels + 1}
+    return {"token": s.n, "fusion": n_fused, "decoder": s.n + n_fused}
+
+
+def _region(el, ref: V.SegmentsRef, role: str, template: ast.Call, inputs: list[TensorType],
+            path: tuple[str, ...], ctx):  # fmt: skip
+    """Elaborate one role's block into its own graph, fed by `inputs`."""
+    from seqnet.compiler.elaborate import Builder, Ctx, Scope
+
+    region = new_graph()
+    builder = Builder(region, el.builder.counter)
+    saved = el.graph, el.builder
+    el.graph, el.builder = region, builder
+    try:
+        scope = Scope(ref.scope)
+        refs = []
+        rpath = path + (role,)
+        for i, t in enumerate(inputs):
+            name = builder.unique(rpath, f"in{i}")
+            builder.add(name, op="input", attrs={}, args=(), outputs=(t,), params={},
+                        param_owner=name, flops=0, span=template.span, chain=ctx.chain,
+                        path=rpath, label=f"in{i}", repeats=())  # fmt: skip
+            region.graph["inputs"].append(name)
+            refs.append(V.TensorRef(name, 0, t, template.span))
+        func = el._eval(template.func, Ctx(scope))
+        free = _free_params(func, template)
+        if free == 1 and len(refs) > 1:
+            joined = el._op_node("concat", {"xs": refs}, {"axis": -1}, template.span,
+                                 Ctx(scope, rpath, ctx.chain), "inputs")  # fmt: skip
+            lead = [joined]
+        else:
+            lead = refs
+        args = lead + [el._eval(a, Ctx(scope)) for a in template.args]
+        kwargs = {kw.name: (el._eval(kw.value, Ctx(scope)), kw) for kw in template.kwargs}
+        inner = Ctx(scope, rpath, (template.span, *ctx.chain))
+        fake = ast.Call(template.func, tuple(template.args), template.kwargs, template.span)
+        if isinstance(func, V.OpRef):
+            out = el._op_call(OPS[func.name], _with_lead(fake, len(lead)), args, kwargs, inner, role)
+        elif isinstance(func, V.BlockRef):
+            out = el._block_call(func, _with_lead(fake, len(lead)), args, kwargs, inner, role)
+        else:
+            raise CompileError("SQN0106", f"'{role}' must call a block or an op, not "
+                               f"{V.describe(func)}", template.func.span)  # fmt: skip
+        if not isinstance(out, V.TensorRef):
+            raise CompileError("SQN0106", f"the {role} block must return one tensor", template.span)
+        region.graph["outputs"]["out"] = (out.node, out.port)
+        return region, out.type
+    finally:
+        el.graph, el.builder = saved
+
+
+def _free_params(func, template: ast.Call) -> int:
+    """Parameters a template leaves for the structure's tensors (required, not given)."""
+    if isinstance(func, V.BlockRef):
+        given = {kw.name for kw in template.kwargs}
+        required = [p for p in func.block.params if p.default is None and p.name not in given]
+        return len(required) - len(template.args)
+    if isinstance(func, V.OpRef):
+        return len([a for a in OPS[func.name].tensor_args if a.required])
+    return 0
+
+
+def _with_lead(call: ast.Call, n: int) -> ast.Call:
+    """The template call with n placeholder arguments in front (spans point at the template)."""
+    placeholders = tuple(ast.Name(f"<{i}>", call.span) for i in range(n))
+    return ast.Call(call.func, placeholders + call.args, call.kwargs, call.span)

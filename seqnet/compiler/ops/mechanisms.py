@@ -1,0 +1,108 @@
+"""Mechanism ops: wormhole gates, masked (ensemble mask network) layers, segment structures."""
+
+from __future__ import annotations
+
+from seqnet.compiler.ops.registry import (
+    ACTIVATIONS,
+    Arg,
+    OpCall,
+    ParamSpec,
+    ShapeError,
+    TensorType,
+    dims,
+    need_float,
+    need_rank,
+    op,
+    positive,
+)
+
+GATES = ("sigmoid", "tanh", "none")
+SOLVERS = ("fixed_point", "unrolled")
+
+
+def _wormhole_infer(c: OpCall):
+    need_float(c["x"], "x")
+    positive(c, "units")
+    if c["tol"] <= 0:
+        raise ShapeError(f"tol must be positive, got {c['tol']}", arg="tol", code="SQN0108")
+    if c["max_iter"] < 1:
+        raise ShapeError(f"max_iter must be at least 1, got {c['max_iter']}", arg="max_iter",
+                         code="SQN0108")  # fmt: skip
+    return [TensorType(c["x"].dtype, c["target_shape"])]
+
+
+op(
+    "wormhole_gate", "mechanism",
+    [Arg("x", "tensor", doc="the later node h_b"),
+     Arg("units", "int", doc="features of the target h_a"),
+     Arg("target_shape", "any", doc="the target's shape (set by the compiler)"),
+     Arg("gate", "choice", "sigmoid", GATES),
+     Arg("gate_bias", "float", -4.0, doc="initial gate bias: nearly closed, as the paper asks"),
+     Arg("tol", "float", 1e-3), Arg("max_iter", "int", 300),
+     Arg("solver", "choice", "fixed_point", SOLVERS),
+     Arg("backward_tol", "float", 1e-5), Arg("backward_max_iter", "int", 300)],
+    _wormhole_infer,
+    params=lambda c: {
+        "w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform"),
+        "gate_w": ParamSpec((c["x"].dims[-1], c["units"]), "zeros"),
+        "gate_b": ParamSpec((c["units"],), "constant", c["gate_bias"]),
+    },
+    flops=lambda c, out: 4 * c["x"].size * c["units"],
+    doc="The gated back-connection of a wormhole: g * W h_b with g = gate(W_g h_b + b_g), added to "
+        "the target's pre-activation; the cycle it closes is solved to a fixed point.",
+)  # fmt: skip
+
+
+def _masked_infer(c: OpCall):
+    x, adj = c["x"], c["adj"]
+    need_float(x, "x")
+    need_rank(x, "x", 1, " (a vector of c*n features)")
+    need_rank(adj, "adj", 2, " (an n x n adjacency matrix)")
+    n = adj.dims[0]
+    if adj.dims[1] != n:
+        raise ShapeError(f"adjacency must be square, but it is {adj}", arg="adj")
+    positive(c, "copies")
+    if x.dims[0] % n:
+        raise ShapeError(
+            f"'x' has {x.dims[0]} features, which is not a multiple of the {n} nodes of 'adj'",
+            arg="x", hint="a masked layer's input holds c copies of each of the n nodes",
+        )  # fmt: skip
+    return [x.with_shape(dims(c["copies"] * n))]
+
+
+op(
+    "masked_dense", "mechanism",
+    [Arg("x", "tensor"), Arg("adj", "tensor", doc="per-example n x n adjacency matrix"),
+     Arg("copies", "int", 1, doc="c_i units per node in the output"),
+     Arg("mask", "choice", "adjacency", ("adjacency", "cluster"),
+         doc="adjacency: edges masked and scaled by A (first layer); cluster: only within a node's copies"),
+     Arg("act", "choice", "none", ACTIVATIONS), Arg("bias", "bool", False)],
+    _masked_infer,
+    params=lambda c: {
+        "w": ParamSpec((c["x"].dims[0], c["copies"] * c["adj"].dims[0]), "glorot_uniform"),
+        **({"b": ParamSpec((c["copies"] * c["adj"].dims[0],), "zeros")} if c["bias"] else {}),
+    },
+    flops=lambda c, out: 3 * c["x"].dims[0] * out[0].dims[0],
+    doc="Ensemble-mask-network layer: (A (.) W) x with W's edges masked by the input's adjacency A.",
+)  # fmt: skip
+
+
+def _segments_infer(c: OpCall):
+    x = c["x"]
+    need_rank(x, "x", range(1, 8), " (sequence first)")
+    n = c["structure"].n
+    if x.dims[0] != n:
+        raise ShapeError(
+            f"the segment structure covers {n} tokens but 'x' has {x.dims[0]} along its first axis",
+            arg="x", hint="build the structure with the input's sequence length, e.g. binary_tree(N)",
+        )  # fmt: skip
+    return [c["out_type"]]
+
+
+op(
+    "segments", "mechanism",
+    [Arg("x", "tensor"), Arg("structure", "any"), Arg("share", "any"), Arg("out_type", "any")],
+    _segments_infer,
+    doc="A fusion encoder network over a segment structure: token encoders at the leaves, fusion "
+        "encoders over split points, an output decoder; its blocks are the node's regions.",
+)  # fmt: skip

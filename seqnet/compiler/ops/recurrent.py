@@ -1,0 +1,99 @@
+"""Recurrent layers: basic RNN, LSTM and GRU cells iterated over a sequence, in their modes."""
+
+from __future__ import annotations
+
+from seqnet.compiler.ops.registry import (
+    Arg,
+    OpCall,
+    ParamSpec,
+    ShapeError,
+    TensorType,
+    dims,
+    need_float,
+    need_rank,
+    op,
+    positive,
+)
+
+MODES = ("many_to_many", "many_to_one", "one_to_many")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _state_size(cell: str, hidden: int) -> int:
+    return 2 * hidden if cell == "lstm" else hidden  # an LSTM's state is (h, c), concatenated
+
+
+def _recurrent_infer(cell: str):
+    def infer(c: OpCall):
+        x = c["x"]
+        need_float(x, "x")
+        positive(c, "hidden")
+        mode = c["mode"]
+        if mode == "one_to_many":
+            need_rank(x, "x", 1, " (one input vector, fed at every step)")
+            if c["steps"] <= 0:
+                raise ShapeError("one_to_many needs steps=T, the length to generate", arg="steps",
+                                 code="SQN0104")  # fmt: skip
+        else:
+            need_rank(x, "x", 2, " (sequence, features)")
+            if c["steps"]:
+                raise ShapeError(f"steps= is only for mode=one_to_many, not {mode}", arg="steps",
+                                 code="SQN0108")  # fmt: skip
+        h = c["hidden"]
+        init = c.inputs.get("initial")
+        if init is not None and init.dims != (_state_size(cell, h),):
+            raise ShapeError(
+                f"initial state must be float32[{_state_size(cell, h)}] for a {cell} of hidden size "
+                f"{h}, but it is {init}", arg="initial",
+                hint="pass the state returned by a cell of the same kind and size (return_state=true)",
+            )  # fmt: skip
+        if mode == "many_to_one":
+            out = TensorType(x.dtype, dims(h))
+        else:
+            steps = c["steps"] if mode == "one_to_many" else x.shape[0]
+            out = TensorType(x.dtype, dims(steps, h))
+        outs = [out]
+        if c["return_state"]:
+            outs.append(TensorType(x.dtype, dims(_state_size(cell, h))))
+        return outs
+
+    return infer
+
+
+def _recurrent_params(cell: str):
+    def params(c: OpCall):
+        g, h, f = GATES[cell], c["hidden"], c["x"].dims[-1]
+        return {
+            "wx": ParamSpec((f, g * h), "glorot_uniform"),
+            "wh": ParamSpec((h, g * h), "orthogonal"),
+            "b": ParamSpec((g * h,), "zeros"),
+        }
+
+    return params
+
+
+def _recurrent_flops(cell: str):
+    def flops(c: OpCall, outs):
+        g, h, f = GATES[cell], c["hidden"], c["x"].dims[-1]
+        steps = c["steps"] if c["mode"] == "one_to_many" else c["x"].dims[0]
+        return steps * (2 * (f + h) * g * h + 10 * g * h)
+
+    return flops
+
+
+for _cell, _doc in [
+    ("rnn", "Basic RNN cell h' = act(x Wx + h Wh + b)"),
+    ("lstm", "LSTM cell (input, forget, cell, output gates); its state is concat(h, c)"),
+    ("gru", "GRU cell (reset, update gates)"),
+]:
+    op(
+        _cell, "recurrent",
+        [Arg("x", "tensor"), Arg("hidden", "int"), Arg("mode", "choice", "many_to_many", MODES),
+         Arg("steps", "int", 0, doc="output length for one_to_many"),
+         Arg("initial", "tensor", None, doc="initial state (default zeros)"),
+         Arg("return_state", "bool", False, doc="also return the final state"),
+         *([Arg("act", "choice", "tanh", ("tanh", "relu"))] if _cell == "rnn" else []),
+         Arg("reverse", "bool", False, doc="run from the end of the sequence")],
+        _recurrent_infer(_cell), params=_recurrent_params(_cell), flops=_recurrent_flops(_cell),
+        outputs=("out", "state"), doc=f"{_doc}, iterated with lax.scan.",
+    )  # fmt: skip

@@ -1,0 +1,254 @@
+"""The op registry: every op is defined once, here, and every stage reads that one definition.
+
+An `OpDef` holds the op's signature (tensor and attribute arguments with kinds and defaults), its
+shape rule, its parameter shapes and initialisers, a FLOPs estimate, its diagram family, and one
+lowering rule per backend. Backends attach lowerings with `register_lowering` (the way JAX attaches
+per-platform lowering rules to a primitive), so nothing here imports a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqnet.compiler.types import Dim, TensorType
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+# Argument kinds. "tensor": one tensor; "tensors": any number of tensors (variadic, positional);
+# the rest are attributes, fixed at compile time.
+TENSOR_KINDS = ("tensor", "tensors")
+ATTR_KINDS = ("int", "float", "bool", "str", "choice", "ints", "any")
+
+ACTIVATIONS = (
+    "none", "relu", "gelu", "tanh", "sigmoid", "silu", "softplus", "elu", "leaky_relu", "softmax",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    choices: tuple = ()
+    doc: str = ""
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind in TENSOR_KINDS
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A learned parameter: its shape and how to initialise it (a backend-neutral recipe).
+
+    init: "glorot_uniform", "lecun_normal", "zeros", "ones", "normal" (std = scale),
+    "uniform" (+-scale), "constant" (= scale), "orthogonal".
+    """
+
+    shape: tuple[int, ...]
+    init: str = "glorot_uniform"
+    scale: float = 1.0
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule. `arg` names the argument at fault, so the error points at it."""
+
+    def __init__(self, message: str, arg: str | None = None, hint: str | None = None, code="SQN0301"):
+        super().__init__(message)
+        self.message = message
+        self.arg = arg
+        self.hint = hint
+        self.code = code
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """An op applied to typed inputs and resolved attributes: what shape/param/cost rules see."""
+
+    op: OpDef
+    inputs: dict[str, TensorType | tuple[TensorType, ...]]
+    attrs: dict[str, Any]
+
+    def __getitem__(self, name: str):
+        if name in self.inputs:
+            return self.inputs[name]
+        return self.attrs[name]
+
+    def get(self, name: str, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+def _no_params(call: OpCall) -> dict[str, ParamSpec]:
+    return {}
+
+
+def _no_flops(call: OpCall, outputs: list[TensorType]) -> int:
+    return 0
+
+
+@dataclass
+class OpDef:
+    name: str
+    family: str
+    args: tuple[Arg, ...]
+    infer: Callable[[OpCall], list[TensorType]]
+    params: Callable[[OpCall], dict[str, ParamSpec]] = _no_params
+    flops: Callable[[OpCall, list[TensorType]], int] = _no_flops
+    doc: str = ""
+    needs_rng: bool = False  # dropout and friends take a PRNG key in training
+    outputs: tuple[str, ...] = ("out",)  # names of the results (several for split, lstm, ...)
+    lowerings: dict[str, Callable] = field(default_factory=dict)
+
+    def arg(self, name: str) -> Arg | None:
+        for a in self.args:
+            if a.name == name:
+                return a
+        return None
+
+    @property
+    def tensor_args(self) -> tuple[Arg, ...]:
+        return tuple(a for a in self.args if a.is_tensor)
+
+    @property
+    def attr_args(self) -> tuple[Arg, ...]:
+        return tuple(a for a in self.args if not a.is_tensor)
+
+    def signature(self) -> str:
+        parts = []
+        for a in self.args:
+            text = f"*{a.name}" if a.kind == "tensors" else a.name
+            if not a.required:
+                text += f"={a.default!r}" if isinstance(a.default, str) else f"={a.default}"
+            parts.append(text)
+        return f"{self.name}({', '.join(parts)})"
+
+
+OPS: dict[str, OpDef] = {}
+
+# One diagram style per op family: (graphviz shape, light fill, dark fill).
+FAMILY_STYLES: dict[str, tuple[str, str, str]] = {
+    "io": ("ellipse", "#e8e8e8", "#3a3a3a"),
+    "dense": ("box", "#cfe2ff", "#1d3b66"),
+    "embedding": ("box", "#d7f0e3", "#1d4d35"),
+    "conv": ("box", "#ffe5b4", "#6b4a12"),
+    "activation": ("box", "#fde2e4", "#6b2630"),
+    "norm": ("box", "#e9dff7", "#45306b"),
+    "regularization": ("box", "#f0f0f0", "#444444"),
+    "elementwise": ("circle", "#ffffff", "#2b2b2b"),
+    "shape": ("box", "#f5f5dc", "#4a4a2a"),
+    "pool": ("box", "#fff3c4", "#5e5220"),
+    "attention": ("box", "#c8f0f0", "#1b5454"),
+    "recurrent": ("box", "#ffd6a5", "#6e4310"),
+    "mechanism": ("box", "#ffc6ff", "#5e1d5e"),
+    "encoding": ("box", "#e0f7d4", "#2f5520"),
+}
+
+
+def op(name: str, family: str, args, infer, **kw) -> OpDef:
+    """Define an op and register it; returns the OpDef (ops/ modules call this at import)."""
+    if name in OPS:
+        raise ValueError(f"op {name!r} defined twice")
+    if family not in FAMILY_STYLES:
+        raise ValueError(f"op {name!r}: unknown family {family!r}")
+    definition = OpDef(name, family, tuple(args), infer, **kw)
+    OPS[name] = definition
+    return definition
+
+
+def register_lowering(name: str, backend: str):
+    """Decorator: `@register_lowering("dense", "jax")` attaches a backend's rule to an op."""
+
+    def attach(rule: Callable) -> Callable:
+        load_ops()
+        OPS[name].lowerings[backend] = rule
+        return rule
+
+    return attach
+
+
+def missing_lowerings(backend: str) -> list[str]:
+    load_ops()
+    return sorted(n for n, d in OPS.items() if backend not in d.lowerings)
+
+
+_loaded = False
+
+
+def load_ops() -> dict[str, OpDef]:
+    """Import every op family module once (they register themselves)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from seqnet.compiler.ops import (  # noqa: F401
+            attention,
+            core,
+            mechanisms,
+            recurrent,
+        )
+    return OPS
+
+
+# --- helpers shared by shape rules ---------------------------------------------------------------
+
+
+def dims(*values) -> tuple[Dim, ...]:
+    return tuple(v if isinstance(v, Dim) else Dim(int(v)) for v in values)
+
+
+def need_rank(t: TensorType, arg: str, ranks, what: str = "") -> None:
+    ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
+    if t.rank not in ranks:
+        want = " or ".join(f"rank {r}" for r in ranks)
+        raise ShapeError(
+            f"'{arg}' must have {want}{what}, but it has shape {t}",
+            arg=arg,
+            hint="the batch axis is implicit: a shape lists one example's axes",
+            code="SQN0303",
+        )
+
+
+def need_float(t: TensorType, arg: str) -> None:
+    if not t.is_float:
+        raise ShapeError(
+            f"'{arg}' must be a floating-point tensor, but it is {t}",
+            arg=arg,
+            hint="integer token ids go through embed(...) first",
+            code="SQN0302",
+        )
+
+
+def positive(call: OpCall, *names: str) -> None:
+    for n in names:
+        v = call.attrs.get(n)
+        if v is not None and v <= 0:
+            raise ShapeError(f"'{n}' must be positive, got {v}", arg=n, code="SQN0108")
+
+
+def norm_axis(axis: int, rank: int, arg: str = "axis") -> int:
+    if not -rank <= axis < rank:
+        raise ShapeError(
+            f"axis {axis} is out of range for a tensor of rank {rank}", arg=arg, code="SQN0303"
+        )
+    return axis % rank

@@ -1,0 +1,71 @@
+"""`seqnet summary`: a table of nodes with shapes, parameters and cost, plus totals."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from seqnet.compiler.graph import param_count, topo_order
+
+
+def summarize(g: nx.MultiDiGraph) -> dict:
+    rows = []
+    total_flops = 0
+    activation_bytes = 0
+    for name in topo_order(g):
+        d = g.nodes[name]
+        flops = d.get("flops", 0)
+        for region in d.get("regions", {}).values():
+            flops += sum(region.nodes[n].get("flops", 0) for n in region.nodes) * _uses(d, region)
+        total_flops += flops
+        activation_bytes += sum(t.nbytes for t in d["outputs"])
+        rows.append({
+            "name": name,
+            "op": d["op"],
+            "shape": ", ".join(str(t) for t in d["outputs"]),
+            "resolved": ", ".join(t.resolved() for t in d["outputs"]),
+            "params": param_count(g, name),
+            "shared_with": d["param_owner"] if d["param_owner"] != name else None,
+            "flops": flops,
+            "location": str(d["span"]),
+        })  # fmt: skip
+    outputs = {k: str(g.nodes[n]["outputs"][p]) for k, (n, p) in g.graph["outputs"].items()}
+    return {
+        "spec": g.graph.get("source"),
+        "nodes": rows,
+        "outputs": outputs,
+        "dims": dict(g.graph["dims"]),
+        "total_params": sum(r["params"] for r in rows),
+        "flops_per_example": total_flops,
+        "activation_bytes_per_example": activation_bytes,
+    }
+
+
+def _uses(node: dict, region) -> int:
+    """How many times a region runs per example in the final network."""
+    structure = node["attrs"]["structure"]
+    role = next(k for k, v in node["regions"].items() if v is region)
+    return {"token": structure.n, "fusion": max(structure.n - 1, 0), "decoder": 1}[role]
+
+
+def _human(n: float, unit: str = "") -> str:
+    for suffix in ("", "K", "M", "G", "T"):
+        if abs(n) < 1000:
+            return f"{n:.0f}{suffix}{unit}" if suffix == "" else f"{n:.1f}{suffix}{unit}"
+        n /= 1000
+    return f"{n:.1f}P{unit}"
+
+
+def summary_table(data: dict) -> str:
+    header = ("name", "op", "output shape", "params")
+    rows = [(r["name"], r["op"], r["shape"], f"{r['params']:,}" if not r["shared_with"]
+             else f"shared: {r['shared_with']}") for r in data["nodes"]]  # fmt: skip
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = "  ".join("{:<%d}" % w for w in widths[:-1]) + "  {:>%d}" % widths[-1]
+    out = [line.format(*header), "  ".join("-" * w for w in widths)]
+    out += [line.format(*r) for r in rows]
+    out.append("")
+    out.append("outputs: " + ", ".join(f"{k}: {v}" for k, v in data["outputs"].items()))
+    out.append(f"parameters: {data['total_params']:,} ({_human(data['total_params'] * 4, 'B')} in float32)")
+    out.append(f"FLOPs per example: {_human(data['flops_per_example'])}")
+    out.append(f"activation memory per example: {_human(data['activation_bytes_per_example'], 'B')}")
+    return "\n".join(out)

@@ -1,0 +1,380 @@
+"""Text -> Lark parse tree, with statement-level error recovery and readable syntax errors.
+
+Tokens come from Lark's basic lexer and are fed to the LALR interactive parser by hand, so that
+we can (1) drop newlines inside ( ) and [ ], (2) treat `vocab`, `shared` and `as` as soft keywords,
+(3) after a syntax error, rewind to the last statement boundary and carry on, reporting every
+syntax error of a file in one run.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+from seqnet.errors import Diagnostic, Note
+from seqnet.source import SourceFile, Span, point
+
+MAX_SYNTAX_ERRORS = 20
+MAX_NESTING = 200
+SOFT_KEYWORDS = {"VOCAB", "SHARED", "AS"}
+_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+
+
+_comments: ContextVar[list | None] = ContextVar("seqnet_comments", default=None)
+
+
+def _keep_comment(tok: lark.Token) -> lark.Token:
+    sink = _comments.get()
+    if sink is not None:
+        sink.append(tok)
+    return tok
+
+
+@lru_cache(maxsize=1)
+def _lark() -> lark.Lark:
+    text = resources.files("seqnet.grammar").joinpath("seqnet.lark").read_text()
+    return lark.Lark(
+        text,
+        parser="lalr",
+        lexer="basic",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _keep_comment},
+    )
+
+
+@dataclass
+class ParseResult:
+    tree: lark.Tree | None
+    comments: list[lark.Token]
+    diagnostics: list[Diagnostic]
+
+
+def token_span(source: SourceFile, tok: lark.Token) -> Span:
+    end_line = tok.end_line or tok.line
+    end_col = tok.end_column or tok.column + 1
+    if tok.type == "_NL":  # point at the end of the line, not across it
+        return point(source, tok.line, tok.column)
+    return Span(source, tok.line, tok.column, end_line, end_col)
+
+
+def _tokens(source: SourceFile, comments: list, diags: list) -> list[lark.Token]:
+    """Raw tokens (newlines included); lexing errors are reported and the character skipped."""
+    text = source.text
+    tokens: list[lark.Token] = []
+    pos = 0
+    while True:
+        sink: list[lark.Token] = []
+        reset = _comments.set(sink)
+        try:
+            for tok in _lark().lex(text[pos:]):
+                tokens.append(_shift(tok, text, pos) if pos else tok)
+            done = True
+        except UnexpectedCharacters as e:
+            done = False
+            at = pos + e.pos_in_stream
+        finally:
+            _comments.reset(reset)
+            comments.extend(_shift(t, text, pos) if pos else t for t in sink)
+        if done:
+            return tokens
+        line, col = _line_col(text, at)
+        diags.append(_bad_character(source, line, col, text[at]))
+        pos = at + 1
+        if text[at] == "'":  # skip the whole single-quoted string, not just its first quote
+            close = text.find("'", pos, text.find("\n", pos) % (len(text) + 1))
+            pos = close + 1 if close >= 0 else pos
+        if len(diags) >= MAX_SYNTAX_ERRORS:
+            return tokens
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return line, col
+
+
+def _shift(tok: lark.Token, text: str, offset: int) -> lark.Token:
+    start = offset + tok.start_pos
+    end = offset + tok.end_pos
+    line, col = _line_col(text, start)
+    end_line, end_col = _line_col(text, end)
+    return lark.Token(tok.type, tok.value, start, line, col, end_line, end_col, end)
+
+
+def _bad_character(source: SourceFile, line: int, col: int, ch: str) -> Diagnostic:
+    span = point(source, line, col)
+    if ch == "'":
+        return Diagnostic(
+            "SQN0002", "strings use double quotes", span, hint='write "text" instead of \'text\''
+        )
+    if ch == ";":
+        return Diagnostic(
+            "SQN0002", "unexpected ';'", span, hint="statements end at the end of a line; remove the ';'"
+        )
+    if ch == '"':
+        return Diagnostic(
+            "SQN0002", "unterminated string", span, hint='close the string with " on the same line'
+        )
+    shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
+    return Diagnostic(
+        "SQN0002",
+        f"unexpected character {shown}",
+        span,
+        hint="seqnet specs use names, numbers, strings, operators + - * / // % ** @ and ( ) [ ] { } , = : . ->",
+    )
+
+
+def parse_tree(source: SourceFile, describe=None) -> ParseResult:
+    """Parse a whole file; syntax errors are collected, not raised."""
+    describe = describe or syntax_error
+    comments: list[lark.Token] = []
+    diags: list[Diagnostic] = []
+    parser = _lark()
+    ip = parser.parse_interactive("")
+    checkpoint = (ip.copy(), [])  # parser and bracket stack at the last statement boundary
+    stack: list[lark.Token] = []
+    last_fed: lark.Token | None = None
+    skipping = False
+    tokens = _tokens(source, comments, diags)
+    for tok in tokens:
+        if len(diags) >= MAX_SYNTAX_ERRORS:
+            break
+        if tok.type == "_NL":
+            if skipping:
+                skipping = False
+                ip, stack = checkpoint[0].copy(), list(checkpoint[1])
+                last_fed = None
+                continue
+            if stack and stack[-1].type != "LBRACE":
+                continue  # newlines inside ( ) and [ ] are layout
+            if last_fed is not None and last_fed.type in ("_NL", "LBRACE"):
+                continue  # blank lines, and the line break after '{'
+            if last_fed is None and not _at_statement_start(ip):
+                continue
+        if skipping:
+            continue
+        if tok.type in _OPEN:
+            if len(stack) >= MAX_NESTING:
+                diags.append(
+                    Diagnostic(
+                        "SQN0005",
+                        f"brackets nested more than {MAX_NESTING} deep",
+                        token_span(source, tok),
+                        hint="split the expression into several statements",
+                    )
+                )
+                break
+            stack.append(tok)
+        elif tok.type in _CLOSE:
+            if stack and stack[-1].type == _CLOSE[tok.type]:
+                stack.pop()
+        if tok.type == "RBRACE" and last_fed is not None and last_fed.type not in ("_NL", "LBRACE"):
+            # '}' closes the line too: `repeat 2 { f(h) }` needs no newline before the brace
+            nl = lark.Token.new_borrow_pos("_NL", "", tok)
+            if _feed(ip, nl) is None:
+                last_fed = nl
+        error = _feed(ip, tok)
+        if error is None:
+            last_fed = tok
+            if tok.type == "_NL":
+                checkpoint = (ip.copy(), list(stack))
+            continue
+        diags.append(describe(source, error, stack))
+        if tok.type == "_NL":
+            ip, stack = checkpoint[0].copy(), list(checkpoint[1])
+            last_fed = None
+        else:
+            skipping = True
+    else:
+        if skipping or len(diags) >= MAX_SYNTAX_ERRORS:
+            return ParseResult(None, comments, diags)
+        # end of file: close the last statement if the file lacks a final newline
+        if last_fed is not None and last_fed.type != "_NL":
+            nl = lark.Token("_NL", "\n", 0, *_eof_pos(source), *_eof_pos(source), 0)
+            err = _feed(ip, nl)
+            if err is not None:
+                diags.append(describe(source, err, stack))
+                return ParseResult(None, comments, diags)
+        try:
+            tree = ip.feed_eof(last_fed)
+        except UnexpectedToken as e:
+            diags.append(describe(source, e, stack, at_eof=True))
+            return ParseResult(None, comments, diags)
+        return ParseResult(tree if not diags else None, comments, diags)
+    return ParseResult(None, comments, diags)
+
+
+def _eof_pos(source: SourceFile) -> tuple[int, int]:
+    lines = source.text.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _at_statement_start(ip) -> bool:
+    return "_NL" in ip.parser_state.parse_conf.states[ip.parser_state.position]
+
+
+def _feed(ip, tok: lark.Token) -> UnexpectedToken | None:
+    soft = tok.type in SOFT_KEYWORDS
+    saved = ip.copy() if soft else None
+    try:
+        ip.feed_token(tok)
+        return None
+    except UnexpectedToken as e:
+        if not soft:
+            return e
+        ip.parser_state = saved.parser_state  # a soft keyword used as a name
+        try:
+            ip.feed_token(lark.Token.new_borrow_pos("NAME", tok.value, tok))
+            return None
+        except UnexpectedToken:
+            ip.parser_state = saved.parser_state
+            return e
+
+
+# ---------------------------------------------------------------------------------------------
+# Turning an UnexpectedToken into words a person understands.
+
+_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "COLON": "':'",
+    "DOT": "'.'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "MORETHAN": "'>'",
+    "__ANON_0": "'->'",
+    "SHARED": "'shared'",
+}
+
+
+def _describe(tok_type: str) -> str:
+    if tok_type in _WORDS:
+        return _WORDS[tok_type]
+    for term in _lark().terminals:
+        if term.name == tok_type and term.pattern.type == "str":
+            return f"'{term.pattern.value}'"
+    return tok_type.lower()
+
+
+def _found(tok: lark.Token, at_eof: bool) -> str:
+    if at_eof or tok.type == "$END":
+        return "the end of the file"
+    if tok.type == "_NL":
+        return "the end of the line"
+    if tok.type == "NAME":
+        return f"name '{tok.value}'"
+    if tok.type == "NUMBER":
+        return f"number {tok.value}"
+    if tok.type == "STRING":
+        return f"string {tok.value}"
+    return f"'{tok.value}'"
+
+
+# Expected-token sets too large to list are summarised in one phrase.
+_SUMMARIES = [
+    ({"INPUT", "OUTPUT", "BLOCK", "NAME"}, "a statement"),
+    ({"NAME", "NUMBER", "LPAR", "MINUS", "LSQB"}, "an expression"),
+]
+
+
+def _expected_words(expected: set[str]) -> str:
+    expected = {e for e in expected if not e.startswith("__ANON") or e == "__ANON_0"}
+    phrases = []
+    for group, phrase in _SUMMARIES:
+        if group <= expected:
+            phrases.append(phrase)
+            expected -= group | _EXPR_CONTINUATIONS | _STMT_STARTS
+    order = sorted(expected, key=lambda t: (t in ("_NL", "$END"), _describe(t)))
+    phrases += [_describe(t) for t in order][: 6 - len(phrases)]
+    if not phrases:
+        return "something else"
+    if len(phrases) == 1:
+        return phrases[0]
+    return ", ".join(phrases[:-1]) + " or " + phrases[-1]
+
+
+_EXPR_CONTINUATIONS = {"STRING", "REPEAT", "LSQB"}
+_STMT_STARTS = {
+    "INPUT", "OUTPUT", "BLOCK", "IMPORT", "DIM", "CONST", "TRAIN", "SEGMENTS", "WORMHOLE", "RETURN",
+    "NAME", "NUMBER", "LPAR", "MINUS", "LSQB", "STRING", "REPEAT",
+}  # fmt: skip
+
+
+def syntax_error(source, e: UnexpectedToken, stack: list, at_eof: bool = False) -> Diagnostic:
+    from seqnet.grammar.syntax_errors import known_mistake
+
+    tok = e.token
+    eof = at_eof or tok.type == "$END"
+    if eof:
+        span = point(source, *_eof_pos(source))
+    else:
+        span = token_span(source, tok)
+    notes = []
+    open_brackets = [b for b in stack if b.line < (tok.line or 0) or eof]
+    if open_brackets:
+        b = open_brackets[-1]
+        notes.append(Note(token_span(source, b), f"'{b.value}' opened here is never closed"))
+    mistake = known_mistake(e)
+    if mistake is not None:
+        message, hint = mistake
+    else:
+        message = f"expected {_expected_words(set(e.expected))}, found {_found(tok, eof)}"
+        hint = _generic_hint(tok, set(e.expected), eof)
+    return Diagnostic("SQN0001", message, span, hint=hint, notes=tuple(notes))
+
+
+def _generic_hint(tok, expected: set[str], eof: bool) -> str | None:
+    if eof and "RBRACE" in expected:
+        return "a '{' is missing its '}'"
+    if eof and "RPAR" in expected:
+        return "a '(' is missing its ')'"
+    if "COMMA" in expected and "RPAR" in expected and tok.type in ("NAME", "NUMBER"):
+        return "separate arguments with ','"
+    if tok.type == "NAME" and "EQUAL" in expected:
+        return "statements are 'name = expression'"
+    return None
+
+
+def _first_error(text: str) -> UnexpectedToken | None:
+    """The first UnexpectedToken parsing `text` raises (used to index the mistake catalogue)."""
+    captured: list[UnexpectedToken] = []
+
+    def capture(source, e, stack, at_eof=False):
+        captured.append(e)
+        return Diagnostic("SQN0001", "", None)
+
+    parse_tree(SourceFile("<example>", text), describe=capture)
+    return captured[0] if captured else None
+
+
+def parse(source: SourceFile) -> tuple["ast.Module | None", list[Diagnostic]]:
+    """Text -> AST. Returns the module (None if there were syntax errors) and the diagnostics."""
+    from seqnet.grammar import ast
+    from seqnet.grammar.to_ast import ToAst, _tspan
+
+    result = parse_tree(source)
+    comments = tuple(ast.Comment(str(c), _tspan(source, c)) for c in result.comments)
+    if result.tree is None:
+        return None, result.diagnostics
+    body = ToAst(source).transform(result.tree)
+    return ast.Module(source, body, comments), result.diagnostics

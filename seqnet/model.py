@@ -1,0 +1,86 @@
+"""The public Model: a compiled spec with its graph, summary, diagram and JAX functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+
+from seqnet.errors import Diagnostic
+
+
+def _overrides(kw: dict) -> dict[str, str]:
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kw.items()}
+
+
+def load(path: str | Path, **overrides) -> Model:
+    """Compile a spec file. Keyword arguments override dims, consts and train settings."""
+    from seqnet.pipeline import compile_or_raise
+
+    graph, diags, source = compile_or_raise(path=path, overrides=_overrides(overrides))
+    return Model(graph, diags, Path(path))
+
+
+def loads(text: str, name: str = "<string>", **overrides) -> Model:
+    """Compile a spec given as text (imports need a file: use `load`)."""
+    from seqnet.pipeline import compile_or_raise
+
+    graph, diags, _ = compile_or_raise(text=text, name=name, overrides=_overrides(overrides))
+    return Model(graph, diags, None)
+
+
+class Model:
+    def __init__(self, graph: nx.MultiDiGraph, diagnostics: list[Diagnostic], path: Path | None):
+        self.graph = graph
+        self.warnings = [d for d in diagnostics if d.severity == "warning"]
+        self.path = path
+        self._lowered = None
+
+    @property
+    def inputs(self) -> dict:
+        return {n: self.graph.nodes[n]["outputs"][0] for n in self.graph.graph["inputs"]}
+
+    @property
+    def outputs(self) -> dict:
+        g = self.graph
+        return {k: g.nodes[n]["outputs"][p] for k, (n, p) in g.graph["outputs"].items()}
+
+    @property
+    def train_config(self):
+        return self.graph.graph["train"]
+
+    def summary(self, as_json: bool = False):
+        from seqnet.compiler.summary import summarize, summary_table
+
+        data = summarize(self.graph)
+        return data if as_json else summary_table(data)
+
+    # -- drawing
+    def render(self, path: str | Path, **options) -> Path:
+        from seqnet.backends.graphviz import render
+
+        return render(self.graph, Path(path), **options)
+
+    def _repr_svg_(self) -> str:
+        from seqnet.backends.graphviz import to_svg
+
+        return to_svg(self.graph)
+
+    # -- JAX
+    def _jax(self):
+        if self._lowered is None:
+            from seqnet.backends.jax.lower import lower
+
+            self._lowered = lower(self.graph)
+        return self._lowered
+
+    def init(self, key):
+        return self._jax().init(key)
+
+    def apply(self, params, rng=None, train: bool = False, **inputs):
+        return self._jax().apply(params, inputs, rng=rng, train=train)
+
+    def train(self, out: str | Path | None = None, **settings):
+        from seqnet.backends.jax.train import train
+
+        return train(self, out=out, **settings)

@@ -1,0 +1,65 @@
+"""Source files and spans: every later stage points back at `file:line:col` through these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The text of one spec file, with the name diagnostics print for it."""
+
+    name: str
+    text: str
+    path: Path | None = None
+
+    def line(self, lineno: int) -> str:
+        lines = self.text.splitlines()
+        if 1 <= lineno <= len(lines):
+            return lines[lineno - 1]
+        return ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based, end-exclusive region of a source file."""
+
+    source: SourceFile
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @property
+    def file(self) -> str:
+        return self.source.name
+
+    def __str__(self) -> str:
+        return f"{self.source.name}:{self.line}:{self.column}"
+
+    def __repr__(self) -> str:
+        return f"Span({self})"
+
+    def caret(self, marker: str = "^") -> str:
+        """The source line and a caret/tilde underline below the span, gutter included."""
+        text = self.source.line(self.line).replace("\t", " ")
+        gutter = f"{self.line:>4} | "
+        start = max(self.column - 1, 0)
+        end = self.end_column - 1 if self.end_line == self.line else len(text)
+        width = max(end - start, 1)
+        underline = marker + "~" * (width - 1)
+        return f"{gutter}{text}\n{' ' * len(gutter)}{' ' * start}{underline}"
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.source.name,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+        }
+
+
+def point(source: SourceFile, line: int, column: int, width: int = 1) -> Span:
+    return Span(source, line, column, line, column + width)
