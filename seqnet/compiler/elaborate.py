@@ -613,7 +613,7 @@ class Elaborator:
                            hint=f"signature: {op.signature()}")  # fmt: skip
 
     def _op_node(self, op_name: str, tensors: dict, attrs: dict, span: Span, ctx: Ctx, label,
-                 arg_spans: dict | None = None, extra: dict | None = None):  # fmt: skip
+                 arg_spans: dict | None = None, extra: dict | None = None, name: str | None = None):  # fmt: skip
         op = OPS[op_name]
         types = {k: (tuple(t.type for t in v) if isinstance(v, list) else v.type)
                  for k, v in tensors.items() if v is not None}  # fmt: skip
@@ -625,7 +625,7 @@ class Elaborator:
         except ShapeError as err:
             raise self._shape_error(err, op, tensors, span, arg_spans or {}) from None
         builder = self.builder
-        name = builder.unique(ctx.path, label or op_name)
+        name = name or builder.unique(ctx.path, label or op_name)
         owner = name
         if ctx.shared_with is not None and params:
             owner = ctx.shared_with + name[len(_prefix_of(ctx)) :]

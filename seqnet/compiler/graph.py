@@ -32,9 +32,12 @@ def forward_edges(g: nx.MultiDiGraph):
     return ((u, v, k, d) for u, v, k, d in g.edges(keys=True, data=True) if not d.get("wormhole"))
 
 
-def dag_view(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """The graph without its wormhole (back-) edges: a DAG in a valid spec."""
-    return nx.subgraph_view(g, filter_edge=lambda u, v, k: not g.edges[u, v, k].get("wormhole"))
+def dag_view(g: nx.MultiDiGraph) -> nx.DiGraph:
+    """The graph without its wormhole (back-) edges, as a plain DiGraph: a DAG in a valid spec."""
+    dag = nx.DiGraph()
+    dag.add_nodes_from(g)
+    dag.add_edges_from((u, v) for u, v, w in g.edges(data="wormhole") if not w)
+    return dag
 
 
 def topo_order(g: nx.MultiDiGraph) -> list[str]:

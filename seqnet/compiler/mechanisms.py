@@ -167,7 +167,8 @@ def apply_segments(el, ref: V.SegmentsRef, e: ast.Call, args, kwargs, ctx, label
         )  # fmt: skip
     settings = {s.name: s for s in ref.stmt.settings}
     token_in = TensorType(x.type.dtype, x.type.shape[1:], x.type.vocab)
-    path = ctx.path + (el.builder.unique(ctx.path, label or ref.name).rsplit("/", 1)[-1],)
+    node_name = el.builder.unique(ctx.path, label or ref.name)
+    path = ctx.path + (node_name.rsplit("/", 1)[-1],)
     regions = {}
     token_g, enc = _region(el, ref, "token", settings["token"].value, [token_in], path, ctx)
     regions["token"] = token_g
@@ -188,7 +189,7 @@ def apply_segments(el, ref: V.SegmentsRef, e: ast.Call, args, kwargs, ctx, label
     attrs = {"structure": structure, "share": ref.share, "out_type": out}
     span = e.span
     return el._op_node("segments", {"x": x}, attrs, span, ctx, label or ref.name,
-                       extra={"regions": regions})  # fmt: skip
+                       extra={"regions": regions}, name=node_name)  # fmt: skip
 
 
 def _copies(s: seg.SegmentStructure, share: str) -> dict[str, int]:

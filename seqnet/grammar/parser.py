@@ -138,7 +138,7 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
     diags: list[Diagnostic] = []
     parser = _lark()
     ip = parser.parse_interactive("")
-    checkpoint = (ip.copy(), [])  # parser and bracket stack at the last statement boundary
+    checkpoint = (_snapshot(ip), [])  # parser and bracket stack at the last statement boundary
     stack: list[lark.Token] = []
     last_fed: lark.Token | None = None
     skipping = False
@@ -149,7 +149,8 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
         if tok.type == "_NL":
             if skipping:
                 skipping = False
-                ip, stack = checkpoint[0].copy(), list(checkpoint[1])
+                _restore(ip, checkpoint[0])
+                stack = list(checkpoint[1])
                 last_fed = None
                 continue
             if stack and stack[-1].type != "LBRACE":
@@ -184,11 +185,12 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
         if error is None:
             last_fed = tok
             if tok.type == "_NL":
-                checkpoint = (ip.copy(), list(stack))
+                checkpoint = (_snapshot(ip), list(stack))
             continue
         diags.append(describe(source, error, stack))
         if tok.type == "_NL":
-            ip, stack = checkpoint[0].copy(), list(checkpoint[1])
+            _restore(ip, checkpoint[0])
+            stack = list(checkpoint[1])
             last_fed = None
         else:
             skipping = True
@@ -220,21 +222,34 @@ def _at_statement_start(ip) -> bool:
     return "_NL" in ip.parser_state.parse_conf.states[ip.parser_state.position]
 
 
+def _snapshot(ip) -> tuple[list, list]:
+    """The parser's stacks. Shallow copies suffice: values on the stack are never mutated, and a
+    deep copy (Lark's `copy()`) would make recovery checkpoints quadratic in the file size."""
+    state = ip.parser_state
+    return list(state.state_stack), list(state.value_stack)
+
+
+def _restore(ip, snapshot: tuple[list, list]) -> None:
+    state = ip.parser_state
+    state.state_stack[:] = snapshot[0]
+    state.value_stack[:] = snapshot[1]
+
+
 def _feed(ip, tok: lark.Token) -> UnexpectedToken | None:
     soft = tok.type in SOFT_KEYWORDS
-    saved = ip.copy() if soft else None
+    saved = _snapshot(ip) if soft else None
     try:
         ip.feed_token(tok)
         return None
     except UnexpectedToken as e:
         if not soft:
             return e
-        ip.parser_state = saved.parser_state  # a soft keyword used as a name
+        _restore(ip, saved)  # a soft keyword used as a name
         try:
             ip.feed_token(lark.Token.new_borrow_pos("NAME", tok.value, tok))
             return None
         except UnexpectedToken:
-            ip.parser_state = saved.parser_state
+            _restore(ip, saved)
             return e
 
 
