@@ -1,0 +1,117 @@
+"""Loaders of the fixed data sets: scikit-learn's digits and the standard-library text corpus.
+
+Their train/eval splits are fixed (they do not depend on the run's seed), so evaluation numbers
+are comparable between runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import numpy as np
+
+from seqnet.data.sources import TEXT_MODULES, text_ids
+
+DIGITS_SPLIT_SEED = 20240601  # the fixed permutation behind digits' train/eval split
+DIGITS_TRAIN_FRACTION = 0.8
+TEXT_TRAIN_FRACTION = 0.9
+SPLIT_IDS = {"train": 0, "eval": 1}
+
+
+def _take(arrays: dict[str, np.ndarray], n_examples: int | None) -> dict[str, np.ndarray]:
+    if n_examples is None:
+        return arrays
+    return {k: v[:n_examples] for k, v in arrays.items()}
+
+
+# --- digits --------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_all() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.asarray(bunch.images, dtype=np.float32) / np.float32(16.0)
+    labels = np.asarray(bunch.target, dtype=np.int32)
+    order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(labels))
+    images, labels = images[order], labels[order]
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def digits_split_indices(split: str) -> np.ndarray:
+    """Positions in scikit-learn's digits order of the split's examples, in the split's order."""
+    total = len(_digits_all()[1])
+    order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(total)
+    cut = int(round(DIGITS_TRAIN_FRACTION * total))
+    return order[:cut] if split == "train" else order[cut:]
+
+
+def digits(split: str, n_examples: int | None, seed: int, flat: bool) -> dict[str, np.ndarray]:
+    images, labels = _digits_all()
+    cut = int(round(DIGITS_TRAIN_FRACTION * len(labels)))
+    part = slice(0, cut) if split == "train" else slice(cut, None)
+    x = images[part].reshape(-1, 64) if flat else images[part][..., None]
+    arrays = {"x": np.array(x, dtype=np.float32), "label": np.array(labels[part])}
+    return _take(arrays, n_examples)
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+
+def module_source(name: str) -> str:
+    spec = importlib.util.find_spec(name)
+    origin = getattr(spec, "origin", None)
+    if not origin or not origin.endswith(".py"):
+        raise RuntimeError(f"text corpus: the standard-library module '{name}' has no .py source "
+                           f"here (origin: {origin})")  # fmt: skip
+    with open(origin, encoding="utf-8", errors="replace") as f:  # universal newlines
+        return f.read()
+
+
+@functools.lru_cache(maxsize=1)
+def corpus_text() -> str:
+    """The corpus: each module's source (sorted by name), each preceded by a header line."""
+    parts = [f"# ==== {name} ====\n{module_source(name)}" for name in sorted(TEXT_MODULES)]
+    return "\n".join(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def corpus_ids() -> np.ndarray:
+    ids = np.asarray(text_ids(corpus_text()), dtype=np.int32)
+    ids.setflags(write=False)
+    return ids
+
+
+def text_split(split: str) -> tuple[int, int]:
+    """[start, stop) of the split in the corpus."""
+    total = len(corpus_ids())
+    cut = int(TEXT_TRAIN_FRACTION * total)
+    return (0, cut) if split == "train" else (cut, total)
+
+
+def text(split: str, n_examples: int | None, seed: int, seq_len: int) -> dict[str, np.ndarray]:
+    """Windows of seq_len + 1 characters inside the split: x = w[:-1], target = w[1:].
+
+    n_examples=None: consecutive windows (stride seq_len, every character of the split but
+    the tail). A number: windows at random offsets in the split, drawn from (seed, split).
+    """
+    start, stop = text_split(split)
+    ids = corpus_ids()
+    span = stop - start
+    if span < seq_len + 1:
+        from seqnet.data.sources import DataArgError
+
+        raise DataArgError(f"seq_len={seq_len} is longer than the {split} split ({span - 1})",
+                           arg="seq_len")  # fmt: skip
+    if n_examples is None:
+        offsets = start + np.arange(0, span - seq_len, seq_len)
+    else:
+        g = np.random.default_rng(np.random.SeedSequence([seed & (2**64 - 1), SPLIT_IDS[split]]))
+        offsets = start + g.integers(0, span - seq_len, size=n_examples)
+    windows = ids[offsets[:, None] + np.arange(seq_len + 1)]
+    x, target = windows[:, :-1], windows[:, 1:]
+    return {"x": np.ascontiguousarray(x), "target": np.ascontiguousarray(target)}
