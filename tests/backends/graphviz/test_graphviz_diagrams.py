@@ -1,0 +1,271 @@
+"""Architecture diagrams (seqnet.backends.graphviz): golden DOT, determinism, SVG/PNG, options.
+
+Regenerate the golden files after an intended change to the drawing:
+
+    SEQNET_REGEN=1 PYTHONPATH=. pytest tests/backends/graphviz
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import seqnet
+from seqnet.backends.graphviz import DotMissing, render, to_dot, to_svg
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "dot"
+REGEN = os.environ.get("SEQNET_REGEN") == "1"
+FONT = "DejaVu Sans"  # fixed, so golden files do not depend on the fonts of the machine
+HAVE_DOT = shutil.which("dot") is not None
+needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz `dot` is not installed")
+
+SPECS = {
+    "wormhole_repeat": """\
+dim N = 8
+input x : float32[N, 4]
+block mlp(x, out, hidden=32) {
+  h = dense(x, hidden, act=relu)
+  return dense(h, out)
+}
+h = dense(x, 16)
+h = repeat 3 shared { mlp(h, 16) + h }
+h1 = dense(mean(h), 32, act=tanh)
+h2 = dense(h1, 32, act=tanh)
+h3 = dense(h2, 32, act=tanh)
+wormhole h3 -> h1 gate=sigmoid tol=1e-3 max_iter=300
+output y : float32[2] = dense(h3, 2)
+""",
+    "segments": """\
+dim N = 8
+dim E = 16
+input x : int32[N] vocab 2
+block enc(x, out) { return dense(x, out, act=relu) }
+block fuse(l, r, out) { return dense(concat(l, r), out, act=relu) }
+block head(p, s, q, out) { return dense(concat(p, s, q), out) }
+segments tree = binary_tree(N) {
+  token = enc(out=E)
+  fusion = fuse(out=E)
+  decoder = head(out=2)
+  share = per_level
+}
+output y : float32[2] = tree(embed(x, E))
+""",
+    "lstm": """\
+dim T = 12
+input x : float32[T, 8]
+h, s = lstm(x, 32, return_state=true)
+z = gru(h, 16, mode=many_to_one)
+output y : float32[4] = dense(concat(z, s), 4)
+""",
+    "simplicial": """\
+dim N = 16
+dim E = 32
+input x : float32[N, E]
+block layer(x) {
+  a = simplicial_attention(x, heads=4, virtual=8)
+  return layernorm(a + x)
+}
+b = layer(layer(x))
+output y : float32[N, E] = attention(b, heads=2)
+""",
+}
+
+
+def model(name: str, **overrides):
+    return seqnet.loads(SPECS[name], name=f"{name}.sqn", **overrides)
+
+
+def node_ids(dot: str) -> list[str]:
+    return re.findall(r'^\s*"([^"]+)" \[id=', dot, flags=re.M)
+
+
+# --- golden DOT --------------------------------------------------------------------------------
+
+GOLDEN_CASES = [
+    ("wormhole_repeat", {}),
+    ("segments", {}),
+    ("lstm", {}),
+    ("simplicial", {}),
+    ("wormhole_repeat", {"depth": 0, "rankdir": "LR", "theme": "dark", "resolve_dims": True}),
+    ("segments", {"show_segments": True, "max_leaves": 4}),
+]
+
+
+def _golden_name(name: str, opts: dict) -> str:
+    suffix = "".join(f"-{k}={v}" for k, v in sorted(opts.items()))
+    return f"{name}{suffix}.dot"
+
+
+@pytest.mark.parametrize("name,opts", GOLDEN_CASES, ids=[_golden_name(*c) for c in GOLDEN_CASES])
+def test_golden_dot(name, opts):
+    dot = to_dot(model(name).graph, font=FONT, **opts)
+    path = GOLDEN / _golden_name(name, opts)
+    if REGEN or not path.exists():
+        if not REGEN:
+            pytest.fail(f"golden file {path} is missing: run with SEQNET_REGEN=1 to create it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dot, encoding="utf-8")
+    assert dot == path.read_text(encoding="utf-8"), (
+        f"{path.name} changed; if intended, regenerate with SEQNET_REGEN=1"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_deterministic(name):
+    a = to_dot(model(name).graph)
+    b = to_dot(model(name).graph)  # a fresh compile, too
+    assert a == b
+
+
+# --- content -------------------------------------------------------------------------------------
+
+
+def test_wormhole_repeat_content():
+    dot = to_dot(model("wormhole_repeat").graph, font=FONT)
+    ids = node_ids(dot)
+    # the repeat is drawn once: copy 0 only
+    assert "h_1_0_mlp_h" in ids and "h_1_1_mlp_h" not in ids and "h_1_2_add" not in ids
+    assert 'label="repeat ×3, shared' in dot
+    assert 'label="mlp  ·  1,072 params"' in dot
+    # the repeat's output is re-routed from its copy 0 to the consumer
+    assert '"h_1_0_add" -> "mean"' in dot
+    # the wormhole: dashed back-edge that does not constrain the ranking, labelled with settings
+    wh = [line for line in dot.splitlines() if '"wormhole_h3_to_h1" -> "h1"' in line]
+    assert len(wh) == 1
+    assert "constraint=false" in wh[0] and "dashed" in wh[0]
+    assert "gate=sigmoid" in wh[0] and "tol=0.001" in wh[0] and "max_iter=300" in wh[0]
+    # node labels and edge shapes (as written), output drawn as its own node
+    assert 'label="h1\\ndense 32, tanh\\n544 params"' in dot
+    assert 'label="float32[N, 16]"' in dot
+    assert '"output_y"' in dot and '"y" -> "output_y"' in dot
+    assert "legend" in dot
+
+
+def test_resolve_dims_and_show_shapes():
+    g = model("wormhole_repeat").graph
+    assert 'label="float32[8, 16]"' in to_dot(g, resolve_dims=True)
+    assert "float32[N, 16]" not in to_dot(g, resolve_dims=True).split("tooltip")[0]
+    plain = to_dot(g, show_shapes=False)
+    assert 'label="float32[N, 16]"' not in plain
+
+
+def segments_id(g) -> str:
+    (name,) = [n for n in g.nodes if g.nodes[n]["op"] == "segments"]
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def test_segments_tree():
+    g = model("segments").graph
+    dot = to_dot(g, font=FONT)
+    ids, s = node_ids(dot), segments_id(g)
+    leaves = [i for i in ids if re.fullmatch(rf"{s}__t\d+", i)]
+    fusions = [i for i in ids if i.startswith(f"{s}__f")]
+    assert len(leaves) == 8 and len(fusions) == 7 and f"{s}__decoder" in ids
+    assert f'"embed" -> "{s}__tokens"' in dot and f'"{s}__decoder" -> "output_y"' in dot
+    assert "segments: binary_tree, N=8, share=per_level" in dot
+    full = to_dot(model("segments").graph, show_segments=True)
+    assert "S: 25 segments" in full and "(1,8)|4" in full
+
+
+def test_segments_large_n_is_elided():
+    g = model("segments", N=64).graph
+    ids, s = node_ids(to_dot(g)), segments_id(g)
+    leaves = [i for i in ids if re.fullmatch(rf"{s}__t\d+", i)]
+    ellipses = [i for i in ids if i.startswith(f"{s}__e")]
+    assert len(leaves) + len(ellipses) <= 16 and ellipses
+
+
+def test_recurrent_state_loop():
+    dot = to_dot(model("lstm").graph)
+    assert '"h_s" -> "h_s"' in dot and "state 64 = (h, c)" in dot and "many_to_many" in dot
+    assert '"z" -> "z"' in dot and "state 16" in dot and "many_to_one" in dot
+    assert 'label="state: float32[64]"' in dot  # the second output port is named
+
+
+def test_simplicial_label():
+    dot = to_dot(model("simplicial").graph)
+    assert "8 virtual entities" in dot and "1-simplicial" in dot and "2-simplicial" in dot
+
+
+def test_depth_collapses_blocks():
+    g = model("simplicial").graph
+    full, collapsed = to_dot(g), to_dot(g, depth=0)
+    assert len(node_ids(collapsed)) < len(node_ids(full))
+    assert "box3d" in collapsed and "3 ops" in collapsed
+    g = model("wormhole_repeat").graph
+    counts = [len(node_ids(to_dot(g, depth=d))) for d in (0, 1, None)]
+    assert counts[0] < counts[1] < counts[2]
+
+
+def test_bad_options():
+    g = model("lstm").graph
+    with pytest.raises(TypeError, match="unknown diagram option"):
+        to_dot(g, colour="red")
+    with pytest.raises(ValueError, match="rankdir"):
+        to_dot(g, rankdir="BT")
+    with pytest.raises(ValueError, match="theme"):
+        to_dot(g, theme="neon")
+
+
+# --- rendering through the real `dot` ----------------------------------------------------------
+
+
+@needs_dot
+def test_svg_ids_and_tooltips():
+    m = model("wormhole_repeat")
+    svg = to_svg(m.graph)
+    root = ET.fromstring(svg)
+    ids = {el.get("id") for el in root.iter()}
+    assert {"h1", "h_1_0_mlp_h", "output_y", "x", "legend"} <= ids
+    assert re.search(r"wormhole_repeat\.sqn:9:6", svg)  # h1's file:line:col in its tooltip
+    assert m._repr_svg_() == svg
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ["wormhole_repeat", "segments"])
+def test_png_dimensions(tmp_path, name):
+    out = model(name).render(tmp_path / f"{name}.png")
+    assert out == tmp_path / f"{name}.png"
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert 200 <= width <= 5000 and 300 <= height <= 5000
+
+
+@needs_dot
+def test_render_formats(tmp_path):
+    m = model("lstm")
+    for suffix, magic in [(".svg", b"<?xml"), (".pdf", b"%PDF"), (".dot", b"digraph")]:
+        assert m.render(tmp_path / f"m{suffix}").read_bytes().startswith(magic)
+    with pytest.raises(ValueError, match="cannot render"):
+        m.render(tmp_path / "m.jpeg2000")
+
+
+def test_missing_dot(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    m = model("lstm")
+    with pytest.raises(DotMissing) as info:
+        m.render(tmp_path / "arch.svg")
+    message = str(info.value)
+    assert "apt-get install graphviz" in message and "brew install graphviz" in message
+    assert (tmp_path / "arch.dot").read_text().startswith("digraph")
+    assert info.value.dot_path == tmp_path / "arch.dot"
+    # .dot needs no binary at all
+    assert render(m.graph, tmp_path / "only.dot").exists()
+    with pytest.raises(DotMissing):
+        to_svg(m.graph)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_fast_topo_order_matches_compiler(name):
+    from seqnet.backends.graphviz.dot import fast_topo_order
+    from seqnet.compiler.graph import topo_order
+
+    g = model(name).graph
+    assert fast_topo_order(g) == topo_order(g)
