@@ -174,7 +174,12 @@ def cmd_train(args) -> int:
     from seqnet.backends.jax.train import train
 
     result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress)
-    print(result.report() if hasattr(result, "report") else result)
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+    print(f"trained {result.step} steps in {result.wall_s:.1f} s ({result.steps_per_s:.0f} steps/s); "
+          f"eval: {metrics}")  # fmt: skip
+    for path in (result.checkpoint, result.metrics_path, result.plot_path):
+        if path:
+            print(f"  wrote {path}")
     return EXIT_OK
 
 
@@ -195,8 +200,9 @@ def cmd_predict(args) -> int:
         return EXIT_SPEC
     from seqnet.backends.jax.train import predict
 
-    out = predict(model, args.checkpoint, args.input, args.output)
-    print(f"wrote {out}")
+    outputs = predict(model, args.checkpoint, args.input, args.output)
+    shapes = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in outputs.items())
+    print(f"wrote {args.output} ({shapes})")
     return EXIT_OK
 
 
@@ -310,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SPEC if name in _USER_ERRORS else EXIT_INTERNAL
 
 
-_USER_ERRORS = {"TrainingError", "CheckpointError", "DataArgError", "ValueError", "FileNotFoundError",
-                "DotMissing", "PermissionError", "IsADirectoryError"}  # fmt: skip
+_USER_ERRORS = {"TrainingError", "MemoryEstimateError", "CheckpointError", "InputError",
+                "ExportError", "DataArgError", "ValueError", "FileNotFoundError", "DotMissing",
+                "PermissionError", "IsADirectoryError"}  # fmt: skip
 
 if __name__ == "__main__":
     sys.exit(main())

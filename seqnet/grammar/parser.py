@@ -370,12 +370,13 @@ def _generic_hint(tok, expected: set[str], eof: bool) -> str | None:
     return None
 
 
-def _first_error(text: str) -> UnexpectedToken | None:
-    """The first UnexpectedToken parsing `text` raises (used to index the mistake catalogue)."""
-    captured: list[UnexpectedToken] = []
+def _first_error(text: str) -> tuple[int, str] | None:
+    """(parser state, token type) of the first syntax error in `text`: the catalogue's key.
+    Read at once: the parser's state object is reused after recovery."""
+    captured: list[tuple[int, str]] = []
 
     def capture(source, e, stack, at_eof=False):
-        captured.append(e)
+        captured.append((e.state.position, e.token.type))
         return Diagnostic("SQN0001", "", None)
 
     parse_tree(SourceFile("<example>", text), describe=capture)

@@ -135,8 +135,7 @@ def _table() -> dict[tuple[int, str], tuple[str, str]]:
             err = _first_error(example)
             if err is None:
                 continue  # tests/grammar/test_syntax_errors.py requires every example to fail
-            key = (err.state.position, err.token.type)
-            table.setdefault(key, (message, hint))
+            table.setdefault(err, (message, hint))
     return table
 
 
