@@ -1,0 +1,241 @@
+"""Checkpoints: safetensors files of the flattened training state plus a small JSON, written atomically.
+
+Layout (under `<out>/checkpoints/`):
+  step_00000100.safetensors  tensors keyed by stable key paths: "params/<node>/<name>",
+                             "opt/<path in the optax state>" (e.g. "opt/0/mu/dense_1/w")
+  step_00000100.json         {"format", "step", "spec", "config_hash", "structure_hash",
+                              "data": {data iterator position}, "sha256", "bytes", "time"}
+Each file is written to a temporary file in the same folder, fsynced and `os.replace`d; the JSON
+goes last and is the commit record: a checkpoint without it, or whose safetensors file does not
+match the recorded sha256, is not a checkpoint (`latest` skips it; `load` refuses it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = 1
+_NAME = re.compile(r"^step_(\d{8,})\.json$")
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, corrupt, truncated, or belongs to another spec / configuration."""
+
+
+# -- key paths -------------------------------------------------------------------------------------
+
+def _key_str(k) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(k, attr):
+            return str(getattr(k, attr))
+    return str(k)
+
+
+def flatten(tree, prefix: str) -> dict[str, Any]:
+    """{"prefix/a/b": leaf} with stable, readable key paths (None leaves are skipped by JAX)."""
+    import jax
+
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    out = {}
+    for path, leaf in leaves:
+        key = "/".join([prefix, *(_key_str(k) for k in path)])
+        if key in out:
+            raise CheckpointError(f"two state entries share the key path '{key}'")
+        out[key] = leaf
+    return out
+
+
+def unflatten(template, prefix: str, tensors: dict[str, np.ndarray], where: str):
+    """Rebuild `template`'s structure from `tensors`, checking every key, shape and dtype."""
+    import jax
+
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    values, problems = [], []
+    for path, leaf in leaves:
+        key = "/".join([prefix, *(_key_str(k) for k in path)])
+        want_shape, want_dtype = tuple(leaf.shape), np.dtype(leaf.dtype)
+        if key not in tensors:
+            problems.append(f"'{key}' is missing (expected {want_dtype}{list(want_shape)})")
+            continue
+        got = tensors[key]
+        if want_shape == () and tuple(got.shape) == (1,):  # safetensors may store scalars as [1]
+            got = got.reshape(())
+        if tuple(got.shape) != want_shape or got.dtype != want_dtype:
+            problems.append(f"'{key}' is {got.dtype}{list(got.shape)}, "
+                            f"the model needs {want_dtype}{list(want_shape)}")  # fmt: skip
+        values.append(got)
+    expected = {"/".join([prefix, *(_key_str(k) for k in p)]) for p, _ in leaves}
+    extra = sorted(k for k in tensors if k.startswith(prefix + "/") and k not in expected)
+    problems += [f"'{k}' is not part of this model" for k in extra[:5]]
+    if problems:
+        more = f" (and {len(problems) - 6} more)" if len(problems) > 6 else ""
+        raise CheckpointError(
+            f"checkpoint {where} does not match this model: " + "; ".join(problems[:6]) + more
+            + ". Was it written by another spec or with other dims?"
+        )
+    return jax.tree_util.tree_unflatten(treedef, values)
+
+
+def structure_hash(tree) -> str:
+    """A hash of key paths, shapes and dtypes: equal for two states of the same model."""
+    items = sorted((k, tuple(v.shape), str(np.dtype(v.dtype))) for k, v in flatten(tree, "s").items())
+    return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+
+
+# -- atomic writes ---------------------------------------------------------------------------------
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, writer) -> None:
+    """Call writer(binary file object) on a temporary file beside `path`, fsync, os.replace.
+
+    If the writer raises, the temporary file is removed and `path` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            writer(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data))
+
+
+# -- save / load -----------------------------------------------------------------------------------
+
+def _to_numpy(tensors: dict[str, Any]) -> dict[str, np.ndarray]:
+    import jax
+
+    host = jax.device_get(tensors)
+    return {k: np.ascontiguousarray(np.asarray(v)) for k, v in host.items()}
+
+
+def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict | None = None,
+         keep: int | None = 3) -> Path:  # fmt: skip
+    """Write checkpoint `step` under `directory` atomically; returns the JSON path.
+
+    keep: how many of the newest checkpoints to keep (None: all)."""
+    from safetensors.numpy import save as st_save
+
+    directory = Path(directory)
+    tensors = flatten(params, "params")
+    if opt_state is not None:
+        tensors.update(flatten(opt_state, "opt"))
+    data = st_save(_to_numpy(tensors), metadata={"seqnet_step": str(step), "format": str(FORMAT)})
+    stem = f"step_{step:08d}"
+    atomic_write_bytes(directory / f"{stem}.safetensors", data)
+    record = {
+        "format": FORMAT, "step": int(step), **(meta or {}),
+        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "time": time.time(),
+    }  # fmt: skip
+    atomic_write_bytes(directory / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True).encode())
+    if keep:
+        for old in list_checkpoints(directory)[:-keep]:
+            remove(old)
+    return directory / f"{stem}.json"
+
+
+def remove(json_path: Path) -> None:
+    for p in (json_path.with_suffix(".safetensors"), json_path):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """The JSON records of `directory`, oldest first (by step)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint's JSON record from a run folder, a checkpoints folder, or a file of it."""
+    path = Path(path)
+    if path.is_dir():
+        folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+        records = list_checkpoints(folder)
+        if not records:
+            raise CheckpointError(f"no checkpoint in {path} (expected checkpoints/step_*.json)")
+        return records[-1]
+    if path.suffix == ".safetensors":
+        path = path.with_suffix(".json")
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    return path
+
+
+def read(path: str | Path, *, verify: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
+    """(meta, tensors) of a checkpoint, checking the record and the file's hash."""
+    from safetensors.numpy import load as st_load
+
+    record_path = resolve(path)
+    try:
+        meta = json.loads(record_path.read_text())
+        if not isinstance(meta, dict) or "step" not in meta:
+            raise ValueError("no step")
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint record {record_path} is corrupt ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {record_path} has format {meta.get('format')!r}; "
+                              f"this seqnet reads format {FORMAT}")  # fmt: skip
+    data_path = record_path.with_suffix(".safetensors")
+    try:
+        data = data_path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {data_path} cannot be read ({e.strerror or e})") from None
+    if verify and "bytes" in meta and len(data) != meta["bytes"]:
+        raise CheckpointError(f"checkpoint {data_path} is truncated or altered: {len(data)} bytes, "
+                              f"the record says {meta['bytes']}")  # fmt: skip
+    if verify and "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise CheckpointError(f"checkpoint {data_path} is corrupt: its sha256 does not match the record")
+    try:
+        tensors = st_load(data)
+    except Exception as e:  # safetensors raises its own error types
+        raise CheckpointError(f"checkpoint {data_path} is not a readable safetensors file ({e})") from None
+    meta["path"] = str(record_path)
+    return meta, tensors
+
+
+def check_meta(meta: dict, *, spec: str | None, structure: str | None) -> None:
+    where = meta.get("path", "?")
+    if structure is not None and meta.get("structure_hash") not in (None, structure):
+        raise CheckpointError(
+            f"checkpoint {where} was written for another model (spec '{meta.get('spec')}', parameter "
+            f"structure {meta.get('structure_hash')}); this model ('{spec}') has structure {structure}"
+        )

@@ -1,0 +1,166 @@
+"""Fixed-point solving for wormhole cycles (mechanisms.md section 2).
+
+`fixed_point(f, theta, z_shapes, ...)` finds z* = f(theta, z*) by iteration, starting from the
+feed-forward pass z_0 = f(theta, 0). Every example (leading axis of every state leaf) converges on
+its own: once its max-abs change is <= tol it is frozen, so a batch gives the same values as its
+examples one at a time, and the iteration count per example is meaningful.
+
+Two solvers:
+* "fixed_point": forward `lax.while_loop`; reverse by Pearlmutter's reverse transform of fix
+  (implicit function theorem) in a `jax.custom_vjp`: solve w = zbar + (df/dz)^T w at z* by
+  iteration, then thetabar = (df/dtheta)^T w. Nothing from the forward iterations is stored, so
+  memory does not grow with their number.
+* "unrolled": `lax.scan` over max_iter steps (frozen examples stay put), differentiated by plain
+  backprop through the loop: the comparison baseline.
+
+`f` must be a pure function of (theta, z) whose Python closure holds no traced values; everything
+array-valued (parameters, upstream activations, PRNG key data) travels in `theta`. Integer leaves
+of theta get float0 cotangents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+SOLVERS = ("fixed_point", "unrolled")
+
+
+class FixedPointStats(NamedTuple):
+    iterations: jax.Array  # (batch,) int32: updates after the feed-forward pass until settled
+    converged: jax.Array  # (batch,) bool: change <= tol reached within max_iter
+    residual: jax.Array  # (batch,) float32: the last max-abs change
+
+
+def per_example_change(new, old) -> jax.Array:
+    """Max-abs difference per example (leading axis) over every leaf of a state pytree."""
+    leaves = [
+        jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32)).reshape(a.shape[0], -1).max(axis=1)
+        for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old), strict=True)
+    ]
+    return jnp.stack(leaves).max(axis=0)
+
+
+def _select(done: jax.Array, old, new):
+    """Per example: keep `old` where done, else take `new`."""
+
+    def pick(a, b):
+        mask = done.reshape(done.shape + (1,) * (a.ndim - 1))
+        return jnp.where(mask, a, b)
+
+    return jax.tree_util.tree_map(pick, old, new)
+
+
+def _zeros(z_shapes):
+    return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), z_shapes)
+
+
+def _step(f, theta, tol):
+    """One masked update: (t, z, done, iters, resid) -> the next."""
+
+    def body(carry):
+        t, z, done, iters, resid = carry
+        z_new = f(theta, z)
+        change = per_example_change(z_new, z)
+        iters = jnp.where(done, iters, t + 1)
+        resid = jnp.where(done, resid, change)
+        z_new = _select(done, z, z_new)
+        done = done | (change <= tol)
+        return t + 1, z_new, done, iters, resid
+
+    return body
+
+
+def _initial(f, theta, z_shapes):
+    z0 = f(theta, _zeros(z_shapes))
+    batch = jax.tree_util.tree_leaves(z0)[0].shape[0]
+    return (
+        jnp.zeros((), jnp.int32),
+        z0,
+        jnp.zeros((batch,), bool),
+        jnp.zeros((batch,), jnp.int32),
+        jnp.full((batch,), jnp.inf, jnp.float32),
+    )
+
+
+def _solve_while(f, theta, z_shapes, tol, max_iter):
+    body = _step(f, theta, tol)
+
+    def cond(carry):
+        t, _, done, _, _ = carry
+        return (t < max_iter) & ~jnp.all(done)
+
+    _, z, done, iters, resid = lax.while_loop(cond, body, _initial(f, theta, z_shapes))
+    return z, FixedPointStats(iters, done, resid)
+
+
+def _solve_unrolled(f, theta, z_shapes, tol, max_iter):
+    body = _step(f, theta, tol)
+    carry, _ = lax.scan(lambda c, _: (body(c), None), _initial(f, theta, z_shapes), None,
+                        length=max_iter)  # fmt: skip
+    _, z, done, iters, resid = carry
+    return z, FixedPointStats(iters, done, resid)
+
+
+def _solve_adjoint(f, theta, z_star, zbar, tol, max_iter):
+    """w = zbar + (df/dz)^T w by iteration at z*, then (df/dtheta)^T w."""
+    _, vjp_z = jax.vjp(lambda z: f(theta, z), z_star)
+
+    def cond(carry):
+        t, _, change = carry
+        return (t < max_iter) & (change > tol)
+
+    def body(carry):
+        t, w, _ = carry
+        w_new = jax.tree_util.tree_map(jnp.add, zbar, vjp_z(w)[0])
+        leaves = [jnp.max(jnp.abs(a - b)) for a, b in zip(jax.tree_util.tree_leaves(w_new),
+                                                           jax.tree_util.tree_leaves(w), strict=True)]  # fmt: skip
+        return t + 1, w_new, jnp.max(jnp.stack(leaves)).astype(jnp.float32)
+
+    _, w, _ = lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), zbar, jnp.float32(jnp.inf)))
+    _, vjp_theta = jax.vjp(lambda th: f(th, z_star), theta)
+    return vjp_theta(w)[0]
+
+
+def fixed_point(
+    f: Callable[[Any, Any], Any],
+    theta: Any,
+    z_shapes: Any,
+    *,
+    tol: float,
+    max_iter: int,
+    solver: str = "fixed_point",
+    backward_tol: float = 1e-5,
+    backward_max_iter: int = 300,
+) -> tuple[Any, FixedPointStats]:
+    """Solve z = f(theta, z) from z_0 = f(theta, 0); returns (z*, per-example stats).
+
+    z_shapes: a pytree of `jax.ShapeDtypeStruct` giving the state's structure (batch axis first).
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown fixed-point solver {solver!r}; choose one of {SOLVERS}")
+    if solver == "unrolled":
+        return _solve_unrolled(f, theta, z_shapes, tol, max_iter)
+
+    @jax.custom_vjp
+    def solve(theta):
+        return _solve_while(f, theta, z_shapes, tol, max_iter)
+
+    def solve_fwd(theta):
+        z, stats = _solve_while(f, theta, z_shapes, tol, max_iter)
+        return (z, stats), (theta, z)
+
+    def solve_bwd(residuals, cotangents):
+        theta, z_star = residuals
+        zbar = cotangents[0]  # the stats are not differentiable
+        zbar = jax.tree_util.tree_map(
+            lambda ct, z: jnp.zeros_like(z) if ct.dtype == jax.dtypes.float0 else ct, zbar, z_star
+        )
+        return (_solve_adjoint(f, theta, z_star, zbar, backward_tol, backward_max_iter),)
+
+    solve.defvjp(solve_fwd, solve_bwd)
+    return solve(theta)

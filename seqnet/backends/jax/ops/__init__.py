@@ -1,0 +1,6 @@
+"""The JAX lowering rules, one module per op family (mirroring seqnet/compiler/ops).
+
+Importing this package registers every rule with the op registry.
+"""
+
+from seqnet.backends.jax.ops import attention, core, mechanisms, recurrent  # noqa: F401

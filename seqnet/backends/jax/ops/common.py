@@ -1,0 +1,81 @@
+"""Shared pieces of the JAX lowering rules: the activation table, axis helpers, and `lowering`,
+the decorator that registers a rule and applies the compute-dtype policy."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from seqnet.backends.jax.context import LowerCtx
+from seqnet.compiler.ops.registry import register_lowering
+
+BACKEND = "jax"
+
+# The one activation table: `act=` attributes and the activation ops both read it.
+# gelu is the exact (erf) form; leaky_relu's slope is 0.01; elu's alpha is 1.
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "none": lambda x: x,
+    "relu": jax.nn.relu,
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "silu": jax.nn.silu,
+    "softplus": jax.nn.softplus,
+    "elu": jax.nn.elu,
+    "leaky_relu": jax.nn.leaky_relu,
+    "softmax": functools.partial(jax.nn.softmax, axis=-1),
+}
+
+
+def activate(x: jax.Array, name: str) -> jax.Array:
+    return ACTIVATIONS[name](x)
+
+
+def batched_axis(axis: int, example_rank: int) -> int:
+    """Map an axis of one example (what the spec writes) to the axis of the batched array."""
+    return axis % example_rank + 1
+
+
+def _cast_float(value, dtype):
+    if isinstance(value, list):
+        return [_cast_float(v, dtype) for v in value]
+    if isinstance(value, (jax.Array, np.ndarray)) and jnp.issubdtype(value.dtype, jnp.floating):
+        return value if value.dtype == dtype else value.astype(dtype)
+    return value
+
+
+def lowering(name: str, *, cast_inputs: bool = True):
+    """Register `rule` as the JAX lowering of op `name`.
+
+    The registered function first casts float tensor arguments and parameters to
+    `ctx.compute_dtype` (integer ids and attributes are left alone), then calls the rule. `cast`
+    opts out for its input: casting is its whole job.
+    """
+
+    def attach(rule: Callable) -> Callable:
+        @functools.wraps(rule)
+        def apply_policy(ctx: LowerCtx, **kwargs):
+            dtype = jnp.dtype(ctx.compute_dtype)
+            if cast_inputs:
+                kwargs = {k: _cast_float(v, dtype) for k, v in kwargs.items()}
+            params = {k: _cast_float(v, dtype) for k, v in ctx.params.items()}
+            return rule(replace(ctx, params=params), **kwargs)
+
+        return register_lowering(name, BACKEND)(apply_policy)
+
+    return attach
+
+
+def split_heads(x: jax.Array, heads: int) -> jax.Array:
+    """(batch, n, heads * d) -> (batch, n, heads, d)."""
+    return x.reshape(x.shape[:-1] + (heads, x.shape[-1] // heads))
+
+
+def merge_heads(x: jax.Array) -> jax.Array:
+    """(batch, n, heads, d) -> (batch, n, heads * d)."""
+    return x.reshape(x.shape[:-2] + (x.shape[-2] * x.shape[-1],))

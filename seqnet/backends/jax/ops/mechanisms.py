@@ -1,0 +1,70 @@
+"""JAX lowerings of the mechanism ops: the wormhole gate and masked (ensemble mask network) layers.
+
+`segments` is lowered at graph level, and so is the fixed-point iteration that closes a
+wormhole's cycle: `wormhole_gate` here is only the gated back-connection g * (x W).
+
+masked_dense, with n nodes, c_in copies per node in x and c_out in the output, features
+node-major (feature index = node * copies + copy), W of shape (c_in n, c_out n) used as x @ W:
+
+* mask="adjacency": the paper's first layer h_i = sum_j A_ij W_ij x_j, generalised to copies:
+  out[i, o] = sum_(j, a) A_ij W[(j, a), (i, o)] x[j, a]. In the x @ W convention the mask on W
+  is kron(A^T, ones(c_in, c_out)): the row block of input node j and the column block of
+  output node i are scaled by A_ij (so A masks the edges and scales them).
+* mask="cluster": W masked by kron(I_n, ones(c_in, c_out)): node i's output copies see only node
+  i's input copies (fully connected within the cluster); adj is not read.
+
+The masked weight is never built per example: both modes contract the (n, c_in, n, c_out) view
+of W directly. Then the optional bias and activation.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from seqnet.backends.jax.ops.common import activate, lowering
+
+GATES = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
+
+
+def _shape_of(target_shape) -> tuple[int, ...]:
+    """The compiler may pass the target's shape as Dims or as ints."""
+    return tuple(d if isinstance(d, int) else d.value for d in target_shape)
+
+
+@lowering("wormhole_gate")
+def wormhole_gate(
+    ctx,
+    x,
+    units,
+    target_shape,
+    gate,
+    gate_bias,
+    tol,
+    max_iter,
+    solver,
+    backward_tol,
+    backward_max_iter,
+):
+    p = ctx.params
+    y = x @ p["w"]
+    if gate != "none":
+        y = GATES[gate](x @ p["gate_w"] + p["gate_b"]) * y
+    return y.reshape((x.shape[0],) + _shape_of(target_shape))
+
+
+@lowering("masked_dense")
+def masked_dense(ctx, x, adj, copies, mask, act, bias):
+    batch, n = x.shape[0], adj.shape[-1]
+    c_in = x.shape[-1] // n
+    w = ctx.params["w"].reshape(n, c_in, n, copies)  # [input node, copy, output node, copy]
+    xs = x.reshape(batch, n, c_in)
+    if mask == "adjacency":
+        y = jnp.einsum("bja,bij,jaio->bio", xs, adj, w)
+    else:
+        blocks = w[jnp.arange(n), :, jnp.arange(n), :]  # (n, c_in, c_out): W's diagonal blocks
+        y = jnp.einsum("bia,iao->bio", xs, blocks)
+    y = y.reshape(batch, n * copies)
+    if bias:
+        y = y + ctx.params["b"]
+    return activate(y, act)

@@ -1,0 +1,92 @@
+"""JAX lowerings of the recurrent layers: RNN, LSTM and GRU cells iterated with `lax.scan`.
+
+With z_x = x_t Wx (all gates at once, width g*h) and the previous hidden state h:
+
+* rnn:  h' = act(z_x + h Wh + b)
+* lstm: [i, f, g, o] = z_x + h Wh + b (PyTorch gate order); c' = sigmoid(f) c + sigmoid(i) tanh(g);
+        h' = sigmoid(o) tanh(c'); the state is concat(h, c) (h first).
+* gru:  [xr, xz, xn] = z_x; [hr, hz, hn] = h Wh + b (PyTorch gate order r, z, n; the single bias
+        sits on the recurrent side, so b_n is inside the reset gate as in PyTorch's b_hn);
+        r = sigmoid(xr + hr); z = sigmoid(xz + hz); n = tanh(xn + r * hn); h' = (1 - z) n + z h.
+
+Every cell outputs h'. Modes: many_to_many returns every step's output, (batch, T, h);
+many_to_one the output of the last step processed, (batch, h); one_to_many feeds the same input
+vector at each of `steps` steps, (batch, steps, h). `initial` is the starting state (zeros when
+absent). reverse=True processes the sequence from its end (lax.scan(reverse=True)): outputs stay
+aligned with their input positions, so many_to_one then returns the output at position 0, and
+one_to_many's outputs are written from the last position backwards. return_state=True also
+returns the final state (after the last step processed).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from seqnet.backends.jax.ops.common import ACTIVATIONS, lowering
+
+
+def _rnn_cell(act):
+    def step(params, state, zx):
+        h = ACTIVATIONS[act](zx + state @ params["wh"] + params["b"])
+        return h, h
+
+    return step
+
+
+def _lstm_step(params, state, zx):
+    h, c = jnp.split(state, 2, axis=-1)
+    i, f, g, o = jnp.split(zx + h @ params["wh"] + params["b"], 4, axis=-1)
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    return jnp.concatenate([h, c], axis=-1), h
+
+
+def _gru_step(params, state, zx):
+    xr, xz, xn = jnp.split(zx, 3, axis=-1)
+    hr, hz, hn = jnp.split(state @ params["wh"] + params["b"], 3, axis=-1)
+    r = jax.nn.sigmoid(xr + hr)
+    z = jax.nn.sigmoid(xz + hz)
+    n = jnp.tanh(xn + r * hn)
+    h = (1.0 - z) * n + z * state
+    return h, h
+
+
+def _iterate(ctx, step, state_size, x, hidden, mode, steps, initial, return_state, reverse):
+    params = ctx.params
+    batch = x.shape[0]
+    zx = x @ params["wx"]  # the input projection of every step in one matmul
+    if mode == "one_to_many":
+        sequence = jnp.broadcast_to(zx, (steps,) + zx.shape)
+    else:
+        sequence = jnp.swapaxes(zx, 0, 1)  # scan runs over the leading axis: (T, batch, g*h)
+    state = jnp.zeros((batch, state_size), zx.dtype) if initial is None else initial
+    keep_outputs = mode != "many_to_one"
+
+    def body(carry, zx_t):
+        new_state, out = step(params, carry, zx_t)
+        return new_state, (out if keep_outputs else None)
+
+    final, outs = lax.scan(body, state, sequence, reverse=reverse)
+    out = jnp.swapaxes(outs, 0, 1) if keep_outputs else final[:, :hidden]  # h comes first
+    return (out, final) if return_state else out
+
+
+@lowering("rnn")
+def rnn(ctx, x, hidden, mode, steps, initial, return_state, act, reverse):
+    return _iterate(
+        ctx, _rnn_cell(act), hidden, x, hidden, mode, steps, initial, return_state, reverse
+    )
+
+
+@lowering("lstm")
+def lstm(ctx, x, hidden, mode, steps, initial, return_state, reverse):
+    return _iterate(
+        ctx, _lstm_step, 2 * hidden, x, hidden, mode, steps, initial, return_state, reverse
+    )
+
+
+@lowering("gru")
+def gru(ctx, x, hidden, mode, steps, initial, return_state, reverse):
+    return _iterate(ctx, _gru_step, hidden, x, hidden, mode, steps, initial, return_state, reverse)

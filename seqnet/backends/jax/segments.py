@@ -1,0 +1,219 @@
+"""Segment structures (fusion encoder networks) in JAX (mechanisms.md section 1).
+
+A `segments` node holds three regions (token encoder alpha, fusion encoder beta, output decoder
+omega), each a graph with inputs in0.. and one output. Parameters live under the node's name as
+{"token": ..., "fusion": ..., "decoder": ...}, every leaf with a leading copies axis; the copy a
+segment uses depends on the share policy:
+
+  share      token (i,i)   fusion (i,j)                      decoder (i,j)
+  none       i - 1         position of (i,j) among S's splits  position of (i,j) in S
+  per_level  0             level(i,j) - 1                      level(i,j)
+  all        0             0                                   0
+
+("S's splits" and "S" in `SegmentStructure.segments` order; level as `SegmentStructure.level`.)
+
+Encodings are computed bottom-up by height (tokens 0, a split segment one more than its taller
+part), all segments of one height in one vmap. The final network evaluates only the segments the
+recursion from (1, N) reaches (for binary_tree: each internal vertex's root segment), then
+omega_(1,N)(0, eps(1,N), 0). Local training evaluates every segment of S with stop_gradient on
+every encoding an encoder or decoder reads except the segment's own (see `Lowered.local_outputs`).
+The token encoders' inputs x are not stopped: layers before the structure (an embedding) learn
+through the token terms.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from seqnet.compiler.segments import SegmentStructure
+
+ROLES = ("token", "fusion", "decoder")
+Segment = tuple[int, int]
+
+
+class SegmentsProgram:
+    def __init__(self, name: str, data: dict, program_factory, compute_dtype):
+        self.name = name
+        attrs = data["attrs"]
+        self.structure: SegmentStructure = attrs["structure"]
+        self.share: str = attrs.get("share", "none")
+        if self.share not in ("none", "per_level", "all"):
+            raise ValueError(f"segments node {name!r}: unknown share policy {self.share!r}")
+        regions = data["regions"]
+        self.programs = {}
+        self.copies = {}
+        self.outputs = {}
+        self.inputs = {}
+        for role in ROLES:
+            region = regions[role]
+            first = region.graph["inputs"][0]
+            prefix = first.rsplit("/", 1)[0] + "/" if "/" in first else ""
+            self.programs[role] = program_factory(region, compute_dtype, prefix)
+            self.copies[role] = int(region.graph.get("copies", 1))
+            self.inputs[role] = list(region.graph["inputs"])
+            self.outputs[role] = tuple(region.graph["outputs"]["out"])
+        s = self.structure
+        self._split_order = {seg: k for k, seg in enumerate(s.segments[s.n :])}
+        self._order = {seg: k for k, seg in enumerate(s.segments)}
+        for role in ROLES:
+            needed = max(
+                (self.copy_index(role, seg) for seg in self._role_segments(role)), default=0
+            )
+            if needed >= self.copies[role]:
+                raise ValueError(f"segments node {name!r}: role {role} needs {needed + 1} parameter "
+                                 f"copies under share={self.share}, the graph has {self.copies[role]}")  # fmt: skip
+        self._height: dict[Segment, int] = {}
+
+    # -- sharing
+    def _role_segments(self, role: str) -> list[Segment]:
+        s = self.structure
+        if role == "token":
+            return s.segments[: s.n]
+        if role == "fusion":
+            return s.segments[s.n :]
+        return s.segments
+
+    def copy_index(self, role: str, seg: Segment) -> int:
+        if self.share == "all":
+            return 0
+        if self.share == "per_level":
+            if role == "token":
+                return 0
+            level = self.structure.level(seg)
+            return level - 1 if role == "fusion" else level
+        if role == "token":
+            return seg[0] - 1
+        if role == "fusion":
+            return self._split_order[seg]
+        return self._order[seg]
+
+    # -- parameters
+    def init(self, key: jax.Array) -> dict:
+        from seqnet.backends.jax.lower import node_key
+
+        out = {}
+        for role in ROLES:
+            keys = jax.random.split(node_key(key, role), self.copies[role])
+            # The same values as jax.vmap(init)(keys); a loop of eager calls reuses one compiled
+            # kernel per parameter shape, where vmap compiles afresh for every copies count.
+            copies = [self.programs[role].init(k) for k in keys]
+            out[role] = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *copies)
+        return out
+
+    # -- structure helpers
+    def height(self, seg: Segment) -> int:
+        if seg not in self._height:
+            i, j = seg
+            if i == j:
+                self._height[seg] = 0
+            else:
+                s = self.structure.splits[seg]
+                self._height[seg] = 1 + max(self.height((i, s)), self.height((s + 1, j)))
+        return self._height[seg]
+
+    def closure(self, roots: list[Segment]) -> list[Segment]:
+        """The segments the recursion from `roots` reaches, plus every token."""
+        seen = {(i, i) for i in range(1, self.structure.n + 1)}
+        stack = list(roots)
+        while stack:
+            seg = stack.pop()
+            if seg in seen:
+                continue
+            seen.add(seg)
+            i, j = seg
+            s = self.structure.splits[seg]
+            stack += [(i, s), (s + 1, j)]
+        return sorted(seen, key=lambda g: (self.height(g), g))
+
+    # -- running one role over many segments
+    def _role_fn(self, role: str, state):
+        from seqnet.backends.jax.lower import RunState
+
+        program = self.programs[role]
+        names = self.inputs[role]
+        out_ref = self.outputs[role]
+
+        def run(p, rng, *xs):
+            env = program.run(
+                p, dict(zip(names, xs, strict=True)), RunState(train=state.train, rng=rng)
+            )
+            return env[out_ref]
+
+        return run
+
+    def _map(self, role: str, params: dict, segs: list[Segment], rng, state, *xs):
+        """Apply role's block for each segment: xs each (len(segs), batch, ...)."""
+        fn = self._role_fn(role, state)
+        idx = np.array([self.copy_index(role, seg) for seg in segs], dtype=np.int32)
+        rngs = None
+        if rng is not None:
+            salt = jnp.array([self._order[seg] for seg in segs], dtype=jnp.uint32)
+            rngs = jax.vmap(
+                lambda k: jax.random.fold_in(jax.random.fold_in(rng, hash_role(role)), k)
+            )(salt)
+        stacked = params[role]
+        if np.all(idx == idx[0]):
+            p = jax.tree_util.tree_map(lambda a: a[int(idx[0])], stacked)
+            return jax.vmap(lambda r, *x: fn(p, r, *x), in_axes=(None if rngs is None else 0,)
+                            + (0,) * len(xs))(rngs, *xs)  # fmt: skip
+        p = jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), stacked)
+        return jax.vmap(fn, in_axes=(0, None if rngs is None else 0) + (0,) * len(xs))(p, rngs, *xs)
+
+    def encodings(self, params: dict, x: jax.Array, segs: list[Segment], rng, state,
+                  stop: bool) -> tuple[jax.Array, dict[Segment, int]]:  # fmt: skip
+        """A table (len(segs) + 1, batch, ...) of eps for `segs` (height-sorted, tokens first);
+        the last row is the empty segment's zero encoding. stop: stop_gradient on the parts a
+        fusion encoder reads."""
+        n = self.structure.n
+        tokens = [(i, i) for i in range(1, n + 1)]
+        assert segs[:n] == tokens
+        enc = self._map("token", params, tokens, rng, state, jnp.moveaxis(x, 1, 0))
+        index = {seg: k for k, seg in enumerate(segs)}
+        table = jnp.zeros((len(segs) + 1,) + enc.shape[1:], enc.dtype).at[:n].set(enc)
+        sg = jax.lax.stop_gradient if stop else (lambda a: a)
+        by_height: dict[int, list[Segment]] = {}
+        for seg in segs[n:]:
+            by_height.setdefault(self.height(seg), []).append(seg)
+        for h in sorted(by_height):
+            level = by_height[h]
+            left = np.array([index[(i, self.structure.splits[(i, j)])] for i, j in level])
+            right = np.array([index[(self.structure.splits[(i, j)] + 1, j)] for i, j in level])
+            out = self._map("fusion", params, level, rng, state, sg(table[left]), sg(table[right]))
+            rows = np.array([index[seg] for seg in level])
+            table = table.at[rows].set(out.astype(table.dtype))
+        return table, index
+
+    def final(self, params: dict, x: jax.Array, rng, state) -> jax.Array:
+        n = self.structure.n
+        segs = self.closure([(1, n)])
+        table, index = self.encodings(params, x, segs, rng, state, stop=False)
+        root = table[index[(1, n)]][None]
+        zero = jnp.zeros_like(root)
+        return self._map("decoder", params, [(1, n)], rng, state, zero, root, zero)[0]
+
+    def local(self, params: dict, x: jax.Array, rng, state) -> jax.Array:
+        """y_(i,j) for every segment of S (`SegmentStructure.segments` order): (|S|, batch, ...)."""
+        s = self.structure
+        segs = self.closure(s.segments[s.n :])
+        table, index = self.encodings(params, x, segs, rng, state, stop=True)
+        empty = len(segs)
+        order = s.segments
+        pre = np.array([index[(1, i - 1)] if i > 1 else empty for i, _ in order])
+        mid = np.array([index[seg] for seg in order])
+        suf = np.array([index[(j + 1, s.n)] if j < s.n else empty for _, j in order])
+        sg = jax.lax.stop_gradient
+        return self._map("decoder", params, order, rng, state, sg(table[pre]), table[mid],
+                         sg(table[suf]))  # fmt: skip
+
+    def apply(self, params: dict, x: jax.Array, rng, state) -> jax.Array:
+        if state.local is not None:
+            state.local[self.name] = self.local(params, x, rng, state)
+        return self.final(params, x, rng, state)
+
+
+def hash_role(role: str) -> int:
+    from seqnet.backends.jax.lower import stable_hash
+
+    return stable_hash(role)

@@ -1,0 +1,67 @@
+"""Export to StableHLO (jax.export) with the parameters, and loading it back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_train import make_model  # noqa: E402
+
+from seqnet.backends.jax import train as T  # noqa: E402
+from seqnet.backends.jax.export import ExportError, export, load_exported  # noqa: E402
+
+pytest.importorskip("flatbuffers", reason="jax.export serialisation needs flatbuffers")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export_run")
+    model = make_model()
+    result = T.train(model, out=out, steps=5, progress=False)
+    return model, result
+
+
+def _expected(model, params, x):
+    return np.asarray(model._jax().apply(params, {"x": jnp.asarray(x)}, rng=None, train=False)["y"])
+
+
+@pytest.mark.parametrize("target", ["exported", "exported.zip"])
+def test_round_trip_symbolic_batch(run, tmp_path, target):
+    model, r = run
+    path = export(model, r.out_dir, tmp_path / target)
+    loaded = load_exported(path)
+    assert loaded.manifest["batch"] == "symbolic"
+    assert loaded.inputs == {"x": {"dtype": "float32", "shape": [None, 64]}}
+    assert loaded.outputs["y"]["shape"] == [None, 10]
+    for n in (1, 7, 32):  # any batch size runs
+        x = np.random.default_rng(n).random((n, 64), dtype=np.float32)
+        got = loaded(x=x)["y"]
+        np.testing.assert_allclose(got, _expected(model, r.params, x), atol=1e-6, rtol=1e-6)
+    if path.is_dir():
+        assert {"model.jaxexport", "model.mlir", "params.safetensors", "manifest.json"} <= {
+            p.name for p in path.iterdir()}  # fmt: skip
+        assert "stablehlo" in (path / "model.mlir").read_text()
+
+
+def test_fixed_batch_and_input_checks(run, tmp_path):
+    model, r = run
+    loaded = load_exported(export(model, r.out_dir, tmp_path / "fixed", batch=4))
+    x = np.random.default_rng(0).random((4, 64), dtype=np.float32)
+    np.testing.assert_allclose(loaded(x=x)["y"], _expected(model, r.params, x), atol=1e-6)
+    with pytest.raises(ExportError, match="fixed batch of 4"):
+        loaded(x=x[:3])
+    with pytest.raises(ExportError, match=r"input 'x'.*expected float32\[batch, 64\]"):
+        loaded(x=np.zeros((4, 8), np.float32))
+    with pytest.raises(ExportError, match="missing"):
+        loaded(z=x)
+
+
+def test_not_an_export(tmp_path):
+    (tmp_path / "junk.zip").write_bytes(b"nope")
+    with pytest.raises(ExportError, match="not a seqnet export"):
+        load_exported(tmp_path / "junk.zip")

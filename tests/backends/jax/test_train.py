@@ -1,0 +1,273 @@
+"""The JAX training runtime: training, resume, failures, checkpoints, predict, multi-device."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import seqnet
+from seqnet.backends.jax import checkpoint as ck
+from seqnet.backends.jax import train as T
+
+SPEC = """
+input x : float32[64]
+h = dense(x, {hidden}, act=relu)
+output y : float32[10] = dense(h, 10)
+train {{
+  data = digits(flat=true)
+  loss = cross_entropy(y, label)
+  optimizer = adam(lr=1e-3)
+  batch = 64
+  steps = 300
+  metrics = [accuracy(y, label)]
+}}
+"""
+
+
+class StandInMLP:
+    """The digits MLP by hand: used where the graph lowering is not available (or not wanted)."""
+
+    def __init__(self, hidden: int = 128):
+        self.hidden = hidden
+
+    def init(self, key):
+        k1, k2 = jax.random.split(key)
+        h = self.hidden
+        return {"h": {"w": jax.random.normal(k1, (64, h)) / 8.0, "b": jnp.zeros(h)},
+                "y": {"w": jax.random.normal(k2, (h, 10)) / np.sqrt(h), "b": jnp.zeros(10)}}  # fmt: skip
+
+    def apply(self, params, inputs, *, rng=None, train=False):
+        h = jax.nn.relu(inputs["x"] @ params["h"]["w"] + params["h"]["b"])
+        return {"y": h @ params["y"]["w"] + params["y"]["b"]}
+
+
+def make_model(hidden: int = 128, standin: bool = False, **overrides):
+    """The digits spec compiled; its lowering is the real one when it works, else the stand-in."""
+    model = seqnet.loads(SPEC.format(hidden=hidden), name="digits.sqn", **overrides)
+    if not standin:
+        try:
+            lowered = model._jax()
+            params = lowered.init(jax.random.PRNGKey(0))
+            lowered.apply(params, {"x": jnp.zeros((2, 64))}, rng=None, train=False)
+            return model
+        except Exception:
+            pass
+    model._lowered = StandInMLP(hidden)
+    return model
+
+
+def leaves_equal(a, b) -> bool:
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return len(la) == len(lb) and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb, strict=True))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits")
+    model = make_model()
+    result = T.train(model, out=out, steps=150, progress=False)
+    return model, result
+
+
+def test_digits_mlp_learns(trained):
+    model, r = trained
+    assert r.step == 150
+    assert r.metrics["accuracy"] > 0.85, r.metrics
+    assert np.isfinite(r.metrics["loss"])
+    assert r.steps_per_s > 0
+    lines = [json.loads(s) for s in r.metrics_path.read_text().splitlines()]
+    assert lines and all({"step", "split", "loss", "metrics", "time"} <= set(x) for x in lines)
+    assert lines[-1]["split"] == "eval" and lines[-1]["step"] == 150
+    assert any(x["split"] == "train" for x in lines)
+    assert (r.out_dir / "curves.png").stat().st_size > 1000
+    assert r.checkpoint is not None and r.checkpoint.name == "step_00000150.json"
+    assert r.checkpoint.with_suffix(".safetensors").exists()
+    # evaluate() from the checkpoint reproduces the final evaluation
+    again = T.evaluate(model, r.out_dir)
+    assert again["accuracy"] == pytest.approx(r.metrics["accuracy"], abs=1e-6)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    model = make_model()
+    straight = T.train(model, out=tmp_path / "a", steps=20, progress=False)
+    T.train(model, out=tmp_path / "b", steps=10, progress=False)
+    resumed = T.train(model, out=tmp_path / "b", steps=20, resume=True, progress=False)
+    assert resumed.step == 20
+    assert leaves_equal(straight.params, resumed.params)
+    steps = [x["step"] for x in resumed.history if x["split"] == "train"]
+    assert steps == sorted(steps) and steps[-1] == 20
+
+
+def test_interrupt_checkpoints_and_resumes_identically(tmp_path):
+    model = make_model()
+    settings = dict(steps=20, progress=False,
+                    schedule={"name": "warmup_cosine", "args": {"warmup": 4, "end": 0.1}}, clip=1.0)  # fmt: skip
+    straight = T.train(model, out=tmp_path / "a", **settings)
+
+    def ctrl_c(step, logs):
+        if step == 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        T.train(model, out=tmp_path / "b", callback=ctrl_c, **settings)
+    records = ck.list_checkpoints(tmp_path / "b" / "checkpoints")
+    assert [json.loads(p.read_text())["step"] for p in records] == [10]
+    resumed = T.train(model, out=tmp_path / "b", resume=True, **settings)
+    assert leaves_equal(straight.params, resumed.params)
+
+
+def test_divergence_names_step_and_checkpoint(tmp_path):
+    model = make_model()
+    with pytest.raises(T.TrainingError) as e:
+        T.train(model, out=tmp_path, steps=30, lr=1e30, checkpoint_every=1, progress=False)
+    msg = str(e.value)
+    assert "diverged at step" in msg and ("loss" in msg or "grad norm" in msg)
+    step = int(msg.split("diverged at step ")[1].split(":")[0])
+    assert step >= 1
+    if step > 1:  # the checkpoint before the bad step is named, and it is finite
+        assert f"step_{step - 1:08d}.json" in msg
+        _, tensors = ck.read(tmp_path / "checkpoints" / f"step_{step - 1:08d}.json")
+        assert all(np.isfinite(v).all() for v in tensors.values())
+    else:
+        assert "no checkpoint" in msg
+
+
+def test_corrupt_truncated_and_mismatched_checkpoints_refused(tmp_path):
+    model = make_model()
+    r = T.train(model, out=tmp_path / "run", steps=3, progress=False)
+    data = r.checkpoint.with_suffix(".safetensors")
+    good = data.read_bytes()
+
+    data.write_bytes(good[:-50])
+    with pytest.raises(ck.CheckpointError, match="truncated"):
+        T.evaluate(model, r.out_dir)
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    data.write_bytes(bytes(bad))
+    with pytest.raises(ck.CheckpointError, match="corrupt"):
+        T.train(model, out=r.out_dir, steps=5, resume=True, progress=False)
+    data.write_bytes(b"\x00" * 10)
+    r.checkpoint.write_text(json.dumps({"format": 1, "step": 3}))  # a record without hashes
+    with pytest.raises(ck.CheckpointError, match="not a readable safetensors"):
+        T.evaluate(model, r.out_dir)
+    r.checkpoint.write_text("{not json")
+    with pytest.raises(ck.CheckpointError, match="corrupt"):
+        T.evaluate(model, r.out_dir)
+    with pytest.raises(ck.CheckpointError, match="does not exist"):
+        T.evaluate(model, tmp_path / "elsewhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ck.CheckpointError, match="no checkpoint"):
+        T.evaluate(model, tmp_path / "empty")
+
+    # another spec (other dims) is refused with the parameter that differs
+    r2 = T.train(model, out=tmp_path / "run2", steps=2, progress=False)
+    other = make_model(hidden=32)
+    with pytest.raises(ck.CheckpointError, match="does not match this model"):
+        T.evaluate(other, r2.out_dir)
+    # another optimizer's state cannot resume
+    with pytest.raises(ck.CheckpointError, match="optimizer"):
+        T.train(model, out=r2.out_dir, steps=4, resume=True, progress=False,
+                optimizer={"name": "sgd", "args": {"lr": 0.1}})  # fmt: skip
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    params = {"a": {"w": jnp.arange(6.0).reshape(2, 3)}}
+    first = ck.save(tmp_path, 1, params, None, meta={"spec": "t"})
+    before = first.with_suffix(".safetensors").read_bytes()
+
+    # a writer failing mid-way leaves the old file and no temporary behind
+    def half(f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        ck.atomic_write(first.with_suffix(".safetensors"), half)
+    assert first.with_suffix(".safetensors").read_bytes() == before
+
+    # a failure while saving step 2 (after its data file, before its record) leaves step 1 the latest
+    real = ck.atomic_write_bytes
+    def failing(path, data):
+        if str(path).endswith("step_00000002.json"):
+            raise OSError("killed")
+        return real(path, data)
+
+    monkeypatch.setattr(ck, "atomic_write_bytes", failing)
+    with pytest.raises(OSError):
+        ck.save(tmp_path, 2, {"a": {"w": params["a"]["w"] + 1}}, None, meta={"spec": "t"})
+    monkeypatch.setattr(ck, "atomic_write_bytes", real)
+    assert ck.list_checkpoints(tmp_path) == [first]
+    _, tensors = ck.read(tmp_path)
+    np.testing.assert_array_equal(tensors["params/a/w"], np.arange(6.0).reshape(2, 3))
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_predict_checks_inputs_and_writes_outputs(trained, tmp_path):
+    model, r = trained
+    x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    outs = T.predict(model, r.out_dir, tmp_path / "in.npz", tmp_path / "out.npz")
+    expect = model._jax().apply(r.params, {"x": jnp.asarray(x)}, rng=None, train=False)["y"]
+    np.testing.assert_allclose(outs["y"], np.asarray(expect), atol=1e-6)
+    with np.load(tmp_path / "out.npz") as f:
+        np.testing.assert_array_equal(f["y"], outs["y"])
+
+    np.savez(tmp_path / "bad.npz", x=np.zeros((5, 63), np.float32))
+    with pytest.raises(T.InputError, match=r"input 'x'.*expected.*64.*got.*63"):
+        T.predict(model, r.out_dir, tmp_path / "bad.npz")
+    np.savez(tmp_path / "int.npz", x=np.zeros((5, 64), np.int32))
+    with pytest.raises(T.InputError, match=r"input 'x'.*dtype.*float32.*int32"):
+        T.predict(model, r.out_dir, tmp_path / "int.npz")
+    np.savez(tmp_path / "none.npz", z=x)
+    with pytest.raises(T.InputError, match=r"input 'x' is missing"):
+        T.predict(model, r.out_dir, tmp_path / "none.npz")
+
+
+def test_memory_estimate_refuses(tmp_path, monkeypatch):
+    model = make_model()
+    monkeypatch.setattr(T, "available_memory", lambda: 1000)
+    with pytest.raises(T.MemoryEstimateError, match=r"need about .*KiB.*available"):
+        T.train(model, out=tmp_path, steps=1, progress=False)
+    assert T.estimate_memory(model, model.train_config) == (64 * 128 + 128 + 128 * 10 + 10) * 4 * 3
+
+
+def test_local_mode_needs_segment_lowering(tmp_path):
+    model = make_model(standin=True)
+    with pytest.raises(T.TrainingError, match="local_loss_terms"):
+        T.train(model, out=tmp_path, steps=1, mode="local", progress=False)
+
+
+def test_unknown_setting_is_named(tmp_path):
+    with pytest.raises(TypeError, match="unknown setting 'stpes'"):
+        T.train(make_model(standin=True), out=tmp_path, stpes=3)
+
+
+def test_four_devices_match_one(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, jax
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_train import make_model
+        from seqnet.backends.jax import train as T
+        assert len(jax.devices()) == 4, jax.devices()
+        m = make_model()
+        four = T.train(m, out={str(tmp_path / "four")!r}, steps=10, progress=False, mesh={{"data": 4}})
+        one = T.train(m, out={str(tmp_path / "one")!r}, steps=10, progress=False, mesh={{"data": 1}})
+        assert len(jax.tree_util.tree_leaves(four.params)[0].sharding.device_set) == 4
+        diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in
+                   zip(jax.tree_util.tree_leaves(four.params), jax.tree_util.tree_leaves(one.params)))
+        print("maxdiff", diff)
+        assert diff < 1e-5, diff
+    """)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(Path(seqnet.__file__).parent.parent)}  # fmt: skip
+    p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "maxdiff" in p.stdout

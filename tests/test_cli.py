@@ -1,0 +1,153 @@
+"""The CLI: exit codes, --json, and no traceback for hostile input."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from seqnet import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+MLP = str(ROOT / "specs" / "mlp_digits.seqnet")
+
+
+def run(argv, capsys):
+    capsys.readouterr()
+    rc = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "internal error" not in err, err
+    return rc, out, err
+
+
+def test_check_ok_exit_0(capsys):
+    rc, out, err = run(["check", MLP], capsys)
+    assert rc == 0 and "ok" in out and err == ""
+
+
+def test_check_error_exit_1(tmp_path, capsys):
+    bad = tmp_path / "bad.seqnet"
+    bad.write_text("input x : float32[4]\noutput y : float32[4] = dens(x, 4)\n")
+    rc, out, err = run(["check", str(bad)], capsys)
+    assert rc == 1 and "SQN0102" in err and "1 error" in err
+
+
+def test_check_mixed_files_exit_1(tmp_path, capsys):
+    bad = tmp_path / "bad.seqnet"
+    bad.write_text("h = \n")
+    rc, _, _ = run(["check", MLP, str(bad)], capsys)
+    assert rc == 1
+
+
+@pytest.mark.parametrize("argv", [[], ["check"], ["nope"], ["check", MLP, "--set", "novalue"],
+                                  ["check", MLP, "--bogus"]])
+def test_usage_errors_exit_2(argv, capsys):
+    rc, _, _ = run(argv, capsys)
+    assert rc == 2
+
+
+def test_set_override(capsys):
+    rc, out, _ = run(["check", MLP, "--set", "H=32"], capsys)
+    assert rc == 0
+    rc, _, err = run(["check", MLP, "--set", "HH=32"], capsys)
+    assert rc == 1 and "HH" in err
+
+
+def test_json_schema(tmp_path, capsys):
+    rc, out, err = run(["check", "--json", MLP], capsys)
+    assert rc == 0 and err == ""
+    data = json.loads(out)
+    assert data == {"file": MLP, "ok": True, "diagnostics": []}
+    bad = tmp_path / "bad.seqnet"
+    bad.write_text("input x : float32[4]\ninput z : float32[4]\noutput y : float32[4] = dens(x, 4)\n")
+    rc, out, err = run(["check", "--json", str(bad), MLP], capsys)
+    assert rc == 1 and err == ""
+    data = json.loads(out)
+    assert isinstance(data, list) and len(data) == 2
+    first = data[0]
+    assert set(first) == {"file", "ok", "diagnostics"} and first["ok"] is False
+    d = first["diagnostics"][0]
+    assert set(d) == {"code", "severity", "message", "span", "hint", "notes", "chain"}
+    assert d["code"] == "SQN0102" and d["severity"] == "error"
+    assert isinstance(d["span"], dict)
+    assert {"line", "column"} <= set(d["span"]), d["span"]
+    assert d["span"]["line"] == 3
+
+
+def test_quiet(capsys):
+    rc, out, err = run(["check", "-q", MLP], capsys)
+    assert rc == 0 and out == "" and err == ""
+
+
+def test_missing_file(capsys):
+    rc, _, err = run(["check", "does/not/exist.seqnet"], capsys)
+    assert rc == 1 and "SQN0004" in err and "no such file" in err
+
+
+def test_directory(tmp_path, capsys):
+    rc, _, err = run(["check", str(tmp_path)], capsys)
+    assert rc == 1 and "directory" in err
+
+
+def test_binary_junk(tmp_path, capsys):
+    junk = tmp_path / "junk.seqnet"
+    junk.write_bytes(bytes(random.Random(0).randrange(256) for _ in range(4096)))
+    rc, _, err = run(["check", str(junk)], capsys)
+    assert rc == 1 and "SQN0004" in err
+
+
+def test_ten_mb_of_random_text_is_fast(tmp_path, capsys):
+    rng = random.Random(1)
+    alphabet = string.printable
+    big = tmp_path / "big.seqnet"
+    big.write_text("".join(rng.choices(alphabet, k=10 * 2**20)))
+    start = time.perf_counter()
+    rc, _, err = run(["check", str(big)], capsys)
+    elapsed = time.perf_counter() - start
+    assert rc == 1 and err
+    assert len(err) < 200_000, "diagnostics should be capped, not one per junk character"
+    assert elapsed < 5, elapsed
+
+
+def test_deeply_nested_brackets(tmp_path, capsys):
+    deep = tmp_path / "deep.seqnet"
+    deep.write_text("input x : float32[4]\nh = " + "(" * 10_000 + "x" + ")" * 10_000
+                    + "\noutput y : float32[4] = h\n")
+    rc, _, err = run(["check", str(deep)], capsys)
+    assert rc == 1 and "SQN0005" in err
+
+
+def test_deeply_nested_unclosed_brackets(tmp_path, capsys):
+    deep = tmp_path / "deep.seqnet"
+    deep.write_text("(" * 10_000)
+    rc, _, err = run(["check", str(deep)], capsys)
+    assert rc == 1
+
+
+def test_fmt_check_and_stdout(tmp_path, capsys):
+    messy = tmp_path / "m.seqnet"
+    messy.write_text("input x :  float32[4]\noutput y : float32[4] = dense(x,4)\n")
+    rc, _, err = run(["fmt", "--check", str(messy)], capsys)
+    assert rc == 1 and "would be reformatted" in err
+    rc, out, _ = run(["fmt", "--stdout", str(messy)], capsys)
+    assert rc == 0 and "dense(x, 4)" in out
+    rc, _, _ = run(["fmt", str(messy)], capsys)
+    assert rc == 0 and messy.read_text() == out
+    rc, _, _ = run(["fmt", "--check", str(messy)], capsys)
+    assert rc == 0
+
+
+def test_check_does_not_import_jax():
+    code = ("import sys, seqnet.cli; rc = seqnet.cli.main(['check', 'specs/mlp_digits.seqnet']); "
+            "assert rc == 0; assert 'jax' not in sys.modules, 'jax imported'")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
