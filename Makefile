@@ -32,7 +32,7 @@ fmt-check: setup  ## every shipped spec is valid and canonically formatted
 	$(BIN)/seqnet check -q specs/*.seqnet && $(BIN)/seqnet fmt --check specs/*.seqnet
 
 bench: setup  ## the benchmarks (slow)
-	$(BIN)/python benchmarks/frontend.py && $(BIN)/python benchmarks/render.py && $(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/frontend.py && $(BIN)/python benchmarks/render.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
