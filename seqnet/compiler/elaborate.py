@@ -79,13 +79,17 @@ class Builder:
         self.g = graph
         self.counter = counter  # shared across regions so `order` is global
         self.used: set[str] = set()
+        self.next_suffix: dict[str, int] = {}  # base name -> next suffix to try (linear naming)
 
     def unique(self, path: tuple[str, ...], local: str) -> str:
         base = "/".join((*path, local))
-        name, k = base, 1
-        while name in self.used:
+        name, k = base, self.next_suffix.get(base, 1)
+        if name in self.used:
             name = f"{base}_{k}"
-            k += 1
+            while name in self.used:
+                k += 1
+                name = f"{base}_{k}"
+            self.next_suffix[base] = k + 1
         self.used.add(name)
         return name
 

@@ -63,11 +63,6 @@ KNOWN_BAD = {
     "syntax_train_setting": ("bogus note \"'{' opened here is never closed\" and a cascade error on '}'",
                              lambda out: "never closed" not in out),
     "syntax_def": ("cascade error on the closing '}'", lambda out: "found '}'" not in out),
-    "missing_arg": ("signature hint uses Python syntax act='none', bias=True (single quotes are a seqnet syntax error)",
-                    lambda out: "'none'" not in out and "True" not in out),
-    "unknown_kwarg": ("signature hint uses Python syntax", lambda out: "'none'" not in out),
-    "wrong_kind": ("signature hint uses Python syntax", lambda out: "'none'" not in out),
-    "too_many_args": ("signature hint uses Python syntax", lambda out: "'none'" not in out),
 }
 
 ALL = sorted(p.stem for p in HERE.glob("*.seqnet"))

@@ -139,8 +139,13 @@ class OpDef:
         parts = []
         for a in self.args:
             text = f"*{a.name}" if a.kind == "tensors" else a.name
-            if not a.required:
-                text += f"={a.default!r}" if isinstance(a.default, str) else f"={a.default}"
+            if not a.required:  # written as a spec would write it
+                if isinstance(a.default, bool):
+                    text += "=true" if a.default else "=false"
+                elif isinstance(a.default, str):
+                    text += f'="{a.default}"' if a.kind == "str" else f"={a.default}"
+                else:
+                    text += f"={a.default}"
             parts.append(text)
         return f"{self.name}({', '.join(parts)})"
 
