@@ -301,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seqnet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `seqnet summary FILE | head`: the reader left; that is fine
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_OK
     except Exception as e:  # a bug or an environment problem: one clear line, no traceback
         from seqnet.errors import SpecError
 

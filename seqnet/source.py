@@ -15,9 +15,9 @@ class SourceFile:
     path: Path | None = None
 
     def line(self, lineno: int) -> str:
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")  # as the lexer counts lines: "\n" only
         if 1 <= lineno <= len(lines):
-            return lines[lineno - 1]
+            return lines[lineno - 1].rstrip("\r")
         return ""
 
 

@@ -138,7 +138,7 @@ class Elaborator:
                 outputs.append(stmt)
                 self.declared_outputs.add(stmt.name)
                 if stmt.value is not None:
-                    self._guard(lambda s=stmt: self._assign_output(s, ctx))
+                    self._guard(lambda s=stmt: self._assign_output(s, ctx), scope, (stmt.name,))
                 continue
             if isinstance(stmt, ast.Train):
                 if train is not None:
@@ -146,7 +146,7 @@ class Elaborator:
                                         notes=(Note(train.span, "the first one is here"),))  # fmt: skip
                 train = stmt
                 continue
-            self._guard(lambda s=stmt: self._statement(s, ctx))
+            self._guard(lambda s=stmt: self._statement(s, ctx), scope, _defines(stmt))
         self._bind_outputs(outputs, scope)
         if train is not None:
             from seqnet.compiler.train import resolve_train
@@ -160,27 +160,42 @@ class Elaborator:
             )  # fmt: skip
         return g
 
-    def _guard(self, fn) -> None:
+    def _guard(self, fn, scope: Scope | None = None, defines: tuple[str, ...] = ()) -> None:
+        """Run one statement; report its error, and poison the names it would have defined so
+        later uses of them stay quiet instead of cascading into 'unknown name' errors."""
         try:
             fn()
+        except Cascade:
+            self._poison(scope, defines)
         except CompileError as e:
+            self._poison(scope, defines)
             self.reporter.error(e.code, e.message, e.span, hint=e.hint, notes=e.notes,
                                 chain=getattr(e, "chain", ()))  # fmt: skip
         except RecursionError:
+            self._poison(scope, defines)
             self.reporter.error("SQN0005", "the spec nests too deeply to compile", None,
                                 hint="reduce the nesting of expressions and blocks")  # fmt: skip
+
+    @staticmethod
+    def _poison(scope: Scope | None, names: tuple[str, ...]) -> None:
+        if scope is None:
+            return
+        for name in names:
+            if not isinstance(scope.vars.get(name), (V.BlockRef, V.Namespace)):
+                scope.bind(name, V.Poison(name))
 
     # -- declarations: imports, dims, consts, blocks (visible everywhere in their module)
 
     def _declarations(self, module: ast.Module, scope: Scope, root: bool) -> None:
         for stmt in module.body:
             if isinstance(stmt, ast.Import):
-                self._guard(lambda s=stmt: self._import(s, module, scope))
+                self._guard(lambda s=stmt: self._import(s, module, scope), scope,
+                            (stmt.alias,) if stmt.alias else ())  # fmt: skip
         for stmt in module.body:
             if isinstance(stmt, ast.DimDef):
-                self._guard(lambda s=stmt: self._dim(s, scope, root))
+                self._guard(lambda s=stmt: self._dim(s, scope, root), scope, (stmt.name,))
             elif isinstance(stmt, ast.BlockDef):
-                self._guard(lambda s=stmt: self._define_block(s, scope))
+                self._guard(lambda s=stmt: self._define_block(s, scope), scope, (stmt.name,))
 
     def _define_block(self, stmt: ast.BlockDef, scope: Scope) -> None:
         self._check_free(stmt.name, stmt.name_span, scope, "block")
@@ -196,7 +211,7 @@ class Elaborator:
         scope.bind(stmt.name, V.BlockRef(stmt, scope, stmt.name), stmt.name_span)
 
     def _check_free(self, name: str, span: Span, scope: Scope, what: str) -> None:
-        if name in scope.vars and not isinstance(scope.vars[name], V.TensorRef):
+        if name in scope.vars and not isinstance(scope.vars[name], (V.TensorRef, V.Poison)):
             raise CompileError("SQN0107", f"'{name}' is already defined", span,
                                notes=(Note(scope.spans[name], "first defined here"),),
                                hint=f"rename this {what}")  # fmt: skip
@@ -230,22 +245,27 @@ class Elaborator:
         target = (here.parent / stmt.path).resolve()
         root = (self.root_dir or here.parent).resolve()
         if Path(stmt.path).is_absolute() or not target.is_relative_to(root):
-            raise CompileError("SQN0202", f'import "{stmt.path}" leaves the spec\'s folder {root}',
+            raise CompileError("SQN0202", f'import "{stmt.path}" leaves the spec\'s folder tree',
                                stmt.path_span,
-                               hint="a spec may import files in its own folder tree only")  # fmt: skip
+                               hint=f"a spec may import files in its own folder ('{root.name}') and "
+                                    "below it only")  # fmt: skip
         if target in self.import_stack:
             cycle = " -> ".join(p.name for p in [*self.import_stack, target])
             raise CompileError("SQN0203", f"cyclic import: {cycle}", stmt.path_span,
                                hint="move the shared blocks into a third file both import")  # fmt: skip
         if not target.is_file():
-            near = _did_you_mean(Path(stmt.path).name,
-                                 [p.name for p in target.parent.glob("*.seqnet")] if target.parent.is_dir() else [])  # fmt: skip
+            siblings = sorted(target.parent.glob("*.seqnet")) if target.parent.is_dir() else []
+            stems = {p.stem: p.name for p in siblings}
+            match = difflib.get_close_matches(Path(stmt.path).stem, stems, n=1, cutoff=0.75)
+            near = f"did you mean '{stems[match[0]]}'?" if match else None
             raise CompileError("SQN0201", f'cannot find "{stmt.path}"', stmt.path_span,
-                               hint=near or f"looked for {target}")  # fmt: skip
+                               hint=near or f"no such file next to {here.name}")  # fmt: skip
         if target not in self.module_cache:
             source, sub, diags = self.loader(target)
             for d in diags:
-                self.reporter.diagnostics.append(replace(d, chain=(*d.chain, stmt.span)))
+                self.reporter.diagnostics.append(
+                    replace(d, notes=(*d.notes, Note(stmt.span, "imported here")))
+                )
             sub_scope = Scope()
             if sub is not None:
                 self.import_stack.append(target)
@@ -293,6 +313,10 @@ class Elaborator:
 
     def _input(self, stmt: ast.InputDecl, ctx: Ctx) -> None:
         self._check_free(stmt.name, stmt.name_span, ctx.scope, "input")
+        if isinstance(ctx.scope.vars.get(stmt.name), V.TensorRef):
+            raise CompileError("SQN0107", f"'{stmt.name}' is already defined", stmt.name_span,
+                               notes=(Note(ctx.scope.spans[stmt.name], "first defined here"),),
+                               hint="give each input its own name")  # fmt: skip
         ttype = self._tensor_type(stmt.type, ctx)
         name = self.builder.unique((), stmt.name)
         self.builder.add(name, op="input", attrs={}, args=(), outputs=(ttype,), params={},
@@ -328,7 +352,7 @@ class Elaborator:
         names = tuple(t.id for t in stmt.targets)
         for t in stmt.targets:
             existing = ctx.scope.vars.get(t.id)
-            if existing is not None and not isinstance(existing, V.TensorRef):
+            if existing is not None and not isinstance(existing, (V.TensorRef, V.Poison)):
                 raise CompileError("SQN0107", f"'{t.id}' is already defined as {V.describe(existing)}",
                                    t.span, notes=(Note(ctx.scope.spans[t.id], "defined here"),))  # fmt: skip
         if isinstance(stmt.value, ast.Repeat):
@@ -359,6 +383,8 @@ class Elaborator:
                 continue
             seen[out.name] = out.name_span
             value = scope.lookup(out.name)
+            if isinstance(value, V.Poison):
+                continue  # its definition failed and was reported
             if value is None:
                 if out.value is None:
                     self.reporter.error(
@@ -428,6 +454,8 @@ class Elaborator:
 
     def _name(self, e: ast.Name, ctx: Ctx):
         value = ctx.scope.lookup(e.id)
+        if isinstance(value, V.Poison):
+            raise Cascade()
         if value is not None:
             return value
         if e.id in BUILTIN_CONSTANTS:
@@ -444,7 +472,7 @@ class Elaborator:
 
     def _binop(self, e: ast.BinOp, ctx: Ctx, label):
         a, b = self._eval(e.left, ctx), self._eval(e.right, ctx)
-        for side, v in (("left", a), ("right", b)):
+        for v in (a, b):
             if isinstance(v, V.Symbol):
                 raise self._unknown(v, ctx)
         if isinstance(a, V.Num) and isinstance(b, V.Num):
@@ -453,7 +481,8 @@ class Elaborator:
             op = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}.get(e.op)
             if op is None:
                 raise CompileError("SQN0106", f"'{e.op}' is not defined between tensors", e.span)
-            return self._op_node(op, {"x": a, "y": b}, {}, e.span, ctx, label)
+            return self._op_node(op, {"x": a, "y": b}, {}, e.span, ctx, label,
+                                 {"x": e.left.span, "y": e.right.span})  # fmt: skip
         if isinstance(a, V.TensorRef) and isinstance(b, V.Num) or isinstance(b, V.TensorRef) and isinstance(a, V.Num):
             t, n = (a, b) if isinstance(a, V.TensorRef) else (b, a)
             c = float(n.value)
@@ -567,6 +596,9 @@ class Elaborator:
             else:
                 attrs[arg.name] = self._attr(value, span, op, arg, ctx)
         spans = {k: v[1] for k, v in bound.items()}
+        for k, v in bound.items():
+            if isinstance(v[0], list):  # a variadic argument: one span per tensor
+                spans.update({f"{k}{i}": item_span for i, (_, item_span) in enumerate(v[0])})
         return self._op_node(op.name, tensors, attrs, e.span, ctx, label, spans)
 
     def _expect_tensor(self, value, span: Span, op: OpDef, arg: str, ctx: Ctx) -> V.TensorRef:
@@ -658,23 +690,25 @@ class Elaborator:
                    type=g.nodes[src]["outputs"][port], wormhole=False)  # fmt: skip
 
     def _shape_error(self, err: ShapeError, op: OpDef, tensors, span: Span, arg_spans: dict):
-        arg = err.arg
-        variadic_index = None
-        if arg and arg not in arg_spans and arg.rstrip("0123456789") in arg_spans:
-            variadic_index = int(arg[len(arg.rstrip("0123456789")) :])
-            arg = arg.rstrip("0123456789")
-        where = arg_spans.get(arg, span)
+        """A shape rule's complaint, pointed at the argument at fault, with notes saying where
+        each tensor involved came from, named as the user wrote them."""
+        where = arg_spans.get(err.arg, span) if err.arg else span
         notes = []
-        for name, v in tensors.items():
-            refs = v if isinstance(v, list) else [v] if v is not None else []
-            for i, ref in enumerate(refs):
-                if variadic_index is not None and name == arg and i not in (0, variadic_index):
-                    continue
-                if ref.span != where:
-                    notes.append(Note(ref.span, f"'{name}' is {ref.type}, produced here"))
-        err_out = CompileError(err.code, f"{op.name}: {err.message}", where, hint=err.hint,
-                               notes=notes[:3])  # fmt: skip
-        return err_out
+        base = (err.arg or "").rstrip("0123456789")
+        if base in tensors:  # a complaint about tensors: show where each operand came from
+            for name, v in tensors.items():
+                refs = v if isinstance(v, list) else [v] if v is not None else []
+                for i, ref in enumerate(refs):
+                    arg_key = f"{name}{i}" if isinstance(v, list) else name
+                    arg_span = arg_spans.get(arg_key)
+                    text = _span_text(arg_span) if arg_span is not None else None
+                    if ref.span in (arg_span, where) or text is None:
+                        continue
+                    how = "declared" if self.graph.nodes[ref.node]["op"] == "input" else "computed"
+                    notes.append(Note(ref.span, f"'{text}' is {ref.type}, {how} here"))
+        shown = "wormhole" if op.name == "wormhole_gate" else op.name
+        message = err.message if err.message.startswith(shown) else f"{shown}: {err.message}"
+        return CompileError(err.code, message, where, hint=err.hint, notes=notes[:3])
 
     def _block_call(self, ref: V.BlockRef, e: ast.Call, args, kwargs, ctx: Ctx, label):
         block = ref.block
@@ -716,6 +750,14 @@ class Elaborator:
         return self._run_body(block.body, inner, f"block '{ref.qualname}'", block.end_span)
 
     def _run_body(self, body, ctx: Ctx, what: str, end: Span, allow_last_expr: bool = False):
+        try:
+            return self._run_statements(body, ctx, what, end, allow_last_expr)
+        except CompileError as e:
+            if ctx.chain and not getattr(e, "chain", None):
+                e.chain = ctx.chain  # the call sites, innermost first, back to the user's line
+            raise
+
+    def _run_statements(self, body, ctx: Ctx, what: str, end: Span, allow_last_expr: bool):
         result = None
         for i, stmt in enumerate(body):
             last = i == len(body) - 1
@@ -728,19 +770,11 @@ class Elaborator:
             elif allow_last_expr and last and isinstance(stmt, ast.ExprStmt):
                 result = self._eval(stmt.value, ctx)
             else:
-                self._with_chain(stmt, ctx)
+                self._statement(stmt, ctx)
         if result is None:
             raise CompileError("SQN0107", f"{what} returns nothing", end,
                                hint="end it with 'return <value>'")  # fmt: skip
         return result
-
-    def _with_chain(self, stmt, ctx: Ctx) -> None:
-        try:
-            self._statement(stmt, ctx)
-        except CompileError as e:
-            if ctx.chain and not hasattr(e, "chain"):
-                e.chain = ctx.chain
-            raise
 
     # -- repeat
 
@@ -752,6 +786,8 @@ class Elaborator:
         carried = []
         for n in names:
             v = ctx.scope.lookup(n)
+            if isinstance(v, V.Poison):
+                raise Cascade()
             if not isinstance(v, V.TensorRef):
                 raise CompileError("SQN0605", f"repeat carries '{n}' from one copy to the next, so "
                                    f"'{n}' must be a tensor defined before the repeat", stmt.span,
@@ -814,6 +850,30 @@ class Elaborator:
 
 _TRAIN_OVERRIDABLE = ("batch", "steps", "seed", "lr", "eval_every", "checkpoint_every", "clip",
                       "dtype", "mode", "eval_batches")  # fmt: skip
+
+
+class Cascade(CompileError):
+    """A statement uses a name whose own definition failed: already reported, stay quiet."""
+
+    def __init__(self):
+        super().__init__("cascade", "a name whose definition failed")
+
+
+def _defines(stmt) -> tuple[str, ...]:
+    """The names a top-level statement binds (poisoned if it fails)."""
+    if isinstance(stmt, ast.Assign):
+        return tuple(t.id for t in stmt.targets)
+    if isinstance(stmt, (ast.InputDecl, ast.Segments)):
+        return (stmt.name,)
+    return ()
+
+
+def _span_text(span: Span) -> str | None:
+    """The source text under a one-line span, if short enough to quote in a message."""
+    if span.end_line != span.line:
+        return None
+    text = span.source.line(span.line)[span.column - 1 : span.end_column - 1].strip()
+    return text if 0 < len(text) <= 32 else None
 
 
 def _prefix_of(ctx: Ctx) -> str:

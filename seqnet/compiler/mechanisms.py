@@ -50,7 +50,8 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
     attrs["units"] = target_type.dims[-1] if target_type.rank else 1
     attrs["target_shape"] = target_type.shape
     label = f"wormhole_{stmt.source.id}_to_{stmt.target.id}"
-    gate = el._op_node("wormhole_gate", {"x": src}, attrs, stmt.span, ctx, label)
+    spans = {"x": stmt.source.span, **{st.name: st.value.span for st in stmt.settings}}
+    gate = el._op_node("wormhole_gate", {"x": src}, attrs, stmt.span, ctx, label, spans)
     g.add_edge(gate.node, dst.node, arg="__wormhole__", index=0, port=0, type=gate.type,
                wormhole=True, span=stmt.span,
                settings={k: attrs[k] for k in WORMHOLE_SETTINGS})  # fmt: skip
@@ -64,6 +65,10 @@ def el_did_you_mean(name, candidates):
 
 def _tensor_name(el, name: ast.Name, ctx, what: str) -> V.TensorRef:
     value = ctx.scope.lookup(name.id)
+    if isinstance(value, V.Poison):
+        from seqnet.compiler.elaborate import Cascade
+
+        raise Cascade()
     if value is None:
         raise CompileError("SQN0101", f"unknown name '{name.id}' (the wormhole's {what})", name.span,
                            hint=el_did_you_mean(name.id, ctx.scope.names()))  # fmt: skip

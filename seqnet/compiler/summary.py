@@ -60,7 +60,7 @@ def summary_table(data: dict) -> str:
     rows = [(r["name"], r["op"], r["shape"], f"{r['params']:,}" if not r["shared_with"]
              else f"shared: {r['shared_with']}") for r in data["nodes"]]  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join("{:<%d}" % w for w in widths[:-1]) + "  {:>%d}" % widths[-1]
+    line = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + f"  {{:>{widths[-1]}}}"
     out = [line.format(*header), "  ".join("-" * w for w in widths)]
     out += [line.format(*r) for r in rows]
     out.append("")

@@ -23,6 +23,13 @@ class Num:
 
 
 @dataclass(frozen=True)
+class Poison:
+    """The value of a name whose definition failed (its error is already reported)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Str:
     value: str
     span: Span | None = None
@@ -96,7 +103,8 @@ def describe(value) -> str:
     if isinstance(value, TensorRef):
         return f"a tensor {value.type}"
     if isinstance(value, Num):
-        return f"the number {value.text}"
+        shown = repr(value.value) if isinstance(value.value, float) else str(value.value)
+        return f"the number {shown}" + (f" ({value.text})" if value.text != shown else "")
     if isinstance(value, Str):
         return f'the string "{value.value}"'
     if isinstance(value, Bool):

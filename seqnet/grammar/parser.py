@@ -87,9 +87,13 @@ def _tokens(source: SourceFile, comments: list, diags: list) -> list[lark.Token]
         line, col = _line_col(text, at)
         diags.append(_bad_character(source, line, col, text[at]))
         pos = at + 1
+        eol = text.find("\n", pos)
+        eol = len(text) if eol < 0 else eol
         if text[at] == "'":  # skip the whole single-quoted string, not just its first quote
-            close = text.find("'", pos, text.find("\n", pos) % (len(text) + 1))
+            close = text.find("'", pos, eol)
             pos = close + 1 if close >= 0 else pos
+        elif text[at] == '"':  # an unterminated string: the rest of its line is string
+            pos = eol
         if len(diags) >= MAX_SYNTAX_ERRORS:
             return tokens
 
@@ -142,7 +146,11 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
     stack: list[lark.Token] = []
     last_fed: lark.Token | None = None
     skipping = False
+    first: lark.Token | None = None  # the first token of the statement being parsed
+    orphans = 0  # '{' skipped with a broken line, whose '}' is still to come
     tokens = _tokens(source, comments, diags)
+    # A line with a lexical error is already reported: parse errors on it would only echo it.
+    bad_lines = {d.span.line for d in diags if d.span is not None}
     for tok in tokens:
         if len(diags) >= MAX_SYNTAX_ERRORS:
             break
@@ -160,6 +168,10 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
             if last_fed is None and not _at_statement_start(ip):
                 continue
         if skipping:
+            orphans += {"LBRACE": 1, "RBRACE": -1}.get(tok.type, 0)
+            continue
+        if tok.type == "RBRACE" and orphans > 0 and not (stack and stack[-1].type == "LBRACE"):
+            orphans -= 1  # closes a '{' that sat in a skipped, broken line
             continue
         if tok.type in _OPEN:
             if len(stack) >= MAX_NESTING:
@@ -181,13 +193,17 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
             nl = lark.Token.new_borrow_pos("_NL", "", tok)
             if _feed(ip, nl) is None:
                 last_fed = nl
+        if last_fed is None or last_fed.type in ("_NL", "LBRACE"):
+            first = tok
         error = _feed(ip, tok)
         if error is None:
             last_fed = tok
-            if tok.type == "_NL":
+            if tok.type in ("_NL", "LBRACE"):
+                # statement boundaries, and the inside of a body, so recovery stays in the block
                 checkpoint = (_snapshot(ip), list(stack))
             continue
-        diags.append(describe(source, error, stack))
+        if tok.line not in bad_lines:
+            diags.append(describe(source, error, stack, first=first))
         if tok.type == "_NL":
             _restore(ip, checkpoint[0])
             stack = list(checkpoint[1])
@@ -202,12 +218,12 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
             nl = lark.Token("_NL", "\n", 0, *_eof_pos(source), *_eof_pos(source), 0)
             err = _feed(ip, nl)
             if err is not None:
-                diags.append(describe(source, err, stack))
+                diags.append(describe(source, err, stack, first=first))
                 return ParseResult(None, comments, diags)
         try:
             tree = ip.feed_eof(last_fed)
         except UnexpectedToken as e:
-            diags.append(describe(source, e, stack, at_eof=True))
+            diags.append(describe(source, e, stack, at_eof=True, first=first))
             return ParseResult(None, comments, diags)
         return ParseResult(tree if not diags else None, comments, diags)
     return ParseResult(None, comments, diags)
@@ -310,17 +326,28 @@ _SUMMARIES = [
     ({"INPUT", "OUTPUT", "BLOCK", "NAME"}, "a statement"),
     ({"NAME", "NUMBER", "LPAR", "MINUS", "LSQB"}, "an expression"),
 ]
+_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "AT", "__ANON_1", "__ANON_2"}
+# Most useful first: what closes or separates, then what starts a value, the rest last.
+_PRIORITY = ["RPAR", "RSQB", "RBRACE", "COMMA", "EQUAL", "COLON", "__ANON_0", "NAME", "NUMBER",
+             "STRING", "LPAR", "LSQB", "LBRACE", "DOT"]  # fmt: skip
 
 
 def _expected_words(expected: set[str]) -> str:
-    expected = {e for e in expected if not e.startswith("__ANON") or e == "__ANON_0"}
+    expected = {e for e in expected if not e.startswith("__ANON") or e in ("__ANON_0",) or e in _OPERATORS}
     phrases = []
     for group, phrase in _SUMMARIES:
         if group <= expected:
             phrases.append(phrase)
             expected -= group | _EXPR_CONTINUATIONS | _STMT_STARTS
-    order = sorted(expected, key=lambda t: (t in ("_NL", "$END"), _describe(t)))
-    phrases += [_describe(t) for t in order][: 6 - len(phrases)]
+    if len(expected & _OPERATORS) >= 3:
+        expected -= _OPERATORS
+        operator = ["an operator"]
+    else:
+        operator = []
+    order = sorted(expected, key=lambda t: (_PRIORITY.index(t) if t in _PRIORITY else len(_PRIORITY),
+                                            t in ("_NL", "$END"), _describe(t)))  # fmt: skip
+    phrases += [_describe(t) for t in order]
+    phrases = (phrases[:5] + operator) if len(phrases) > 5 else phrases + operator
     if not phrases:
         return "something else"
     if len(phrases) == 1:
@@ -335,26 +362,31 @@ _STMT_STARTS = {
 }  # fmt: skip
 
 
-def syntax_error(source, e: UnexpectedToken, stack: list, at_eof: bool = False) -> Diagnostic:
+def syntax_error(source, e: UnexpectedToken, stack: list, at_eof: bool = False, first=None) -> Diagnostic:
     from seqnet.grammar.syntax_errors import known_mistake
 
     tok = e.token
     eof = at_eof or tok.type == "$END"
-    if eof:
-        span = point(source, *_eof_pos(source))
-    else:
-        span = token_span(source, tok)
+    span = point(source, *_eof_pos(source)) if eof else token_span(source, tok)
+    expected = set(e.expected)
+    # An opening bracket from an earlier line that is still open is the likely culprit; a '{'
+    # is only suspicious at the end of the file (bodies span lines by design).
+    unclosed = [b for b in stack if (b.type != "LBRACE" and b.line < (tok.line or 0)) or eof]
     notes = []
-    open_brackets = [b for b in stack if b.line < (tok.line or 0) or eof]
-    if open_brackets:
-        b = open_brackets[-1]
-        notes.append(Note(token_span(source, b), f"'{b.value}' opened here is never closed"))
-    mistake = known_mistake(e)
-    if mistake is not None:
+    if unclosed:
+        b = unclosed[-1]
+        notes.append(Note(token_span(source, b), f"'{b.value}' opened here"))
+    mistake = known_mistake(e, first.value if first is not None else None)
+    if unclosed and _OPEN[unclosed[-1].type] in expected and unclosed[-1].type != "LBRACE":
+        b = unclosed[-1]
+        closer = "]" if b.type == "LSQB" else ")"
+        message = f"'{b.value}' opened on line {b.line} is never closed"
+        hint = f"add '{closer}' where the expression ends"
+    elif mistake is not None:
         message, hint = mistake
     else:
-        message = f"expected {_expected_words(set(e.expected))}, found {_found(tok, eof)}"
-        hint = _generic_hint(tok, set(e.expected), eof)
+        message = f"expected {_expected_words(expected)}, found {_found(tok, eof)}"
+        hint = _generic_hint(tok, expected, eof)
     return Diagnostic("SQN0001", message, span, hint=hint, notes=tuple(notes))
 
 
@@ -370,20 +402,20 @@ def _generic_hint(tok, expected: set[str], eof: bool) -> str | None:
     return None
 
 
-def _first_error(text: str) -> tuple[int, str] | None:
+def _first_error(text: str) -> tuple[int, str, str | None] | None:
     """(parser state, token type) of the first syntax error in `text`: the catalogue's key.
     Read at once: the parser's state object is reused after recovery."""
     captured: list[tuple[int, str]] = []
 
-    def capture(source, e, stack, at_eof=False):
-        captured.append((e.state.position, e.token.type))
+    def capture(source, e, stack, at_eof=False, first=None):
+        captured.append((e.state.position, e.token.type, first.value if first is not None else None))
         return Diagnostic("SQN0001", "", None)
 
     parse_tree(SourceFile("<example>", text), describe=capture)
     return captured[0] if captured else None
 
 
-def parse(source: SourceFile) -> tuple["ast.Module | None", list[Diagnostic]]:
+def parse(source: SourceFile) -> tuple[object, list[Diagnostic]]:  # (ast.Module | None, ...)
     """Text -> AST. Returns the module (None if there were syntax errors) and the diagnostics."""
     from seqnet.grammar import ast
     from seqnet.grammar.to_ast import ToAst, _tspan

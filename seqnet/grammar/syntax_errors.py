@@ -126,18 +126,24 @@ MISTAKES: list[tuple[str, str, list[str]]] = [
 
 
 @lru_cache(maxsize=1)
-def _table() -> dict[tuple[int, str], tuple[str, str]]:
+def _table() -> tuple[dict, dict]:
+    """Two indexes: (state, token type, first word of the statement) -> mistake, which tells
+    `for i in ...` from `def f(...)`, and the coarser (state, token type) -> first mistake seen."""
     from seqnet.grammar.parser import _first_error
 
-    table: dict[tuple[int, str], tuple[str, str]] = {}
+    specific: dict[tuple, tuple[str, str]] = {}
+    coarse: dict[tuple, tuple[str, str]] = {}
     for message, hint, examples in MISTAKES:
         for example in examples:
             err = _first_error(example)
             if err is None:
                 continue  # tests/grammar/test_syntax_errors.py requires every example to fail
-            table.setdefault(err, (message, hint))
-    return table
+            specific.setdefault(err, (message, hint))
+            coarse.setdefault(err[:2], (message, hint))
+    return specific, coarse
 
 
-def known_mistake(e: UnexpectedToken) -> tuple[str, str] | None:
-    return _table().get((e.state.position, e.token.type))
+def known_mistake(e: UnexpectedToken, first: str | None = None) -> tuple[str, str] | None:
+    specific, coarse = _table()
+    key = (e.state.position, e.token.type)
+    return specific.get((*key, first)) or coarse.get(key)

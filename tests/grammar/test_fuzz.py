@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -133,8 +132,6 @@ def test_dim_arithmetic_matches_python(case):
     assert graph2 is not None and graph2.graph["dims"]["X"] == value + offset
 
 
-@pytest.mark.xfail(reason="SourceFile.line uses str.splitlines (splits on \\v, \\f, \\x1c-\\x1e, \\x85, \\u2028) "
-                   "while the lexer counts '\\n' only, so the caret line shows the wrong text", strict=True)
 def test_caret_line_with_vertical_tab():
     graph, diags = compile_source(SourceFile("v.seqnet", "\x0bh = 1 $\n"))
     assert "h = 1 $" in diags[0].render()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from seqnet.compiler.ops.registry import (
     ACTIVATIONS,
     Arg,
@@ -181,7 +180,7 @@ def _matmul_infer(c: OpCall):
     if ka.value != kb.value:
         raise ShapeError(
             f"matmul contracts {a} with {b}, but the inner sizes differ: {ka.value} vs {kb.value}",
-            arg="y", hint="the last axis of x must equal the second-last axis of y",
+            arg="y", hint="the last axis of the left operand must equal the second-last axis of the right one",
         )  # fmt: skip
     lead = broadcast(TensorType(a.dtype, a.shape[:-2]), TensorType(b.dtype, b.shape[:-2]))
     shape = lead + (a.shape[-2:-1] if a.rank >= 2 else ()) + (b.shape[-1:] if b.rank >= 2 else ())
