@@ -119,10 +119,16 @@ def _simplicial_flops(c: OpCall, outs):
     h, d, out = _heads(c)
     n, e = c["x"].dims
     m = c["virtual"] + n if c["virtual"] else n
-    pairs = c["virtual"] ** 2 if c["virtual"] else (min(c["window"], n) ** 2 if c["window"] else n * n)
+    keys = c["virtual"] or (min(c["window"], n) if c["window"] else n)  # j and k range over these
     proj = 2 * m * e * h * d * 5 + 2 * n * h * d * out
-    per_pair = 12 * d + (2 * d**3 if c["variant"] == "triple" else 2 * d)
-    return proj + n * pairs * h * per_pair
+    logits = n * keys * keys * h * 8 * d  # the triple product from dot products, per (i, j, k)
+    # values contracted as in the lowering: sum_k A u_k (N S^2 d), then u_j (x) C_ij (N S d^2),
+    # then B : D_i (N d^3) for the triple product; the trilinear variant stops at N S^2 d + N S d
+    if c["variant"] == "triple":
+        values = 2 * n * h * (keys * keys * d + keys * d * d + d**3)
+    else:
+        values = 2 * n * h * (keys * keys * d + keys * d)
+    return proj + logits + values
 
 
 op(
@@ -130,7 +136,7 @@ op(
     [Arg("x", "tensor"), Arg("heads", "int", 1), Arg("head_dim", "int", 0),
      Arg("out_dim", "int", 0), Arg("virtual", "int", 0, doc="M learned virtual entities"),
      Arg("variant", "choice", "triple", ("triple", "trilinear")),
-     Arg("window", "int", 0, doc="sliding window for the pair sum (trilinear); 0: all pairs")],
+     Arg("window", "int", 0, doc="causal sliding window: j, k in [i-w+1, i]; 0: all pairs")],
     _simplicial_infer, params=_simplicial_params, flops=_simplicial_flops,
     doc="2-simplicial attention: logits from the unsigned scalar triple product <p_i, l1_j, l2_k>, "
         "values B(u_j (x) u_k); with virtual=M the pair sum runs over M learned virtual entities.",

@@ -428,6 +428,7 @@ op("conv2d", "conv",
 def _pool_infer(spatial: int):
     def infer(c: OpCall):
         x = c["x"]
+        need_float(x, "x")
         need_rank(x, "x", spatial + 1)
         stride = c["stride"] or c["size"]
         positive(c, "size")
@@ -453,6 +454,7 @@ for _sp in (1, 2):
 
 
 def _global_pool(c: OpCall):
+    need_float(c["x"], "x")
     need_rank(c["x"], "x", range(2, 8))
     return [c["x"].with_shape(c["x"].shape[-1:])]
 

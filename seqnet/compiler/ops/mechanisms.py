@@ -28,7 +28,7 @@ def _wormhole_infer(c: OpCall):
     if c["max_iter"] < 1:
         raise ShapeError(f"max_iter must be at least 1, got {c['max_iter']}", arg="max_iter",
                          code="SQN0108")  # fmt: skip
-    return [TensorType(c["x"].dtype, c["target_shape"])]
+    return [TensorType.of(c["x"].dtype, c["target_shape"])]
 
 
 op(
