@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import os
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,7 @@ from seqnet.source import SourceFile
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {p.name: p.read_text() for p in sorted((ROOT / "specs").glob("*.seqnet"))}
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=int(os.environ.get("SEQNET_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOKEN = re.compile(r'"[^"\n]*"|\w+|->|//|\*\*|\S|\n')
 ALPHABET = st.sampled_from(list("()[]{},=:.+-*/%@#\"'; \n\t_xN0129") + ["->", "**", "\x00", "\u00e9", "\ufeff"])
 
