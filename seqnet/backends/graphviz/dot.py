@@ -47,6 +47,13 @@ THEMES = {
 }  # fmt: skip
 
 _MAX_LABEL = 44
+_SHOWN_ELSEWHERE = {  # attributes a node label shows in its own line, not in the op summary
+    "lstm": ("mode", "steps", "return_state"),
+    "gru": ("mode", "steps", "return_state"),
+    "rnn": ("mode", "steps", "return_state"),
+    "simplicial_attention": ("virtual", "window", "variant"),
+}
+_WRAP = 30  # node label lines wrap at about this many characters
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -137,21 +144,67 @@ def _sanitize(name: str) -> str:
     return s
 
 
-def op_summary(op: str, attrs: dict) -> str:
-    """`dense 32, relu`: the op, its required attributes, and those changed from the default."""
+def op_summary(op: str, attrs: dict, skip=(), clip: bool = True) -> str:
+    """`dense 32, relu`: the op, its required attributes, and those changed from the default.
+
+    `skip` names attributes the caller shows some other way; `clip=False` keeps the whole text
+    (node labels wrap it with `_wrap` instead of cutting it off)."""
     d = OPS.get(op)
     if d is None:
         return op
     parts = []
     for a in d.attr_args:
-        if a.kind == "any" or a.name not in attrs:
+        if a.kind == "any" or a.name not in attrs or a.name in skip:
             continue
         v = attrs[a.name]
         if a.required:
             parts.append(_fmt_value(v))
         elif v != a.default:
             parts.append(_fmt_value(v) if a.name == "act" else f"{a.name}={_fmt_value(v)}")
-    return _clip(op + (" " + ", ".join(parts) if parts else ""))
+    text = op + (" " + ", ".join(parts) if parts else "")
+    return _clip(text) if clip else text
+
+
+def _wrap(text: str, width: int = _WRAP) -> str:
+    """Break a one-line summary into lines of about `width` characters, only at ", " (kept at the
+    end of a line) and " → " (the arrow starts the next line), never inside an attribute: long
+    labels stay readable instead of being cut off."""
+    if len(text) <= width:
+        return text
+    words, buf = [], ""
+    for tok in re.split(r"(, | → )", text):
+        if tok == ", ":
+            words.append(buf + ",")
+            buf = ""
+        elif tok == " → ":
+            words.append(buf)
+            buf = "→ "
+        else:
+            buf += tok
+    words.append(buf)
+    lines, line = [], ""
+    for w in (w for w in words if w):
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}" if line else w
+    lines.append(line)
+    return "\n".join(lines)
+
+
+_CALLEE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def _callee(span) -> str | None:
+    """The name a node was called by at its source span (`tree` in `tree(embed(x, E))`): for a
+    segment structure, the name of its `segments` statement, which the IR does not store."""
+    try:
+        text = span.source.line(span.line)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    m = _CALLEE.match(text[max(span.column - 1, 0) :])
+    return m.group(1) if m else None
 
 
 def fast_topo_order(g) -> list[str]:
@@ -213,6 +266,7 @@ class _Builder:
         self.entry: dict[str, str] = {}
         self.exit: dict[str, str] = {}
         self.clusters: dict[tuple, _Cluster] = {(): _Cluster((), "root", "")}
+        self.where: dict[str, tuple] = {}  # display id -> key of the cluster it is drawn in
 
     # ids
     def new_id(self, name: str) -> str:
@@ -314,6 +368,7 @@ class _Builder:
                     did = self.new_id("block_" + "/".join(key))
                     collapsed[key] = {"id": did, "level": chain[depth], "nodes": []}
                     self.cluster_chain(chain[:depth]).items.append(("node", did))
+                    self.where[did] = chain[depth - 1][0] if depth else ()
                     self.entry[did] = self.exit[did] = did
                 collapsed[key]["nodes"].append(n)
                 disp[n] = did
@@ -321,6 +376,7 @@ class _Builder:
                 nid = self.node_id(n)
                 disp[n] = nid
                 self.cluster_chain(chain).items.append(("node", nid))
+                self.where[nid] = chain[-1][0] if chain else ()
         # totals per cluster and per collapsed block: all copies, params owned
         for n in order:
             data = g.nodes[rep[n]]
@@ -341,34 +397,30 @@ class _Builder:
             if rep[n] == n and disp[n] == self.ids.get(n):
                 self.emit_node(n, disp[n])
 
-        # edges
+        # edges: collected first, so fan-outs into a block can share one junction inside it
         seen: set = set()
-        carried: set = set()
+        # ("edge", du, dv, label, tooltip) | ("carry", du, dv) | ("wormhole", du, dv, e)
+        pending: list[tuple] = []
         for v in order:
             for u, _, _k, e in g.in_edges(v, keys=True, data=True):
                 ru, rv = rep[u], rep[v]
                 du, dv = disp[ru], disp[rv]
                 if e.get("wormhole"):
-                    self.emit_wormhole(self.exit[du], self.entry[dv], e)
+                    pending.append(("wormhole", du, dv, e))
                     continue
                 if self.crosses_copies(g.nodes[u], g.nodes[v]):
-                    key = (du, dv)
-                    if du != dv and key not in carried and key not in seen:
-                        carried.add(key)
-                        self.emit_carry(self.exit[du], self.entry[dv], len(carried) == 1)
+                    if ("carry", du, dv) not in pending:  # du == dv kept: it picks the junction
+                        pending.append(("carry", du, dv))
                     continue
                 if du == dv:
                     continue
-                label = self.edge_label(u, e)
+                label = self.edge_label(u, v, e)
                 key = (du, dv, label)
                 if key in seen:
                     continue
                 seen.add(key)
-                self.edges.append(
-                    f"  {_q(self.exit[du])} -> {_q(self.entry[dv])} "
-                    + _attrs({"label": label, "tooltip": self.edge_tooltip(u, v, e)})
-                    + ";"
-                )
+                pending.append(("edge", du, dv, label, self.edge_tooltip(u, v, e)))
+        self.emit_edges(pending)
 
         # outputs
         outs = []
@@ -392,10 +444,98 @@ class _Builder:
             src = self.exit[disp[rep[node]]]
             self.edges.append(
                 f"  {_q(src)} -> {_q(oid)} "
-                + _attrs({"label": self.port_label(node, port, typ), "penwidth": "1.4"})
+                + _attrs({"label": self.output_port_name(node, port), "penwidth": "1.4"})
                 + ";"
             )
         return self.assemble(outs, order)
+
+    def ancestors(self, did: str) -> list[tuple]:
+        """The cluster keys around a display node, outermost first (the root excluded)."""
+        key = self.where.get(did, ())
+        return [key[:i] for i in range(1, len(key) + 1) if key[:i] in self.clusters]
+
+    def junctions(self, pending: list[tuple]) -> dict:
+        """Fan-outs into a block: when one source feeds two or more nodes of a cluster it is not
+        in, its edge enters the cluster once, at a junction point in the innermost cluster holding
+        all of them, and branches there. Otherwise dot routes every branch around the outside of
+        the cluster (a residual edge bending out of its block) and lets them cross.
+        Returns {(du, label, entered cluster): (junction id, cluster key, [dv, ...])}."""
+        groups: dict = {}
+        for item in pending:
+            if item[0] != "edge":
+                continue
+            _, du, dv, label, _tip = item
+            outer = set(self.ancestors(du))
+            entered = next((k for k in self.ancestors(dv) if k not in outer), None)
+            if entered is None:
+                continue
+            groups.setdefault((du, label, entered), []).append(dv)
+        out = {}
+        for (du, label, entered), heads in groups.items():
+            if len(heads) < 2:
+                continue
+            common = [k for k in self.ancestors(heads[0]) if all(
+                k in self.ancestors(h) for h in heads[1:])]  # fmt: skip
+            home = common[-1] if common else entered
+            jid = self.new_id(f"{du}__into__{'_'.join(home)}")
+            self.clusters[home].items.insert(0, ("node", jid))
+            self.where[jid] = home
+            self.lines_nodes[jid] = [
+                f"  {_q(jid)} "
+                + _attrs({"id": jid, "label": "", "shape": "point", "width": "0.07",
+                          "color": self.t["edge"], "fillcolor": self.t["edge"],
+                          "tooltip": f"{du} feeds {len(heads)} nodes of {'/'.join(home)}"})
+                + ";"
+            ]  # fmt: skip
+            out[(du, label, entered)] = (jid, home, heads)
+        return out
+
+    def emit_edges(self, pending: list[tuple]) -> None:
+        junctions = self.junctions(pending)
+        by_edge = {}
+        for (du, label, _entered), (jid, _home, heads) in junctions.items():
+            for dv in heads:
+                by_edge[(du, dv, label)] = jid
+        heads_of = {frozenset(heads): jid for jid, _h, heads in junctions.values()}
+        done: set = set()
+        carries: dict = {}  # du -> [dv, ...]
+        for item in pending:
+            if item[0] == "carry":
+                carries.setdefault(item[1], []).append(item[2])
+        first_carry = True
+        for item in pending:
+            kind = item[0]
+            if kind == "wormhole":
+                _, du, dv, e = item
+                self.emit_wormhole(self.exit[du], self.entry[dv], e)
+            elif kind == "carry":
+                du = item[1]
+                if du in done:
+                    continue
+                done.add(du)
+                jid = heads_of.get(frozenset(carries[du]))
+                targets = [jid] if jid else [self.entry[dv] for dv in carries[du] if dv != du]
+                for tgt in targets:
+                    self.emit_carry(self.exit[du], tgt, first_carry)
+                    first_carry = False
+            else:
+                _, du, dv, label, tip = item
+                jid = by_edge.get((du, dv, label))
+                if jid is None:
+                    self.edges.append(
+                        f"  {_q(self.exit[du])} -> {_q(self.entry[dv])} "
+                        + _attrs({"label": label, "tooltip": tip}) + ";"
+                    )  # fmt: skip
+                    continue
+                if jid not in done:
+                    done.add(jid)
+                    self.edges.append(
+                        f"  {_q(self.exit[du])} -> {_q(jid)} "
+                        + _attrs({"label": label, "arrowhead": "none", "tooltip": tip}) + ";"
+                    )  # fmt: skip
+                self.edges.append(
+                    f"  {_q(jid)} -> {_q(self.entry[dv])} " + _attrs({"tooltip": tip}) + ";"
+                )
 
     def crosses_copies(self, a: dict, b: dict) -> bool:
         ra = {r[0]: r[1] for r in a.get("repeats") or ()}
@@ -408,15 +548,35 @@ class _Builder:
         if not self.o["show_shapes"]:
             return None
         text = self.type_text(typ)
-        if port:
+        if port or len(self.g.nodes[node].get("outputs") or ()) > 1:
             d = OPS.get(self.g.nodes[node]["op"])
             pname = d.outputs[port] if d and port < len(d.outputs) else f"out{port}"
-            text = f"{pname}: {text}"
+            text = f"{pname.rstrip('.')}: {text}"
         return text
 
-    def edge_label(self, u: str, e: dict) -> str | None:
+    def output_port_name(self, node: str, port: int) -> str | None:
+        """The edge into an output node is labelled only with the port's name, when the source
+        has several outputs: the output node itself shows the type."""
+        if not self.o["show_shapes"] or len(self.g.nodes[node].get("outputs") or ()) < 2:
+            return None
+        d = OPS.get(self.g.nodes[node]["op"])
+        return (d.outputs[port] if d and port < len(d.outputs) else f"out{port}").rstrip(".")
+
+    def edge_label(self, u: str, v: str, e: dict) -> str | None:
+        """The tensor type on the edge, with the output port's name when the source has several
+        and the argument's name when it is not the consumer's main input (`→ initial`). Edges
+        out of a spec input carry none: the input node already shows its type."""
+        if not self.o["show_shapes"] or self.g.nodes[u]["op"] == "input":
+            return None
         typ = e.get("type") or self.g.nodes[u]["outputs"][e.get("port", 0)]
-        return self.port_label(u, e.get("port", 0), typ)
+        text = self.port_label(u, e.get("port", 0), typ)
+        d = OPS.get(self.g.nodes[v]["op"])
+        arg = e.get("arg")
+        if d is not None and arg and d.family != "elementwise":
+            tensors = [a.name for a in d.args if a.kind == "tensor"]
+            if len(tensors) > 1 and arg != tensors[0]:
+                text += f"\n→ {arg}"
+        return text
 
     def edge_tooltip(self, u: str, v: str, e: dict) -> str:
         typ = e.get("type")
@@ -463,12 +623,13 @@ class _Builder:
             label = f"{data.get('label') or n}\n{self.type_text(typ)}"
         else:
             fam = OPS[op].family if op in OPS else "io"
-            summary = op_summary(op, attrs)
+            summary = op_summary(op, attrs, clip=False)
             lines = []
             name = data.get("label")
             if name:
                 lines.append(name)
-            lines.append(summary)
+            shown = op_summary(op, attrs, skip=_SHOWN_ELSEWHERE.get(op, ()), clip=False)
+            lines.append(_wrap(shown))
             if op == "simplicial_attention":
                 lines += self.simplicial_lines(data)
             elif op in ("rnn", "lstm", "gru"):
@@ -531,9 +692,8 @@ class _Builder:
         m = a.get("virtual", 0)
         lines = []
         if m:
-            lines.append(f"{m} virtual entities")
-            lines.append(f"1-simplicial: {ents} entities + {m} virtual → keys")
-            lines.append(f"2-simplicial: i → (j, k) over {m}×{m} virtual pairs")
+            lines.append(f"1-simplicial: {ents} + {m} virtual entities")
+            lines.append(f"2-simplicial: i → (j, k), {m}×{m} virtual")
         else:
             w = a.get("window", 0)
             pairs = f"window {w}" if w else f"all {ents}×{ents} pairs"
@@ -589,11 +749,13 @@ class _Builder:
 
     def emit_carry(self, src: str, dst: str, first: bool) -> None:
         self.feature("carry")
+        port = "e" if self.o["rankdir"] == "TB" else "s"  # round the side, not through the body
         self.edges.append(
             f"  {_q(src)} -> {_q(dst)} "
             + _attrs({
-                "label": "next copy" if first else None, "style": "dotted",
+                "label": "next copy" if first else None, "style": "dotted", "penwidth": "1.3",
                 "color": self.t["carry"], "fontcolor": self.t["carry"], "constraint": False,
+                "tailport": port, "headport": port,
                 "tooltip": "feeds the next repeat copy",
             })
             + ";"
@@ -640,8 +802,6 @@ class _Builder:
             return 0 if r is None else sum(param_count(r, x) for x in r.nodes)
 
         span = str(data.get("span") or "")
-        entry = add("tokens", f"split into tokens\nx1 … x{nn}", f"{span}\nthe {nn} tokens of x",
-                    fillcolor=io_fill, shape="box", style="filled,dashed")  # fmt: skip
         token_txt, fusion_txt = region_text("token"), region_text("fusion")
 
         # the drawn part of the tree: expand breadth-first while at most max_leaves are visible
@@ -662,9 +822,27 @@ class _Builder:
                     nxt.append((lo, hi))
             frontier = nxt
 
+        # the tokens as one strip of cells, each feeding its own token encoder straight below it
+        # (one port per cell: no fan of crossing curves, and the leaves keep their order)
+        tb = self.o["rankdir"] == "TB"
+        cells = []
+        for i, (lo, hi) in enumerate(frontier):
+            text = f"x{lo}" if lo == hi else f"x{lo}…x{hi}"
+            # about one leaf apart, so each edge drops straight to its encoder
+            size = 'WIDTH="78"' if tb else 'HEIGHT="56"'
+            cells.append(f'<TD PORT="p{i}" {size}>{_h(text)}</TD>')
+        sep = "" if tb else "</TR><TR>"
+        strip = _Html(
+            '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3" '
+            f'BGCOLOR="{io_fill}"><TR>' + sep.join(cells or ["<TD>x</TD>"]) + "</TR></TABLE>"
+        )  # fmt: skip
+        entry = self.new_id(f"{nid}__tokens")
+        lines.append(f"    {_q(entry)} " + _attrs({
+            "id": entry, "label": strip, "shape": "plaintext", "fontsize": "9",
+            "tooltip": f"{span}\nthe {nn} tokens x1 … x{nn} of x"}) + ";")  # fmt: skip
         ids: dict = {}
-        # leaves and ellipses first (left to right), then fusion vertices bottom-up
-        for lo, hi in frontier:
+        # leaves and ellipses first (in token order), then fusion vertices bottom-up
+        for i, (lo, hi) in enumerate(frontier):
             if lo == hi:
                 ids[(lo, hi)] = add(
                     f"t{lo}",
@@ -684,7 +862,7 @@ class _Builder:
                 )
             self.edges.append(
                 f"  {_q(entry)} -> {_q(ids[(lo, hi)])} "
-                + _attrs({"color": self.t["muted"], "arrowsize": "0.5"}) + ";"
+                + _attrs({"tailport": f"p{i}:{'s' if tb else 'e'}", "arrowsize": "0.5"}) + ";"
             )  # fmt: skip
         for lo, hi in sorted(expanded, key=lambda s: (s[1] - s[0], s[0])):
             s = splits[(lo, hi)]
@@ -700,12 +878,33 @@ class _Builder:
                         f"  {_q(ids[child])} -> {_q(ids[(lo, hi)])} "
                         + _attrs({"tooltip": f"segment {child}"}) + ";"
                     )  # fmt: skip
-        dec = add("decoder", f"decoder\n{_clip(region_text('decoder'), 30)}",
-                  f"{span}\noutput decoder: {region_text('decoder')}")  # fmt: skip
+        # the final network's decoder: omega_(1,N)(0, eps(1,N), 0); prefix eps(1,0) and suffix
+        # eps(N+1,N) are the empty segments, i.e. zero (mechanisms.md section 1)
+        dec = add("decoder", f"decoder ω(1,{nn})\n{_wrap(region_text('decoder'))}",
+                  f"{span}\noutput decoder ω(1,{nn})(0, ε(1,{nn}), 0): "
+                  f"{region_text('decoder')}")  # fmt: skip
         if frontier:
             root = (1, nn)
+            zeros = []
+            for role, seg in (("prefix", "ε(1,0)"), ("suffix", f"ε({nn + 1},{nn})")):
+                z = add(f"{role}_zero", "0", f"{role} {seg} = 0: the empty segment",
+                        shape="circle", style="filled,dashed", fillcolor=io_fill,
+                        width="0.3", fixedsize=True, fontsize="9")  # fmt: skip
+                zeros.append(z)
+                self.edges.append(
+                    f"  {_q(z)} -> {_q(dec)} "
+                    + _attrs({"label": f"{role} {seg}", "style": "dashed",
+                              "tooltip": f"{role}: the empty segment {seg} encodes to 0"}) + ";"
+                )  # fmt: skip
             self.edges.append(f"  {_q(ids[root])} -> {_q(dec)} "
-                              + _attrs({"tooltip": f"segment {root}"}) + ";")  # fmt: skip
+                              + _attrs({"label": f"ε(1,{nn})",
+                                        "tooltip": f"segment {root}"}) + ";")  # fmt: skip
+            # prefix, root and suffix side by side, in that order
+            trio = [zeros[0], ids[root], zeros[1]]
+            if not tb:  # LR lays a rank out bottom to top: the prefix stays on top
+                trio.reverse()
+            lines.append("    {rank=same; " + " ".join(_q(x) for x in trio) + "}")
+            lines.append(f"    {_q(trio[0])} -> {_q(trio[1])} -> {_q(trio[2])} [style=invis];")
 
         # the regions as a table: role, ops, copies, parameters
         rows = [
@@ -724,10 +923,7 @@ class _Builder:
             '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">' + "".join(rows)
             + "</TABLE>"
         )  # fmt: skip
-        tab = self.new_id(f"{nid}__regions")
-        lines.append(f"    {_q(tab)} " + _attrs({"id": tab, "label": table, "shape": "plaintext",
-                                                 "fontsize": "8"}) + ";")  # fmt: skip
-        self.edges.append(f"  {_q(entry)} -> {_q(tab)} [style=invis];")
+        s_note = None
         if self.o["show_segments"] and st is not None:
             segs = st.segments
             chunks = []
@@ -739,13 +935,24 @@ class _Builder:
             sid = self.new_id(f"{nid}__S")
             lines.append(f"    {_q(sid)} [id={_q(sid)}, shape=note, fontsize=8, "
                          f"style=filled, fillcolor={_q(io_fill)}, label=\"{text}\"];")  # fmt: skip
-            self.edges.append(f"  {_q(tab)} -> {_q(sid)} [style=invis];")
+            s_note = sid
 
         pc = param_count(self.g, n)
         kind = getattr(st, "kind", "custom")
-        title = f"segments: {kind}, N={nn}" + (f", share={share}" if share else "")
+        name = _callee(data.get("span")) or data.get("label") or n
+        title = f"segments {name} = {kind}(N={nn})" + (f"  ·  share={share}" if share else "")
         if self.o["show_params"]:
-            title += f"\n{_params_text(pc)}"
+            title += f"  ·  {_params_text(pc)}"
+        # the regions table sits beside the decoder, in its rank: nothing is routed through a
+        # node, so no edge crosses it (in the cluster's label, the entering edge ran over it)
+        tab = self.new_id(f"{nid}__regions")
+        lines.append(f"    {_q(tab)} " + _attrs({"id": tab, "label": table, "shape": "plaintext",
+                                                 "fontsize": "8"}) + ";")  # fmt: skip
+        pair = [tab, dec] + ([s_note] if s_note else [])  # the segment list S on the other side
+        if not tb:
+            pair.reverse()
+        lines.append("    {rank=same; " + " ".join(_q(x) for x in pair) + "}")
+        lines.append("    " + " -> ".join(_q(x) for x in pair) + " [style=invis];")
         body = [
             f"  subgraph {_q('cluster_' + nid)} {{",
             "    graph " + _attrs({
@@ -795,13 +1002,16 @@ class _Builder:
             src = g.graph.get("source") or ""
             total = sum(param_count(g, n) for n in order)
             title = (f"{src}  ·  " if src else "") + _params_text(total)
+        body: list[str] = []
+        self.emit_cluster((), body, "")  # first: it notes the legend's features (repeats)
         out = [
             "digraph seqnet {",
             "  graph "
             + _attrs({
                 "id": "seqnet", "rankdir": o["rankdir"], "newrank": True, "compound": True,
                 "fontname": font, "fontsize": "12", "fontcolor": t["fg"], "bgcolor": t["bg"],
-                "label": title or None, "labelloc": "t", "nodesep": "0.3", "ranksep": "0.35",
+                "label": self.graph_label(title), "labelloc": "t", "labeljust": "c",
+                "nodesep": "0.3", "ranksep": "0.35",
                 "outputorder": "edgesfirst", "tooltip": title or "seqnet",
             })
             + ";",
@@ -811,7 +1021,7 @@ class _Builder:
             "  edge " + _attrs({"fontname": font, "fontsize": "8", "color": t["edge"],
                                 "fontcolor": t["muted"], "arrowsize": "0.7"}) + ";",
         ]  # fmt: skip
-        self.emit_cluster((), out, "")
+        out += body
         for n in order:  # a wormhole's gate sits beside the node it reads, so the loop stays short
             data = g.nodes[n]
             if data["op"] == "wormhole_gate" and self.ids.get(n) in self.lines_nodes:
@@ -823,21 +1033,33 @@ class _Builder:
             out.append("  {rank=min; " + " ".join(_q(i) for i in ins) + "}")
         if outs:
             out.append("  {rank=max; " + " ".join(_q(i) for i in outs) + "}")
-        if o["legend"]:
-            out.append(self.legend())
         out += self.edges
         out.append("}")
         return "\n".join(out) + "\n"
 
+    def graph_label(self, title: str):
+        """The title and, below it in small print, the legend (or just the title)."""
+        if not self.o["legend"] or not (self.families or self.features):
+            return title or None
+        rows = []
+        if title:
+            rows.append(f"<TR><TD>{_h(title)}</TD></TR>")
+        rows.append(f'<TR><TD><FONT POINT-SIZE="8">{self.legend()}</FONT></TD></TR>')
+        return _Html('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+                     + "".join(rows) + "</TABLE>")  # fmt: skip
+
     def legend(self) -> str:
+        """The key as an HTML table, a few entries per row: it goes into the graph's label under
+        the title, so it never takes a rank of its own (a tall legend node beside the inputs
+        stretched the first edges) and never covers the drawing."""
         t = self.t
-        rows = ['<TR><TD COLSPAN="2"><B>legend</B></TD></TR>']
+        entries = []
         for fam in self.families:
             shape, fill = self.style(fam)
             name = "input / output" if fam == "io" else fam
-            rows.append(
-                f'<TR><TD BGCOLOR="{fill}" BORDER="1" COLOR="{t["muted"]}" WIDTH="18"></TD><TD ALIGN="LEFT">{_h(name)}</TD></TR>'
-            )
+            entries.append(f'<TD BGCOLOR="{fill}" BORDER="1" COLOR="{t["muted"]}" WIDTH="16" '
+                           f'HEIGHT="10" FIXEDSIZE="TRUE"></TD><TD ALIGN="LEFT">{_h(name)}</TD>'
+                           '<TD WIDTH="6"></TD>')  # fmt: skip
         marks = {
             "wormhole": (t["wormhole"], "- - ▶", "wormhole (back-edge)"),
             "state": (t["state"], "⟲", "recurrent state"),
@@ -848,16 +1070,18 @@ class _Builder:
         }  # fmt: skip
         for f in self.features:
             color, sym, text = marks[f]
-            rows.append(f'<TR><TD><FONT COLOR="{color}">{_h(sym)}</FONT></TD>'
-                        f'<TD ALIGN="LEFT">{_h(text)}</TD></TR>')  # fmt: skip
-        table = (
-            '<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" COLOR="'
-            + t["muted"] + '">' + "".join(rows) + "</TABLE>"
+            entries.append(f'<TD><FONT COLOR="{color}">{_h(sym)}</FONT></TD>'
+                           f'<TD ALIGN="LEFT">{_h(text)}</TD><TD WIDTH="6"></TD>')  # fmt: skip
+        per_row = 4 if self.o["rankdir"] == "TB" else max(4, -(-len(entries) // 2))
+        rows = []
+        for k in range(0, len(entries), per_row):
+            chunk = entries[k : k + per_row]
+            chunk += ["<TD></TD><TD></TD><TD></TD>"] * (per_row - len(chunk)) if k else []
+            rows.append("<TR>" + "".join(chunk) + "</TR>")
+        return (
+            '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">'
+            + "".join(rows) + "</TABLE>"
         )  # fmt: skip
-        return "  " + _q("legend") + " " + _attrs({
-            "id": "legend", "shape": "plaintext", "fontsize": "8", "label": _Html(table),
-            "tooltip": "legend",
-        }) + ";"  # fmt: skip
 
 
 def _options(options: dict) -> dict:

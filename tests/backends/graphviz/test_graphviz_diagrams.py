@@ -20,6 +20,7 @@ import seqnet
 from seqnet.backends.graphviz import DotMissing, render, to_dot, to_svg
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "dot"
+SPEC_DIR = Path(__file__).resolve().parents[3] / "specs"
 REGEN = os.environ.get("SEQNET_REGEN") == "1"
 FONT = "DejaVu Sans"  # fixed, so golden files do not depend on the fonts of the machine
 HAVE_DOT = shutil.which("dot") is not None
@@ -144,7 +145,13 @@ def test_wormhole_repeat_content():
     assert 'label="h1\\ndense 32, tanh\\n544 params"' in dot
     assert 'label="float32[N, 16]"' in dot
     assert '"output_y"' in dot and '"y" -> "output_y"' in dot
-    assert "legend" in dot
+    assert "input / output" in dot and "wormhole (back-edge)" in dot  # the legend, in the label
+    # the residual fan-out enters the repeat once, at a junction inside it; the next-copy carry
+    # goes to that junction (one dotted edge round the side), not to each consumer
+    (junction,) = re.findall(r'"(h__into__[^"]+)" \[id=', dot)
+    assert f'"h" -> "{junction}"' in dot and f'"{junction}" -> "h_1_0_mlp_h"' in dot
+    carry = [line for line in dot.splitlines() if "feeds the next repeat copy" in line]
+    assert len(carry) == 1 and f'-> "{junction}"' in carry[0] and "tailport" in carry[0]
 
 
 def test_resolve_dims_and_show_shapes():
@@ -168,7 +175,14 @@ def test_segments_tree():
     fusions = [i for i in ids if i.startswith(f"{s}__f")]
     assert len(leaves) == 8 and len(fusions) == 7 and f"{s}__decoder" in ids
     assert f'"embed" -> "{s}__tokens"' in dot and f'"{s}__decoder" -> "output_y"' in dot
-    assert "segments: binary_tree, N=8, share=per_level" in dot
+    # titled with the structure's own name (from the call site), kind, N and sharing
+    assert "segments tree = binary_tree(N=8)  ·  share=per_level" in dot
+    # the final network's decoder reads (0, eps(1,N), 0): two zero inputs beside the root
+    for role in ("prefix", "suffix"):
+        assert f'"{s}__{role}_zero" -> "{s}__decoder"' in dot
+    assert f'"{s}__f1_8" -> "{s}__decoder" [label="ε(1,8)"' in dot
+    # each token cell feeds its own encoder
+    assert f'"{s}__tokens" -> "{s}__t3" [tailport="p2:s"' in dot
     full = to_dot(model("segments").graph, show_segments=True)
     assert "S: 25 segments" in full and "(1,8)|4" in full
 
@@ -191,6 +205,20 @@ def test_recurrent_state_loop():
 def test_simplicial_label():
     dot = to_dot(model("simplicial").graph)
     assert "8 virtual entities" in dot and "1-simplicial" in dot and "2-simplicial" in dot
+    # the residual `a + x` branches inside each block, not around its outside
+    assert len(re.findall(r'shape="point"', dot)) == 2
+
+
+def test_long_labels_wrap_not_clip():
+    from seqnet.backends.graphviz.dot import _wrap
+
+    assert _wrap("concat → dense 64, relu → dense 2") == "concat → dense 64, relu\n→ dense 2"
+    m = seqnet.load(str(SPEC_DIR / "lstm_sort.seqnet"))
+    dot = to_dot(m.graph, font=FONT)
+    assert "…" not in dot
+    # two outputs, each edge named by its port; the state feeds the decoder's `initial`
+    assert 'label="out: float32[128]"' in dot
+    assert 'label="state: float32[256]\\n→ initial"' in dot
 
 
 def test_depth_collapses_blocks():
@@ -222,7 +250,7 @@ def test_svg_ids_and_tooltips():
     svg = to_svg(m.graph)
     root = ET.fromstring(svg)
     ids = {el.get("id") for el in root.iter()}
-    assert {"h1", "h_1_0_mlp_h", "output_y", "x", "legend"} <= ids
+    assert {"h1", "h_1_0_mlp_h", "output_y", "x"} <= ids
     assert re.search(r"wormhole_repeat\.sqn:9:6", svg)  # h1's file:line:col in its tooltip
     assert m._repr_svg_() == svg
 
@@ -269,3 +297,28 @@ def test_fast_topo_order_matches_compiler(name):
 
     g = model(name).graph
     assert fast_topo_order(g) == topo_order(g)
+
+
+# --- every shipped spec -------------------------------------------------------------------------
+
+
+@needs_dot
+@pytest.mark.parametrize("path", sorted(SPEC_DIR.glob("*.seqnet")), ids=lambda p: p.stem)
+def test_every_shipped_spec_renders(path):
+    """Each spec in specs/ draws to DOT and, through the real `dot`, to SVG; every op node drawn
+    (copy 0 of a repeat; a segment structure as its cluster) has its id in the SVG."""
+    from seqnet.backends.graphviz.dot import _sanitize
+
+    g = seqnet.load(str(path)).graph
+    dot = to_dot(g, font=FONT)
+    assert dot == to_dot(g, font=FONT)
+    svg = to_svg(g, font=FONT)
+    ids = {el.get("id") for el in ET.fromstring(svg).iter()}
+    assert set(node_ids(dot)) <= ids
+    for n, data in g.nodes(data=True):
+        if any(r[1] for r in data.get("repeats") or ()):
+            continue  # later repeat copies are drawn once, as copy 0
+        nid = _sanitize(n)
+        assert (nid if data["op"] != "segments" else "cluster_" + nid) in ids, n
+    for name in g.graph["outputs"]:
+        assert "output_" + _sanitize(name) in ids

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import op_reference
 import pytest
-from cases import CASES, Built, as_jax, as_tuple, build, run
 from jax.test_util import check_grads
+from op_cases import CASES, Built, as_jax, as_tuple, build, case, run
 
 from seqnet.backends.jax.ops import common
 from seqnet.backends.jax.ops.attention import triple_product
@@ -129,8 +129,6 @@ def test_gradients(c, x64):
 
 
 def test_dropout_in_training():
-    from cases import case
-
     built = build(case("dropout", x=(50, 40), rate=0.25))
     built.inputs["x"] = np.ones_like(built.inputs["x"])
     key = jax.random.key(0)
@@ -145,8 +143,6 @@ def test_dropout_in_training():
 
 
 def test_dropout_gradient_in_training(x64):
-    from cases import case
-
     built = build(case("dropout", x=(3, 4), rate=0.5))
     rule = built.op.lowerings["jax"]
     key = jax.random.key(1)
@@ -158,8 +154,6 @@ def test_dropout_gradient_in_training(x64):
 
 
 def test_bfloat16_policy_casts_inputs_and_params():
-    from cases import case
-
     built = build(case("dense", x=(3, 8), units=4))
     out = run(built, jnp.bfloat16)
     assert out.dtype == jnp.bfloat16
@@ -196,8 +190,6 @@ def test_triple_product_matches_its_definition():
 
 
 def _simplicial(variant, **attrs):
-    from cases import case
-
     return build(case("simplicial_attention", x=(5, 4), heads=2, variant=variant, **attrs))
 
 
@@ -241,6 +233,8 @@ def test_window_covering_the_sequence_matches_all_pairs_at_the_last_position(var
     windowed = np.asarray(run(_simplicial(variant, window=5)))
     np.testing.assert_allclose(windowed[:, -1], full[:, -1], rtol=1e-5, atol=1e-6)
     assert not np.allclose(windowed[:, 0], full[:, 0])  # earlier positions are causal
+    longer = np.asarray(run(_simplicial(variant, window=9)))  # longer than the sequence
+    np.testing.assert_allclose(longer, windowed, rtol=1e-6, atol=1e-7)
 
 
 def test_triple_value_contraction_has_no_pair_by_d_squared_intermediate():
