@@ -29,7 +29,7 @@ lint: setup  ## ruff
 	$(BIN)/ruff check seqnet tests benchmarks examples
 
 fmt-check: setup  ## every shipped spec is valid and canonically formatted
-	$(BIN)/seqnet check -q specs/*.seqnet && $(BIN)/seqnet fmt --check specs/*.seqnet
+	$(BIN)/seqnet check -q specs/*.seqnet && $(BIN)/seqnet fmt --check specs/*.seqnet specs/lib/*.seqnet
 
 bench: setup  ## the benchmarks (slow)
 	$(BIN)/python benchmarks/frontend.py && $(BIN)/python benchmarks/render.py
