@@ -131,6 +131,8 @@ def cmd_summary(args) -> int:
             x = data["xla"]
             print(f"XLA check (batch 1): FLOPs {x['xla_flops']:,.0f} vs registry {x['registry_flops']:,} "
                   f"(ratio {x['ratio']:.2f}); temp memory {x.get('temp_bytes', 0):,} B")  # fmt: skip
+            if x.get("note"):
+                print(f"  note: {x['note']}")
     return EXIT_OK
 
 
