@@ -136,7 +136,13 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+RENDER_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
+
+
 def cmd_render(args) -> int:
+    if Path(args.output).suffix.lower() not in RENDER_SUFFIXES:
+        raise UsageError(f"cannot tell the format of {args.output!r}: end it in "
+                         + ", ".join(RENDER_SUFFIXES))  # fmt: skip
     graph, diags, _ = _compile(args.file, args)
     _print_diags(diags, False)
     if graph is None:
