@@ -319,10 +319,25 @@ class Runtime:
         per_example = self.loss_fn(outs[lo.output], batch[lo.target], self.loss_probs)
         return per_example, outs, inputs
 
+    def _local_objective(self, params, batch, inputs, rng):
+        import jax
+        import jax.numpy as jnp
+
+        lo = self.config.loss
+        if self.compute_dtype is not None:
+            cast = lambda x: x.astype(self.compute_dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x  # noqa: E731
+            params = jax.tree_util.tree_map(cast, params)
+            inputs = {k: cast(v) for k, v in inputs.items()}
+
+        def segment_loss(outs, target):
+            return self.loss_fn(outs[lo.output], target, self.loss_probs).mean()
+
+        terms = self.local_terms(params, inputs, segment_loss, batch[lo.target], rng=rng, train=True)
+        return jnp.asarray(terms, jnp.float32).sum()
+
     def train_step(self):
         if self._train_step is None:
             import jax
-            import jax.numpy as jnp
             import optax
 
             def step(state, batch):
@@ -334,10 +349,10 @@ class Runtime:
                     loss = per_example.mean()
                     total = loss
                     if self.local_terms is not None:
-                        terms = self.local_terms(p, inputs, rng=rng, train=True)
-                        if isinstance(terms, dict):
-                            terms = sum(jnp.asarray(t, jnp.float32).sum() for t in terms.values())
-                        total = loss + jnp.asarray(terms, jnp.float32).sum()
+                        # FEN local training (mechanisms.md 1): the gradient is that of the sum
+                        # of the per-segment losses only; the end-to-end loss is logged, never
+                        # differentiated (adding it would backprop through the whole tree).
+                        total = self._local_objective(p, batch, inputs, rng)
                     return total, (loss, outs)
 
                 (_, (loss, outs)), grads = jax.value_and_grad(objective, has_aux=True)(params)

@@ -141,10 +141,10 @@ def _contract_k(weights, values):
 def _triple_values(weights, u, B):
     c = _contract_k(weights, u)  # C_ij = sum_k A_ijk u_k
     if _per_query(u):
-        d = jnp.einsum("bhijc,bijhe->bhiec", c, u)  # D_i = sum_j u_j (x) C_ij
+        outer = jnp.einsum("bhijc,bijhe->bhiec", c, u)  # D_i = sum_j u_j (x) C_ij, (d, d)
     else:
-        d = jnp.einsum("bhijc,bjhe->bhiec", c, u)
-    return jnp.einsum("haec,bhiec->biha", B, d)  # out_i[a] = sum_ec B[a, e, c] D_i[e, c]
+        outer = jnp.einsum("bhijc,bjhe->bhiec", c, u)
+    return jnp.einsum("haec,bhiec->biha", B, outer)  # out_i[a] = sum_ec B[a, e, c] D_i[e, c]
 
 
 def _trilinear_values(weights, u, u2):
@@ -174,7 +174,7 @@ def simplicial_attention(ctx, x, heads, head_dim, out_dim, virtual, variant, win
         keys = [split_heads(x @ p[w], heads) for w in names]
     mask = None
     if window:
-        index, valid = _window_index(n, window)
+        index, valid = _window_index(n, min(window, n))  # a longer window reads nothing more
         keys = [k[:, index] for k in keys]  # (batch, N, window, heads, d)
         mask = valid[:, :, None] & valid[:, None, :]  # (N, window, window)
     l1, l2, u = keys[:3]
