@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import networkx as nx
 
 from seqnet.backends.jax import fixed_point as fp
+from seqnet.backends.jax import repeats
 from seqnet.backends.jax import ops as _ops  # noqa: F401  (registers the lowering rules)
 from seqnet.backends.jax.context import LowerCtx
 from seqnet.backends.jax.init import init_params
@@ -166,7 +167,8 @@ class GraphProgram:
     under the segments node's path; their parameters live under that node already).
     """
 
-    def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32", prefix: str = ""):
+    def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32", prefix: str = "",
+                 scan_repeats: bool = True):  # fmt: skip
         from seqnet.backends.jax.segments import SegmentsProgram
 
         load_ops()
@@ -174,6 +176,13 @@ class GraphProgram:
         self.compute_dtype = jnp.dtype(compute_dtype)
         self.prefix = prefix
         self.schedule = _schedule(graph)
+        self.scan_groups: dict[str, repeats.ScanGroup] = {}  # first member -> group
+        self.scanned: set[str] = set()
+        if scan_repeats:
+            in_cycles = {n for u in self.schedule if isinstance(u, Cycle) for n in u.members}
+            for group in repeats.find_groups(graph, in_cycles):
+                self.scan_groups[group.template[0]] = group
+                self.scanned |= group.members
         self.segments = {
             n: SegmentsProgram(n, graph.nodes[n], GraphProgram, self.compute_dtype)
             for n in graph.nodes
@@ -241,6 +250,11 @@ class GraphProgram:
                 for port, v in enumerate(overrides[unit]):
                     env[(unit, port)] = v
                 continue
+            if unit in self.scan_groups and not overrides:
+                repeats.run_group(self, self.scan_groups[unit], params, env, state)
+                continue
+            if unit in self.scanned and not overrides:
+                continue  # evaluated inside its group's scan
             d = self.graph.nodes[unit]
             if d["op"] == "input":
                 env[(unit, 0)] = inputs[unit]
@@ -378,10 +392,10 @@ def _add(x, injection):
 class Lowered:
     """A graph lowered to JAX. `init` and `apply` are pure: jit, grad and vmap them freely."""
 
-    def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32"):
+    def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32", scan_repeats: bool = True):
         self.graph = graph
         self.compute_dtype = jnp.dtype(compute_dtype)
-        self.program = GraphProgram(graph, self.compute_dtype)
+        self.program = GraphProgram(graph, self.compute_dtype, scan_repeats=scan_repeats)
 
     def init(self, key: jax.Array) -> dict:
         """Parameters (float32), nested by node name; the same key always gives the same tree."""
@@ -480,7 +494,8 @@ class Lowered:
         return outs
 
 
-def lower(graph: nx.MultiDiGraph, *, compute_dtype="float32") -> Lowered:
+def lower(graph: nx.MultiDiGraph, *, compute_dtype="float32", scan_repeats: bool = True) -> Lowered:
     """Lower a compiled graph to JAX. compute_dtype: "float32" (default), "bfloat16" (params stay
-    float32 and are cast for compute; float inputs are cast; outputs come back as declared)."""
-    return Lowered(graph, compute_dtype)
+    float32 and are cast for compute; float inputs are cast; outputs come back as declared).
+    scan_repeats: lower identical repeat copies as one lax.scan (see repeats.py)."""
+    return Lowered(graph, compute_dtype, scan_repeats)

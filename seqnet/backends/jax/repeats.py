@@ -1,0 +1,178 @@
+"""Lowering `repeat K { ... }` stacks with `lax.scan` instead of K unrolled copies.
+
+The IR unrolls a repeat into copies (`h/0/...`, `h/1/...`) so that every stage can see and name
+every node. For XLA that means K copies of the body to compile: a 12-layer encoder compiles
+several times slower unrolled. Here a top-level repeat group whose copies are identical is
+turned into one scan: the body is copy 0's nodes, the carry is the values that pass from one copy
+to the next, and the parameters of the K copies (still stored under their own node names, so the
+parameter tree is unchanged) are stacked at apply time and scanned over; a `shared` repeat scans
+with its one parameter set as a constant.
+
+A group falls back to unrolled evaluation when scanning would change behaviour or is not
+possible: fewer than 2 copies, copies that differ, a wormhole cycle or a segment structure inside,
+ops that draw random numbers (each copy's key is derived from its own node names), or values of
+a copy other than the last read from outside the group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+
+from seqnet.compiler.ops.registry import OPS
+
+Ref = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ScanGroup:
+    name: str
+    copies: tuple[tuple[str, ...], ...]  # node names of each copy, in creation order
+    carry_init: tuple[Ref, ...]  # the value each carry slot starts from (outside the group)
+    carry_next: tuple[tuple[int, int], ...]  # (local node index, port) each slot takes next
+    owners: tuple[int, ...]  # local indices of nodes with parameters
+    shared: bool
+
+    @property
+    def template(self) -> tuple[str, ...]:
+        return self.copies[0]
+
+    @property
+    def members(self) -> frozenset[str]:
+        return frozenset(n for copy in self.copies for n in copy)
+
+
+def _refs(ref) -> list[Ref]:
+    if isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str):
+        return [ref]
+    return list(ref)
+
+
+def find_groups(g: nx.MultiDiGraph, cycle_members: set[str]) -> list[ScanGroup]:
+    """Every top-level repeat group that can be scanned."""
+    copies: dict[str, dict[int, list[str]]] = {}
+    order = nx.get_node_attributes(g, "order")
+    for n in sorted(g.nodes, key=order.__getitem__):
+        reps = g.nodes[n].get("repeats") or ()
+        if reps:
+            group, index, _count, _shared = reps[0]
+            copies.setdefault(group, {}).setdefault(index, []).append(n)
+    groups = []
+    for name, by_index in copies.items():
+        group = _scan_group(g, name, by_index, cycle_members)
+        if group is not None:
+            groups.append(group)
+    return groups
+
+
+def _signature(d: dict) -> tuple:
+    return (d["op"], repr(sorted(d["attrs"].items())), tuple(t.dims for t in d["outputs"]),
+            tuple(t.dtype for t in d["outputs"]))  # fmt: skip
+
+
+def _scan_group(g, name, by_index, cycle_members) -> ScanGroup | None:
+    count = len(by_index)
+    if count < 2 or sorted(by_index) != list(range(count)):
+        return None
+    copies = [tuple(by_index[i]) for i in range(count)]
+    size = len(copies[0])
+    if any(len(c) != size for c in copies):
+        return None
+    members = {n for c in copies for n in c}
+    for n in members:
+        d = g.nodes[n]
+        if n in cycle_members or d["op"] in ("segments", "input") or OPS[d["op"]].needs_rng:
+            return None
+    local = [{n: j for j, n in enumerate(c)} for c in copies]
+    template_sig = [_signature(g.nodes[n]) for n in copies[0]]
+    carry_init: list[Ref] = []
+    carry_next: list[tuple[int, int]] = []
+    for i, copy in enumerate(copies):
+        if [_signature(g.nodes[n]) for n in copy] != template_sig:
+            return None
+        for j, n in enumerate(copy):
+            t_args = g.nodes[copies[0][j]]["args"]
+            args = g.nodes[n]["args"]
+            if [a for a, _ in args] != [a for a, _ in t_args]:
+                return None
+            for (_, ref), (_, t_ref) in zip(args, t_args):
+                refs, t_refs = _refs(ref), _refs(t_ref)
+                if len(refs) != len(t_refs):
+                    return None
+                for r, t in zip(refs, t_refs):
+                    if r[0] in local[i]:  # inside this copy: must mirror the template
+                        if t[0] not in local[0] or local[i][r[0]] != local[0][t[0]] or r[1] != t[1]:
+                            return None
+                    elif i == 0:
+                        if r[0] in members:
+                            return None
+                    elif r == t:
+                        continue  # the same outside value in every copy: a constant
+                    elif i >= 1 and r[0] in local[i - 1] and t[0] not in members:
+                        slot = (local[i - 1][r[0]], r[1])
+                        if t in carry_init:
+                            k = carry_init.index(t)
+                            if carry_next[k] != slot:
+                                return None
+                        elif i == 1:
+                            carry_init.append(t)
+                            carry_next.append(slot)
+                        else:
+                            return None
+                    else:
+                        return None
+    if not carry_init:
+        return None
+    # Only the last copy's carried values may be read after the group.
+    last = set(copies[-1])
+    readable = {(copies[-1][j], p) for j, p in carry_next}
+    outside_reads = [(u, p) for u, v, p in g.edges(data="port") if u in members and v not in members]
+    outside_reads += [ref for ref in g.graph["outputs"].values() if ref[0] in members]
+    for u, p in outside_reads:
+        if u not in last or (u, p) not in readable:
+            return None
+    owners = tuple(j for j, n in enumerate(copies[0]) if g.nodes[n].get("params"))
+    shared = all(g.nodes[c[j]]["param_owner"] == g.nodes[copies[0][j]]["param_owner"]
+                 for c in copies for j in owners)  # fmt: skip
+    return ScanGroup(name, tuple(copies), tuple(carry_init), tuple(carry_next), owners, shared)
+
+
+def run_group(program, group: ScanGroup, params: dict, env: dict, state) -> None:
+    """Evaluate a whole group with one lax.scan; writes the last copy's carried values to env."""
+    template = group.template
+    inside = set(template)
+    consts = {}
+    for n in template:
+        for _, ref in program.graph.nodes[n]["args"]:
+            for r in _refs(ref):
+                if r[0] not in inside and r not in group.carry_init:
+                    consts[r] = env[r]
+    per_copy = [
+        {j: program.node_params(params, copy[j]) for j in group.owners} for copy in group.copies
+    ]
+    if group.shared:
+        stacked = None
+        fixed = per_copy[0]
+    else:
+        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *per_copy)
+        fixed = None
+
+    def body(carry, layer_params):
+        node_params = fixed if layer_params is None else layer_params
+        local = dict(consts)
+        local.update(zip(group.carry_init, carry))
+        for j, n in enumerate(template):
+            outs = program.eval_node(n, node_params.get(j, {}), local, None, state)
+            for port, v in enumerate(outs):
+                local[(n, port)] = v
+        return tuple(local[(template[j], p)] for j, p in group.carry_next), None
+
+    init = tuple(env[r] for r in group.carry_init)
+    with jax.named_scope(f"{group.name}/scan"):
+        final, _ = jax.lax.scan(body, init, stacked, length=len(group.copies))
+    last = group.copies[-1]
+    for (j, p), value in zip(group.carry_next, final):
+        env[(last[j], p)] = value
