@@ -168,7 +168,7 @@ class GraphProgram:
     """
 
     def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32", prefix: str = "",
-                 scan_repeats: bool = True):  # fmt: skip
+                 scan_repeats: int = 8):  # fmt: skip
         from seqnet.backends.jax.segments import SegmentsProgram
 
         load_ops()
@@ -180,7 +180,7 @@ class GraphProgram:
         self.scanned: set[str] = set()
         if scan_repeats:
             in_cycles = {n for u in self.schedule if isinstance(u, Cycle) for n in u.members}
-            for group in repeats.find_groups(graph, in_cycles):
+            for group in repeats.find_groups(graph, in_cycles, min_copies=int(scan_repeats)):
                 self.scan_groups[group.template[0]] = group
                 self.scanned |= group.members
         self.segments = {
@@ -392,7 +392,7 @@ def _add(x, injection):
 class Lowered:
     """A graph lowered to JAX. `init` and `apply` are pure: jit, grad and vmap them freely."""
 
-    def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32", scan_repeats: bool = True):
+    def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32", scan_repeats: int = 8):
         self.graph = graph
         self.compute_dtype = jnp.dtype(compute_dtype)
         self.program = GraphProgram(graph, self.compute_dtype, scan_repeats=scan_repeats)
@@ -494,8 +494,10 @@ class Lowered:
         return outs
 
 
-def lower(graph: nx.MultiDiGraph, *, compute_dtype="float32", scan_repeats: bool = True) -> Lowered:
+def lower(graph: nx.MultiDiGraph, *, compute_dtype="float32", scan_repeats: int = 8) -> Lowered:
     """Lower a compiled graph to JAX. compute_dtype: "float32" (default), "bfloat16" (params stay
     float32 and are cast for compute; float inputs are cast; outputs come back as declared).
-    scan_repeats: lower identical repeat copies as one lax.scan (see repeats.py)."""
+    scan_repeats: stacks of at least this many identical copies lower to one lax.scan (see
+    repeats.py); 0 (or False) unrolls every stack. Below about 8 copies the unrolled program runs
+    faster on CPU; above it the scan compiles several times faster (benchmarks/compile.py)."""
     return Lowered(graph, compute_dtype, scan_repeats)

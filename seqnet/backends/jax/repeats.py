@@ -3,7 +3,8 @@
 The IR unrolls a repeat into copies (`h/0/...`, `h/1/...`) so that every stage can see and name
 every node. For XLA that means K copies of the body to compile: a 12-layer encoder compiles
 several times slower unrolled. Here a top-level repeat group whose copies are identical is
-turned into one scan: the body is copy 0's nodes, the carry is the values that pass from one copy
+turned into one scan (stacks of at least `min_copies`, 8 by default: shorter stacks run faster
+unrolled on CPU, longer ones compile several times faster as a scan): the body is copy 0's nodes, the carry is the values that pass from one copy
 to the next, and the parameters of the K copies (still stored under their own node names, so the
 parameter tree is unchanged) are stacked at apply time and scanned over; a `shared` repeat scans
 with its one parameter set as a constant.
@@ -51,8 +52,10 @@ def _refs(ref) -> list[Ref]:
     return list(ref)
 
 
-def find_groups(g: nx.MultiDiGraph, cycle_members: set[str]) -> list[ScanGroup]:
-    """Every top-level repeat group that can be scanned."""
+def find_groups(g: nx.MultiDiGraph, cycle_members: set[str], min_copies: int = 2) -> list[ScanGroup]:
+    """Every top-level repeat group of at least `min_copies` copies that can be scanned."""
+    if min_copies <= 0:
+        return []
     copies: dict[str, dict[int, list[str]]] = {}
     order = nx.get_node_attributes(g, "order")
     for n in sorted(g.nodes, key=order.__getitem__):
@@ -62,6 +65,8 @@ def find_groups(g: nx.MultiDiGraph, cycle_members: set[str]) -> list[ScanGroup]:
             copies.setdefault(group, {}).setdefault(index, []).append(n)
     groups = []
     for name, by_index in copies.items():
+        if len(by_index) < max(min_copies, 2):
+            continue
         group = _scan_group(g, name, by_index, cycle_members)
         if group is not None:
             groups.append(group)

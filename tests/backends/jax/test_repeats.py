@@ -33,7 +33,7 @@ SPECS = {
 
 def _pair(text):
     graph = seqnet.loads(text).graph
-    return lower(graph, scan_repeats=True), lower(graph, scan_repeats=False)
+    return lower(graph, scan_repeats=2), lower(graph, scan_repeats=0)
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -99,3 +99,10 @@ output y : float32[8] = h
     params = scanned.init(jax.random.key(0))
     x = jnp.ones((2, 8))
     np.testing.assert_allclose(scanned.apply(params, {"x": x})["y"], unrolled.apply(params, {"x": x})["y"])
+
+
+def test_default_scans_only_long_stacks():
+    short = seqnet.loads(SPECS["unshared"]).graph  # 4 copies
+    assert not lower(short).program.scan_groups
+    long = seqnet.loads(SPECS["unshared"].replace("repeat 4", "repeat 8")).graph
+    assert lower(long).program.scan_groups
