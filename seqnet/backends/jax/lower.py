@@ -26,8 +26,8 @@ import jax.numpy as jnp
 import networkx as nx
 
 from seqnet.backends.jax import fixed_point as fp
-from seqnet.backends.jax import repeats
 from seqnet.backends.jax import ops as _ops  # noqa: F401  (registers the lowering rules)
+from seqnet.backends.jax import repeats
 from seqnet.backends.jax.context import LowerCtx
 from seqnet.backends.jax.init import init_params
 from seqnet.backends.jax.ops.common import ACTIVATIONS
