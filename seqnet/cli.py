@@ -179,6 +179,8 @@ def cmd_train(args) -> int:
     if model.train_config is None:
         print(f"{args.file}: the spec has no train section", file=sys.stderr)
         return EXIT_SPEC
+    if args.distributed or args.coordinator:
+        _start_distributed(args)
     from seqnet.backends.jax.train import train
 
     result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress)
@@ -189,6 +191,21 @@ def cmd_train(args) -> int:
         if path:
             print(f"  wrote {path}")
     return EXIT_OK
+
+
+def _start_distributed(args) -> None:
+    """Multi-host training: every host runs the same `seqnet train` with its --process-id."""
+    import jax
+
+    if args.coordinator:
+        if args.num_processes is None or args.process_id is None:
+            raise UsageError("--coordinator needs --num-processes and --process-id")
+        jax.distributed.initialize(coordinator_address=args.coordinator,
+                                   num_processes=args.num_processes, process_id=args.process_id)  # fmt: skip
+    else:  # Cloud TPU, SLURM, Open MPI: JAX discovers the cluster itself
+        jax.distributed.initialize()
+    print(f"process {jax.process_index()} of {jax.process_count()}; "
+          f"{jax.device_count()} devices in all", file=sys.stderr)
 
 
 def cmd_eval(args) -> int:
@@ -273,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, metavar="DIR")
     t.add_argument("--resume", action="store_true")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--distributed", action="store_true",
+                   help="multi-host: jax.distributed.initialize() with the cluster discovered")  # fmt: skip
+    t.add_argument("--coordinator", metavar="HOST:PORT", help="multi-host: the coordinator address")
+    t.add_argument("--num-processes", type=int, metavar="N")
+    t.add_argument("--process-id", type=int, metavar="I")
     t.set_defaults(run=cmd_train)
 
     v = with_set(sub.add_parser("eval", help="metrics on the evaluation split"))

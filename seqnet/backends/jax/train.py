@@ -296,9 +296,20 @@ class Runtime:
     def put_batch(self, batch: dict[str, np.ndarray]):
         import jax
 
-        if jax.process_count() > 1:
-            return {k: jax.make_array_from_process_local_data(self.batch_sharding, v)
-                    for k, v in batch.items()}  # fmt: skip
+        count = jax.process_count()
+        if count > 1:
+            # Every process draws the same global batch (same seed); each hands its own slice
+            # to the devices it drives, and JAX assembles the global array from the slices.
+            index = jax.process_index()
+            out = {}
+            for k, v in batch.items():
+                if len(v) % count:
+                    raise TrainingError(f"batch {len(v)} does not split evenly over {count} processes")
+                per = len(v) // count
+                out[k] = jax.make_array_from_process_local_data(
+                    self.batch_sharding, v[index * per : (index + 1) * per], v.shape
+                )
+            return out
         return jax.device_put(batch, self.batch_sharding)
 
     # -- functions
@@ -406,7 +417,7 @@ class Runtime:
         step = self.eval_step()
         totals = None
         for batch, mask in batches:
-            sums = step(params, self.put_batch(batch), jax.device_put(mask, self.batch_sharding))
+            sums = step(params, self.put_batch(batch), self.put_batch({"mask": mask})["mask"])
             totals = sums if totals is None else jax.tree_util.tree_map(lambda a, b: a + b, totals, sums)
         if totals is None:
             return {}
