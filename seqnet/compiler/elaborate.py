@@ -152,7 +152,15 @@ class Elaborator:
             from seqnet.compiler.train import resolve_train
 
             self._guard(lambda: resolve_train(self, train, scope))
+        declared = {s.name for s in module.body if isinstance(s, ast.DimDef)}
         for name in sorted(set(self.overrides) - self.used_overrides):
+            if name in declared:
+                continue  # a dim whose own definition failed: that error is reported
+            if name in _TRAIN_OVERRIDABLE:
+                if train is None:
+                    self.reporter.error("SQN0110", f"--set {name}: the spec has no train section",
+                                        None, hint="add a train { ... } section to train it")  # fmt: skip
+                continue  # else the train section failed to resolve, and said why
             known = sorted(self.graph.graph["dims"]) + sorted(_TRAIN_OVERRIDABLE)
             self.reporter.error(
                 "SQN0110", f"--set {name}: no dim, const or train setting is called '{name}'",
@@ -849,7 +857,7 @@ class Elaborator:
 # --- helpers --------------------------------------------------------------------------------------
 
 _TRAIN_OVERRIDABLE = ("batch", "steps", "seed", "lr", "eval_every", "checkpoint_every", "clip",
-                      "dtype", "mode", "eval_batches")  # fmt: skip
+                      "dtype", "mode", "eval_batches", "decoder_lr")  # fmt: skip
 
 
 class Cascade(CompileError):

@@ -59,6 +59,12 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
                 raise CompileError("SQN0108", f"{key} must be a non-negative integer, got "
                                    f"{V.describe(value)}", settings[key].value.span)  # fmt: skip
             out[key] = value.value
+    if "decoder_lr" in settings:
+        value = el._eval(settings["decoder_lr"].value, ctx)
+        if not (isinstance(value, V.Num) and value.value > 0):
+            raise CompileError("SQN0108", "decoder_lr must be a positive number",
+                               settings["decoder_lr"].value.span)  # fmt: skip
+        out["decoder_lr"] = float(value.value)
     if "clip" in settings:
         value = el._eval(settings["clip"].value, ctx)
         if not (isinstance(value, V.Num) and value.value > 0):
@@ -81,7 +87,7 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
         v = el._eval(settings["data_axis"].value, ctx)
         out["data_axis"] = v.name if isinstance(v, V.Symbol) else getattr(v, "value", "data")
     for name, text in el.overrides.items():  # --set steps=10, --set lr=0.01
-        if name in _INT_KEYS or name in ("clip", "mode", "dtype"):
+        if name in _INT_KEYS or name in ("clip", "mode", "dtype", "decoder_lr"):
             el.used_overrides.add(name)
             value = parse_override(name, text, None).value
             out[name] = value
@@ -89,11 +95,12 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
             el.used_overrides.add(name)
             opt = out.get("optimizer", TrainConfig.model_fields["optimizer"].default)
             out["optimizer"] = CallSpec(name=opt.name, args={**opt.args, "lr": float(text)})
-    if out.get("mode") == "local" and not any(
-        el.graph.nodes[n]["op"] == "segments" for n in el.graph.nodes
-    ):
-        raise CompileError("SQN0502", "mode = local trains segment structures, but this spec has none",
-                           settings["mode"].value.span, hint="use mode = standard")  # fmt: skip
+    has_segments = any(el.graph.nodes[n]["op"] == "segments" for n in el.graph.nodes)
+    for key in ("mode", "decoder_lr"):
+        if key in settings and not has_segments and (key != "mode" or out.get("mode") == "local"):
+            raise CompileError("SQN0502", f"{key} = ... trains segment structures, but this spec has "
+                               "none", settings[key].value.span,
+                               hint="remove it" if key == "decoder_lr" else "use mode = standard")  # fmt: skip
     try:
         el.graph.graph["train"] = TrainConfig(**out)
     except Exception as e:  # pydantic validation of an override value

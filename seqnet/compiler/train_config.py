@@ -46,6 +46,8 @@ class TrainConfig(BaseModel):
     clip: float | None = None  # global gradient-norm clipping
     metrics: tuple[MetricSpec, ...] = ()
     mode: str = "standard"  # standard | local (FEN local training)
+    # FEN: the segment decoders' learning rate (the paper's eta; encoders use lr, its eta-bar)
+    decoder_lr: float | None = None
     dtype: str = "float32"  # compute dtype: float32 | bfloat16 (parameters stay float32)
     mesh: dict[str, int] = Field(default_factory=lambda: {"data": -1})  # -1: all devices
     data_axis: str = "data"
@@ -69,5 +71,5 @@ SCHEDULES = {
 MODES = ("standard", "local")
 TRAIN_KEYS = (
     "data", "loss", "optimizer", "schedule", "batch", "steps", "eval_every", "eval_batches",
-    "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis",
+    "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis", "decoder_lr",
 )  # fmt: skip

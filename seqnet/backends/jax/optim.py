@@ -16,6 +16,10 @@ _DEFAULTS = {
 }
 
 
+def base_lr(config: TrainConfig) -> float:
+    return float({**_DEFAULTS.get(config.optimizer.name, {"lr": 1e-3}), **config.optimizer.args}["lr"])
+
+
 def make_schedule(config: TrainConfig, steps: int | None = None):
     """step -> learning rate (an optax schedule)."""
     args = {**_DEFAULTS.get(config.optimizer.name, {"lr": 1e-3}), **config.optimizer.args}
@@ -65,3 +69,38 @@ def make_optimizer(config: TrainConfig, steps: int | None = None):
 def adam_like(config: TrainConfig) -> int:
     """How many parameter-sized buffers the optimiser keeps (for the memory estimate)."""
     return {"sgd": 0, "momentum": 1, "rmsprop": 2, "lion": 1}.get(config.optimizer.name, 2)
+
+
+def scale_subtrees(scales):
+    """An optax transformation multiplying each update by a per-leaf constant (a pytree of
+    floats shaped like the parameters): FEN decoders learn at decoder_lr / lr times the rate."""
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(updates, state, params=None):
+        del params
+        return _mul(updates, scales), state
+
+    return optax.GradientTransformation(init, update)
+
+
+def _mul(updates, scales):
+    import jax
+
+    return jax.tree.map(lambda u, s: u * s if s != 1.0 else u, updates, scales)
+
+
+def decoder_scales(params, graph, ratio: float):
+    """1.0 everywhere except the `decoder` parameters of every segments node: `ratio`."""
+    import jax
+
+    prefixes = [tuple(n.split("/")) + ("decoder",) for n in graph.nodes
+                if graph.nodes[n]["op"] == "segments"]  # fmt: skip
+
+    def scale(path, _leaf):
+        keys = tuple(getattr(k, "key", str(k)) for k in path)
+        return ratio if any(keys[: len(p)] == p for p in prefixes) else 1.0
+
+    return jax.tree_util.tree_map_with_path(scale, params)

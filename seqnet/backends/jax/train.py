@@ -215,6 +215,7 @@ class Runtime:
         import jax
         from jax.sharding import NamedSharding
         from jax.sharding import PartitionSpec as P
+        from optax import chain as optax_chain
 
         from seqnet.backends.jax import losses
         from seqnet.backends.jax.optim import make_optimizer
@@ -231,6 +232,12 @@ class Runtime:
         self.replicated = NamedSharding(self.mesh, P())
         self.batch_sharding = NamedSharding(self.mesh, P(config.data_axis))
         self.tx, self.schedule = make_optimizer(config)
+        if config.decoder_lr is not None:
+            from seqnet.backends.jax.optim import base_lr, decoder_scales, scale_subtrees
+
+            template = jax.eval_shape(self.lowered.init, jax.random.key(0))
+            ratio = config.decoder_lr / base_lr(config)
+            self.tx = optax_chain(self.tx, scale_subtrees(decoder_scales(template, model.graph, ratio)))
         lo = config.loss
         self.loss_fn = losses.get_loss(lo.name)
         self.loss_probs = losses.output_is_probability(model.graph, lo.output)
