@@ -857,7 +857,7 @@ class Elaborator:
 # --- helpers --------------------------------------------------------------------------------------
 
 _TRAIN_OVERRIDABLE = ("batch", "steps", "seed", "lr", "eval_every", "checkpoint_every", "clip",
-                      "dtype", "mode", "eval_batches", "decoder_lr")  # fmt: skip
+                      "dtype", "mode", "eval_batches", "decoder_lr", "examples")  # fmt: skip
 
 
 class Cascade(CompileError):

@@ -18,7 +18,7 @@ from seqnet.compiler.train_config import (
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
 
-_INT_KEYS = ("batch", "steps", "eval_every", "eval_batches", "checkpoint_every", "seed")
+_INT_KEYS = ("batch", "steps", "eval_every", "eval_batches", "checkpoint_every", "seed", "examples")
 
 
 def resolve_train(el, stmt: ast.Train, scope) -> None:
@@ -59,6 +59,9 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
                 raise CompileError("SQN0108", f"{key} must be a non-negative integer, got "
                                    f"{V.describe(value)}", settings[key].value.span)  # fmt: skip
             out[key] = value.value
+    if out.get("examples") is not None and out["examples"] < out.get("batch", 32):
+        raise CompileError("SQN0108", f"examples = {out['examples']} is fewer than one batch "
+                           f"({out.get('batch', 32)})", settings["examples"].value.span)  # fmt: skip
     if "decoder_lr" in settings:
         value = el._eval(settings["decoder_lr"].value, ctx)
         if not (isinstance(value, V.Num) and value.value > 0):

@@ -38,6 +38,7 @@ class TrainConfig(BaseModel):
     optimizer: CallSpec = CallSpec(name="adam", args={"lr": 1e-3})
     schedule: CallSpec = CallSpec(name="constant")
     batch: int = 32
+    examples: int | None = None  # training examples drawn from a generated task (None: its default)
     steps: int = 1000
     eval_every: int = 0  # 0: only at the end
     eval_batches: int = 8
@@ -71,5 +72,5 @@ SCHEDULES = {
 MODES = ("standard", "local")
 TRAIN_KEYS = (
     "data", "loss", "optimizer", "schedule", "batch", "steps", "eval_every", "eval_batches",
-    "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis", "decoder_lr",
+    "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis", "decoder_lr", "examples",
 )  # fmt: skip

@@ -554,7 +554,7 @@ def train(
         params, opt_state = rt.init_state()
     structure = ck.structure_hash({"params": params, "opt": opt_state})
 
-    train_arrays = rt.load_split("train")
+    train_arrays = rt.load_split("train", config.examples)
     eval_arrays = rt.load_split("eval")
     eval_sets = rt.eval_batches(eval_arrays, config.eval_batches or None)
     total = config.steps
