@@ -449,6 +449,23 @@ class Lowered:
         return self.local_loss_terms(params, inputs, loss_fn, targets, rng=rng, train=train).sum()
 
     # -- helpers
+    def first_nonfinite(self, params: dict, inputs: dict[str, jax.Array]) -> str | None:
+        """Where NaN or Inf first shows: a sentence naming the node and its spec location, or
+        None when every parameter and every node output is finite. Runs eagerly (diagnostics)."""
+        import numpy as np
+
+        g = self.graph
+        for n in self.program.owners():
+            leaves = jax.tree.leaves(self.program.node_params(params, n))
+            if any(not np.all(np.isfinite(np.asarray(x))) for x in leaves):
+                return f"the parameters of '{n}' ({g.nodes[n]['op']}, {g.nodes[n]['span']}) are not finite"
+        env = self.program.run(params, self._check_inputs(inputs), RunState(train=False, rng=None))
+        for n in topo_order(g):
+            outs = [v for (node, _), v in env.items() if node == n]
+            if g.nodes[n]["op"] != "input" and any(not np.all(np.isfinite(np.asarray(v))) for v in outs):
+                return f"the first non-finite value comes out of '{n}' ({g.nodes[n]['op']}, {g.nodes[n]['span']})"
+        return None
+
     def _segments_node(self) -> list[str]:
         nodes = sorted(self.program.segments)
         if len(nodes) != 1:

@@ -478,6 +478,20 @@ def _check_finite(pending: list, start_step: int, last_ckpt: str, lr_of) -> list
     return host
 
 
+def _locate_nonfinite(rt, params, batch) -> str:
+    """A sentence pointing at the spec line where NaN/Inf first appears (best effort)."""
+    if batch is None:
+        return ""
+    try:
+        inputs = {k: batch[k] for k in rt.inputs}
+        where = rt.lowered.first_nonfinite(params, inputs)
+    except Exception as e:  # a diagnosis must never hide the error it explains
+        return f"(could not locate the first non-finite value: {type(e).__name__})"
+    if where is None:
+        return "Every parameter and node output is finite on the last batch: the loss produced it."
+    return where[0].upper() + where[1:] + "."
+
+
 class _SigintFlag:
     """While active (main thread only), the first Ctrl-C sets a flag; the second raises."""
 
@@ -593,6 +607,7 @@ def train(
     stream = prefetch(batches(train_arrays, config.batch, config.seed, start_step=start),
                       size=2, transform=rt.put_batch)  # fmt: skip
     pending: list = []
+    last_batch = None
     window_start = start
     train_metrics: dict[str, float] = {}
     step = start
@@ -603,7 +618,10 @@ def train(
         nonlocal pending, window_start, train_metrics
         if not pending:
             return
-        host = _check_finite(pending, window_start, last_good(), lr_of)
+        try:
+            host = _check_finite(pending, window_start, last_good(), lr_of)
+        except TrainingError as e:
+            raise TrainingError(f"{e} {_locate_nonfinite(rt, state[0], last_batch)}") from None
         n = len(host)
         means = {k: float(np.mean([h[k] for h in host])) for k in host[0]}
         rate = None
@@ -621,6 +639,7 @@ def train(
             try:
                 while step < total:
                     batch = next(stream)
+                    last_batch = batch
                     state, logs = step_fn(state, batch)
                     step += 1
                     pending.append(logs)

@@ -139,6 +139,26 @@ def test_divergence_names_step_and_checkpoint(tmp_path):
         assert all(np.isfinite(v).all() for v in tensors.values())
     else:
         assert "no checkpoint" in msg
+    # and it points at the spec: which node's parameters or output first went non-finite
+    assert "non-finite value comes out of" in msg or "are not finite" in msg, msg
+    assert ":" in msg.split("(")[-1]  # a file:line:col location
+
+
+def test_nonfinite_located_at_its_node():
+    import jax
+    import jax.numpy as jnp
+
+    model = seqnet.loads(
+        "input x : float32[4]\nh = dense(x, 4)\nz = h / dense(x, 4, bias=false)\n"
+        "output y : float32[4] = dense(z, 4)\n"
+    )
+    lowered = model._jax()
+    params = lowered.init(jax.random.key(0))
+    assert lowered.first_nonfinite(params, {"x": jnp.ones((2, 4))}) is None
+    where = lowered.first_nonfinite(params, {"x": jnp.zeros((2, 4))})  # 0 / 0 in z
+    assert "'z'" in where and "<string>:3:5" in where, where
+    params["h"]["w"] = params["h"]["w"].at[0, 0].set(jnp.nan)
+    assert "parameters of 'h'" in lowered.first_nonfinite(params, {"x": jnp.ones((2, 4))})
 
 
 def test_corrupt_truncated_and_mismatched_checkpoints_refused(tmp_path):
