@@ -153,6 +153,8 @@ def cmd_render(args) -> int:
                    resolve_dims=args.resolve_dims, theme=args.theme)  # fmt: skip
     if args.show_segments:
         options["show_segments"] = True
+    if args.unroll:
+        options["unroll"] = args.unroll
     try:
         out = render(graph, Path(args.output), **options)
     except DotMissing as e:
@@ -283,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resolve-dims", action="store_true")
     r.add_argument("--theme", choices=["light", "dark"], default="light")
     r.add_argument("--show-segments", action="store_true", help="list the segment set S")
+    r.add_argument("--unroll", type=int, default=0, metavar="K",
+                   help="draw recurrent cells unrolled over K time steps")  # fmt: skip
     r.set_defaults(run=cmd_render)
 
     t = with_set(sub.add_parser("train", help="train with the spec's train section"))

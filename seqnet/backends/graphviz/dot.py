@@ -29,6 +29,7 @@ DEFAULTS = {
     "show_segments": False,
     "max_leaves": 16,
     "title": None,  # None: the spec's file name and total parameters
+    "unroll": 0,  # draw recurrent cells unrolled over this many time steps (0: a cell + state loop)
 }
 
 THEMES = {
@@ -656,8 +657,60 @@ class _Builder:
             + ";"
         ]  # fmt: skip
         if op in ("rnn", "lstm", "gru"):
+            if self.o["unroll"]:
+                self.emit_unrolled(n, nid, data, label, fill)
+                return
             lines.append(self.state_loop(nid, op, attrs))
         self.lines_nodes[nid] = lines
+
+    def emit_unrolled(self, n: str, nid: str, data: dict, label: str, fill: str) -> None:
+        """A recurrent node drawn over its first time steps: one cell per step (the same cell,
+        the same parameters), the state passed from each to the next, '…' for the rest."""
+        a = data.get("attrs") or {}
+        op = data["op"]
+        self.feature("state")
+        h = a.get("hidden", 0)
+        state = f"(h, c) {2 * h}" if op == "lstm" else f"h {h}"
+        steps_text = self.recurrent_line(data).split(" over ")[1].split(" steps")[0]
+        try:
+            total = int(steps_text)
+        except ValueError:
+            total = None  # a symbolic length
+        shown = self.o["unroll"] if total is None else min(self.o["unroll"], total)
+        mode = a.get("mode", "many_to_many")
+        cells = []
+        lines = []
+        for t in range(1, shown + 1):
+            cid = nid if t == 1 else self.new_id(f"{nid}__t{t}")
+            if t == 1:
+                text = label.replace(self.recurrent_line(data), f"step t=1 of {steps_text}", 1)
+            else:
+                text = f"{op} t={t}"
+            lines.append(f"    {_q(cid)} " + _attrs({
+                "id": cid, "label": text, "shape": "box",
+                "style": "filled,rounded,bold", "fillcolor": fill,
+                "tooltip": self.node_tooltip(n, data, op_summary(op, a, clip=False)),
+            }) + ";")  # fmt: skip
+            cells.append(cid)
+        if total is None or total > shown:
+            more = self.new_id(f"{nid}__more")
+            rest = f"… t={shown + 1}..{steps_text}"
+            lines.append(f"    {_q(more)} " + _attrs({"id": more, "label": rest, "shape": "plaintext"}) + ";")
+            cells.append(more)
+        for u, v in zip(cells, cells[1:]):
+            lines.append(f"    {_q(u)} -> {_q(v)} " + _attrs({
+                "label": state, "color": self.t["state"], "fontcolor": self.t["state"],
+                "penwidth": "1.6", "tooltip": f"{op} state carried to the next step",
+            }) + ";")  # fmt: skip
+        title = f"{data.get('label') or n}: {op} unrolled ({mode})"
+        self.lines_nodes[nid] = [
+            f"  subgraph {_q('cluster_' + nid)} {{",
+            "    graph " + _attrs({"id": "cluster_" + nid, "label": title, "style": "rounded,dashed",
+                                   "color": self.t["state"], "fontcolor": self.t["state"]}) + ";",
+            *lines,
+            "  }",
+        ]  # fmt: skip
+        self.entry[nid], self.exit[nid] = cells[0], cells[-1]
 
     def recurrent_line(self, data: dict) -> str:
         a = data.get("attrs") or {}
@@ -1097,6 +1150,8 @@ def _options(options: dict) -> dict:
         raise ValueError(f"rankdir must be 'TB' or 'LR', not {o['rankdir']!r}")
     if o["theme"] not in THEMES:
         raise ValueError(f"theme must be one of {', '.join(THEMES)}, not {o['theme']!r}")
+    if not isinstance(o["unroll"], int) or o["unroll"] < 0:
+        raise ValueError(f"unroll must be a whole number >= 0, not {o['unroll']!r}")
     if o["depth"] is not None and (not isinstance(o["depth"], int) or o["depth"] < 0):
         raise ValueError(f"depth must be a whole number >= 0 or None, not {o['depth']!r}")
     return o

@@ -322,3 +322,17 @@ def test_every_shipped_spec_renders(path):
         assert (nid if data["op"] != "segments" else "cluster_" + nid) in ids, n
     for name in g.graph["outputs"]:
         assert "output_" + _sanitize(name) in ids
+
+
+def test_recurrent_cells_unrolled():
+    import seqnet
+    from seqnet.backends.graphviz import to_dot
+
+    g = seqnet.loads("input x : float32[6, 4]\nh = lstm(x, 8)\noutput y : float32[6, 8] = h\n").graph
+    dot = to_dot(g, unroll=3)
+    assert "lstm t=2" in dot and "lstm t=3" in dot and "… t=4..6" in dot
+    assert dot.count("(h, c) 16") == 3  # the state passed along three times
+    assert "unrolled (many_to_many)" in dot
+    full = to_dot(g, unroll=10)  # never more cells than steps
+    assert "lstm t=6" in full and "lstm t=7" not in full and "…" not in full
+    assert to_dot(g) == to_dot(g, unroll=0)
