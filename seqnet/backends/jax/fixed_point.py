@@ -12,6 +12,10 @@ Two solvers:
   memory does not grow with their number.
 * "unrolled": `lax.scan` over max_iter steps (frozen examples stay put), differentiated by plain
   backprop through the loop: the comparison baseline.
+* "forward": the same forward loop with forward-mode AD (the paper's eq. 7, Tz = fix(J->F(Tx))) in
+  a `jax.custom_jvp`: the tangent solves t = (df/dz) t + (df/dtheta) t_theta by iteration at z*.
+  For `jax.jvp`, `jax.jacfwd` and Hessian-vector products; reverse mode through it is refused by
+  JAX (the tangent loop is a while loop), so train with "fixed_point".
 
 `f` must be a pure function of (theta, z) whose Python closure holds no traced values; everything
 array-valued (parameters, upstream activations, PRNG key data) travels in `theta`. Integer leaves
@@ -27,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-SOLVERS = ("fixed_point", "unrolled")
+SOLVERS = ("fixed_point", "unrolled", "forward")
 
 
 class FixedPointStats(NamedTuple):
@@ -145,6 +149,8 @@ def fixed_point(
         raise ValueError(f"unknown fixed-point solver {solver!r}; choose one of {SOLVERS}")
     if solver == "unrolled":
         return _solve_unrolled(f, theta, z_shapes, tol, max_iter)
+    if solver == "forward":
+        return _forward_mode(f, theta, z_shapes, tol, max_iter, backward_tol, backward_max_iter)
 
     @jax.custom_vjp
     def solve(theta):
@@ -163,4 +169,49 @@ def fixed_point(
         return (_solve_adjoint(f, theta, z_star, zbar, backward_tol, backward_max_iter),)
 
     solve.defvjp(solve_fwd, solve_bwd)
+    return solve(theta)
+
+
+def _solve_tangent(f, theta, z_star, b, tol, max_iter):
+    """t = b + (df/dz) t at z*, by iteration (the forward-mode counterpart of _solve_adjoint)."""
+
+    def lin(t):
+        return jax.jvp(lambda z: f(theta, z), (z_star,), (t,))[1]
+
+    def cond(carry):
+        k, _, change = carry
+        return (k < max_iter) & (change > tol)
+
+    def body(carry):
+        k, t, _ = carry
+        t_new = jax.tree_util.tree_map(jnp.add, b, lin(t))
+        leaves = [jnp.max(jnp.abs(a - c)) for a, c in zip(jax.tree_util.tree_leaves(t_new),
+                                                           jax.tree_util.tree_leaves(t), strict=True)]  # fmt: skip
+        return k + 1, t_new, jnp.max(jnp.stack(leaves)).astype(jnp.float32)
+
+    _, t, _ = lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), b, jnp.float32(jnp.inf)))
+    return t
+
+
+def _no_tangent(x):
+    import numpy as np
+
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return jnp.zeros_like(x)
+    return np.zeros(x.shape, dtype=jax.dtypes.float0)
+
+
+def _forward_mode(f, theta, z_shapes, tol, max_iter, tangent_tol, tangent_max_iter):
+    @jax.custom_jvp
+    def solve(theta):
+        return _solve_while(f, theta, z_shapes, tol, max_iter)
+
+    @solve.defjvp
+    def solve_jvp(primals, tangents):
+        (theta,), (t_theta,) = primals, tangents
+        z_star, stats = _solve_while(f, theta, z_shapes, tol, max_iter)
+        _, b = jax.jvp(lambda th: f(th, z_star), (theta,), (t_theta,))
+        t = _solve_tangent(f, theta, z_star, b, tangent_tol, tangent_max_iter)
+        return (z_star, stats), (t, jax.tree_util.tree_map(_no_tangent, stats))
+
     return solve(theta)

@@ -221,6 +221,12 @@ class Runtime:
         from seqnet.backends.jax.optim import make_optimizer
 
         self.model, self.config = model, config
+        for n, d in model.graph.nodes(data=True):
+            if d["op"] == "wormhole_gate" and d["attrs"].get("solver") == "forward":
+                raise TrainingError(
+                    f"wormhole {n} ({d['span']}) uses solver=forward, which differentiates in "
+                    "forward mode only; training needs reverse mode: use solver=fixed_point"
+                )
         self.lowered = model._jax()
         self.inputs = dict(model.inputs)
         self.outputs = dict(model.outputs)

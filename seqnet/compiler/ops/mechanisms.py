@@ -17,7 +17,7 @@ from seqnet.compiler.ops.registry import (
 )
 
 GATES = ("sigmoid", "tanh", "none")
-SOLVERS = ("fixed_point", "unrolled")
+SOLVERS = ("fixed_point", "unrolled", "forward")
 
 
 def _wormhole_infer(c: OpCall):
