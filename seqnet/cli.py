@@ -41,6 +41,8 @@ def _compile(path: str, args):
 
 
 def cmd_check(args) -> int:
+    if args.emit:
+        return _emit(args)
     status = EXIT_OK
     report = []
     for path in args.files:
@@ -61,6 +63,32 @@ def cmd_check(args) -> int:
     if args.json:
         print(json.dumps(report if len(report) > 1 else report[0], indent=2))
     return status
+
+
+def _emit(args) -> int:
+    from seqnet import emit
+
+    if len(args.files) != 1:
+        raise UsageError("--emit takes one file")
+    path = args.files[0]
+    if args.emit == "ast":
+        from seqnet.grammar.parser import parse
+        from seqnet.pipeline import read_source
+
+        source, err = read_source(Path(path), path)
+        module, diags = (None, [err]) if err else parse(source)
+        _print_diags(diags, False)
+        if module is None:
+            return EXIT_SPEC
+        print(emit.emit_ast(module), end="")
+        return EXIT_OK
+    graph, diags, _ = _compile(path, args)
+    _print_diags(diags, False)
+    if graph is None:
+        return EXIT_SPEC
+    text = emit.emit_graph(graph) if args.emit == "graph" else emit.emit_stablehlo(graph)
+    print(text, end="")
+    return EXIT_OK
 
 
 def cmd_explain(args) -> int:
@@ -258,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("--json", action="store_true", help="diagnostics as JSON")
     c.add_argument("-q", "--quiet", action="store_true", help="print only diagnostics")
+    c.add_argument("--emit", choices=["ast", "graph", "stablehlo"],
+                   help="print what a stage produced: the syntax tree, the graph IR, or the "
+                        "StableHLO of apply (op locations name the spec's nodes)")  # fmt: skip
     c.set_defaults(run=cmd_check)
 
     e = sub.add_parser("explain", help="what a diagnostic code means")

@@ -1,0 +1,94 @@
+"""`seqnet check FILE --emit STAGE`: print what a pipeline stage produced.
+
+ast: the syntax tree; graph: the graph IR, one line per node with its types and source location;
+stablehlo: the program XLA compiles for `apply` (batch 1), whose op locations carry the spec's
+node names (from `jax.named_scope`), so any XLA message can be traced back to a line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import networkx as nx
+
+from seqnet.compiler.graph import topo_order
+from seqnet.source import SourceFile, Span
+
+STAGES = ("ast", "graph", "stablehlo")
+
+
+def emit_ast(module) -> str:
+    lines: list[str] = []
+
+    def walk(node, indent: int, label: str = "") -> None:
+        pad = "  " * indent + (f"{label}: " if label else "")
+        if dataclasses.is_dataclass(node) and not isinstance(node, (Span, SourceFile)):
+            fields = [f for f in dataclasses.fields(node) if f.name not in ("span", "source")]
+            simple = {f.name: getattr(node, f.name) for f in fields
+                      if isinstance(getattr(node, f.name), (str, int, float, bool, type(None)))}  # fmt: skip
+            where = f"  @{node.span.line}:{node.span.column}" if hasattr(node, "span") else ""
+            text = ", ".join(f"{k}={v!r}" for k, v in simple.items() if not k.endswith("_span"))
+            lines.append(f"{pad}{type(node).__name__}({text}){where}")
+            for f in fields:
+                value = getattr(node, f.name)
+                if f.name in simple or f.name.endswith("_span") or isinstance(value, Span):
+                    continue
+                walk(value, indent + 1, f.name)
+        elif isinstance(node, tuple):
+            if not node:
+                return
+            lines.append(f"{pad}[{len(node)}]")
+            for item in node:
+                walk(item, indent + 1)
+        else:
+            lines.append(f"{pad}{node!r}")
+
+    for stmt in module.body:
+        walk(stmt, 0)
+    return "\n".join(lines) + "\n"
+
+
+def _ref(ref) -> str:
+    if isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str):
+        node, port = ref
+        return node if port == 0 else f"{node}#{port}"
+    return "[" + ", ".join(_ref(r) for r in ref) + "]"
+
+
+def emit_graph(g: nx.MultiDiGraph, indent: str = "") -> str:
+    lines = []
+    for n in topo_order(g):
+        d = g.nodes[n]
+        types = ", ".join(str(t) for t in d["outputs"])
+        args = [f"{a}={_ref(r)}" for a, r in d["args"]]
+        attrs = [f"{k}={v}" for k, v in sorted(d["attrs"].items())
+                 if k not in ("structure", "out_type", "target_shape")]  # fmt: skip
+        shared = f"  shares {d['param_owner']}" if d.get("param_owner", n) != n else ""
+        lines.append(f"{indent}{n} = {d['op']}({', '.join(args + attrs)}) : {types}{shared}  # {d['span']}")
+        for role, region in (d.get("regions") or {}).items():
+            lines.append(f"{indent}  region {role} (x{region.graph.get('copies', 1)} parameter sets):")
+            lines.append(emit_graph(region, indent + "    ").rstrip("\n"))
+    for u, v, e in g.edges(data=True):
+        if e.get("wormhole"):
+            s = e.get("settings") or {}
+            lines.append(f"{indent}wormhole {u} -> {v} ({', '.join(f'{k}={s[k]}' for k in sorted(s))})")
+    if not indent:
+        outs = ", ".join(f"{k} = {_ref(r)}" for k, r in g.graph["outputs"].items())
+        lines.append(f"outputs: {outs}")
+    return "\n".join(lines) + "\n"
+
+
+def emit_stablehlo(g: nx.MultiDiGraph) -> str:
+    import jax
+    import jax.numpy as jnp
+
+    from seqnet.backends.jax.lower import lower
+
+    lowered = lower(g)
+    params = lowered.init(jax.random.key(0))
+    inputs = {n: jnp.zeros((1, *g.nodes[n]["outputs"][0].dims), g.nodes[n]["outputs"][0].dtype)
+              for n in g.graph["inputs"]}  # fmt: skip
+    traced = jax.jit(lambda p, x: lowered.apply(p, x)).lower(params, inputs)
+    legend = ["// op locations read jit(<lambda>)/<node>/<op>; the nodes come from:"]
+    legend += [f"//   {n}: {g.nodes[n]['op']} at {g.nodes[n]['span']}" for n in topo_order(g)]
+    return "\n".join(legend) + "\n" + traced.as_text(debug_info=True)
