@@ -42,11 +42,20 @@ class FixedPointStats(NamedTuple):
 
 def per_example_change(new, old) -> jax.Array:
     """Max-abs difference per example (leading axis) over every leaf of a state pytree."""
-    leaves = [
-        jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32)).reshape(a.shape[0], -1).max(axis=1)
-        for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old), strict=True)
-    ]
-    return jnp.stack(leaves).max(axis=0)
+    def change(a, b):
+        wide = jnp.promote_types(a.dtype, jnp.float32)  # bf16 states compare in float32, f64 in f64
+        return jnp.abs(a.astype(wide) - b.astype(wide)).reshape(a.shape[0], -1).max(axis=1)
+
+    leaves = [change(a, b) for a, b in zip(jax.tree_util.tree_leaves(new),
+                                             jax.tree_util.tree_leaves(old), strict=True)]  # fmt: skip
+    wide = jnp.result_type(*leaves)
+    return jnp.stack([x.astype(wide) for x in leaves]).max(axis=0)
+
+
+def _change_dtype(z):
+    """The dtype per_example_change returns for a state like z."""
+    return jnp.result_type(jnp.float32, *[jnp.promote_types(x.dtype, jnp.float32)
+                                          for x in jax.tree_util.tree_leaves(z)])  # fmt: skip
 
 
 def _select(done: jax.Array, old, new):
@@ -87,7 +96,7 @@ def _initial(f, theta, z_shapes):
         z0,
         jnp.zeros((batch,), bool),
         jnp.zeros((batch,), jnp.int32),
-        jnp.full((batch,), jnp.inf, jnp.float32),
+        jnp.full((batch,), jnp.inf, _change_dtype(z0)),
     )
 
 

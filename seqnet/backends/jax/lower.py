@@ -219,7 +219,9 @@ class GraphProgram:
         params: dict = {}
         for n in self.owners():
             k = node_key(key, n)
-            value = init_params(k, self.graph.nodes[n].get("params", {}))
+            # float64 programs keep float64 parameters; float32 and low-precision ones float32
+            pdtype = jnp.float64 if self.compute_dtype == jnp.float64 else jnp.float32
+            value = init_params(k, self.graph.nodes[n].get("params", {}), pdtype)
             if n in self.segments:
                 value.update(self.segments[n].init(k))
             tree_set(params, self.param_path(n), value, f"node {n!r}")
@@ -511,10 +513,27 @@ class Lowered:
         return outs
 
 
-def lower(graph: nx.MultiDiGraph, *, compute_dtype="float32", scan_repeats: int = 8) -> Lowered:
+def lower(graph: nx.MultiDiGraph, *, compute_dtype=None, scan_repeats: int = 8) -> Lowered:
     """Lower a compiled graph to JAX. compute_dtype: "float32" (default), "bfloat16" (params stay
     float32 and are cast for compute; float inputs are cast; outputs come back as declared).
     scan_repeats: stacks of at least this many identical copies lower to one lax.scan (see
     repeats.py); 0 (or False) unrolls every stack. Below about 8 copies the unrolled program runs
-    faster on CPU; above it the scan compiles several times faster (benchmarks/compile.py)."""
+    faster on CPU; above it the scan compiles several times faster (benchmarks/compile.py).
+    compute_dtype=None: float64 when the spec declares a float64 input or output (JAX's 64-bit
+    mode must then be on), else float32."""
+    if compute_dtype is None:
+        compute_dtype = _declared_float_dtype(graph)
     return Lowered(graph, compute_dtype, scan_repeats)
+
+
+def _declared_float_dtype(graph: nx.MultiDiGraph) -> str:
+    types = [graph.nodes[n]["outputs"][0] for n in graph.graph["inputs"]]
+    types += [graph.nodes[n]["outputs"][p] for n, p in graph.graph["outputs"].values()]
+    if not any(t.dtype == "float64" for t in types):
+        return "float32"
+    if not jax.config.jax_enable_x64:
+        raise ValueError(
+            "the spec declares float64 tensors, but JAX's 64-bit mode is off: set JAX_ENABLE_X64=1 "
+            "(or jax.config.update('jax_enable_x64', True)) before using it, or declare float32"
+        )
+    return "float64"

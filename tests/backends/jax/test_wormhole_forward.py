@@ -13,7 +13,7 @@ SPEC = """
 input x : float64[4]
 h1 = dense(x, 6, act=tanh)
 h2 = dense(h1, 6, act=tanh)
-wormhole h2 -> h1 gate=sigmoid gate_bias=0.0 tol=1e-7 max_iter=500 solver={solver} backward_tol=1e-8
+wormhole h2 -> h1 gate=sigmoid gate_bias=0.0 tol=1e-12 max_iter=2000 solver={solver} backward_tol=1e-12
 output y : float64[3] = dense(h2, 3)
 """
 
