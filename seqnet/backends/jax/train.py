@@ -334,13 +334,15 @@ class Runtime:
             cast = lambda x: x.astype(self.compute_dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x  # noqa: E731
             params = jax.tree_util.tree_map(cast, params)
             inputs = {k: cast(v) for k, v in inputs.items()}
-        return self.lowered.apply(params, inputs, rng=rng, train=train)
+        return self.lowered.apply_with_stats(params, inputs, rng=rng, train=train)
 
-    def _objective(self, params, batch, rng, train):
+    def _objective(self, params, batch, rng, train, with_stats=False):
         inputs = {k: batch[k] for k in self.inputs}
-        outs = self._forward(params, inputs, rng, train)
+        outs, stats = self._forward(params, inputs, rng, train)
         lo = self.config.loss
         per_example = self.loss_fn(outs[lo.output], batch[lo.target], self.loss_probs)
+        if with_stats:
+            return per_example, outs, inputs, stats
         return per_example, outs, inputs
 
     def _local_objective(self, params, batch, inputs, rng):
@@ -369,7 +371,7 @@ class Runtime:
                 rng = jax.random.fold_in(self.dropout_key, i)
 
                 def objective(p):
-                    per_example, outs, inputs = self._objective(p, batch, rng, True)
+                    per_example, outs, inputs, stats = self._objective(p, batch, rng, True, True)
                     loss = per_example.mean()
                     total = loss
                     if self.local_terms is not None:
@@ -377,15 +379,18 @@ class Runtime:
                         # of the per-segment losses only; the end-to-end loss is logged, never
                         # differentiated (adding it would backprop through the whole tree).
                         total = self._local_objective(p, batch, inputs, rng)
-                    return total, (loss, outs)
+                    return total, (loss, outs, stats)
 
-                (_, (loss, outs)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+                (_, (loss, outs, stats)), grads = jax.value_and_grad(objective, has_aux=True)(params)
                 gnorm = optax.tree.norm(grads) if hasattr(optax, "tree") else optax.global_norm(grads)
                 updates, opt_state = self.tx.update(grads, opt_state, params)
                 params = optax.apply_updates(params, updates)
                 logs = {"loss": loss, "grad_norm": gnorm}
                 for key, fn, out, target, probs in self.metric_specs:
                     logs[key] = fn(outs[out], batch[target], probs).mean()
+                for key, value in stats.items():  # wormholes: iterations and convergence
+                    if key.endswith(("/iterations", "/converged")):
+                        logs[key] = value.astype("float32").mean()
                 return (params, opt_state, i + 1), logs
 
             self._train_step = jax.jit(step, donate_argnums=(0,),
@@ -634,12 +639,19 @@ def train(
         if timed_from is not None and step > timed_from[1]:
             rate = (step - timed_from[1]) * config.batch / max(clock() - timed_from[0], 1e-9)
         train_metrics = means
+        for key, value in means.items():  # mechanisms.md 2: never silent
+            if key.endswith("/converged") and value < 1.0 and key not in warned:
+                warned.add(key)
+                gate = key.split("/")[1]
+                bar.print(f"warning: wormhole {gate}: {1 - value:.1%} of examples did not converge "
+                          f"within max_iter (steps {window_start + 1}-{step}); raise max_iter or tol")  # fmt: skip
         record(step, "train", means, lr=lr_of(step - 1), grad_norm=means["grad_norm"],
                examples_per_s=round(rate, 1) if rate else None, steps=n)  # fmt: skip
         bar.update(step, means["loss"], rate)
         pending, window_start = [], step
 
     final_eval: dict[str, float] = {}
+    warned: set[str] = set()
     try:
         with _SigintFlag() as sigint:
             try:

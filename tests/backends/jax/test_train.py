@@ -291,3 +291,30 @@ def test_four_devices_match_one(tmp_path):
     p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "maxdiff" in p.stdout
+
+
+def test_wormhole_convergence_is_logged_and_warned(tmp_path, capsys):
+    text = """
+input x : float32[64]
+h1 = dense(x, 16, act=tanh)
+h2 = dense(h1, 16, act=tanh)
+wormhole h2 -> h1 gate=sigmoid gate_bias=2.0 tol=1e-5 max_iter={max_iter}
+output y : float32[10] = dense(h2, 10)
+train {{
+  data = digits(flat=true)
+  loss = cross_entropy(y, label)
+  batch = 32
+  steps = 4
+}}
+"""
+    gate = "wormhole/wormhole_h2_to_h1"
+    for max_iter, warned in ((2, True), (400, False)):
+        out = tmp_path / str(max_iter)
+        T.train(seqnet.loads(text.format(max_iter=max_iter)), out=out, progress=False)
+        lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        train_line = [x for x in lines if x["split"] == "train"][-1]
+        logged = {**train_line, **train_line.get("metrics", {})}
+        assert f"{gate}/iterations" in logged and f"{gate}/converged" in logged, logged
+        assert (logged[f"{gate}/converged"] < 1.0) == warned
+        captured = capsys.readouterr()
+        assert ("did not converge" in captured.out + captured.err) == warned
