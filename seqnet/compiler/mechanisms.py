@@ -12,7 +12,7 @@ from seqnet.compiler.types import TensorType
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
 
-WORMHOLE_SETTINGS = ("gate", "gate_bias", "tol", "max_iter", "solver", "backward_tol",
+WORMHOLE_SETTINGS = ("gate", "gate_bias", "tol", "rtol", "max_iter", "solver", "backward_tol",
                      "backward_max_iter")  # fmt: skip
 
 

@@ -785,8 +785,10 @@ class _Builder:
     def emit_wormhole(self, src: str, dst: str, e: dict) -> None:
         self.feature("wormhole")
         s = e.get("settings") or {}
-        label = f"wormhole: gate={s.get('gate', '?')}\ntol={_fmt_value(s.get('tol', '?'))}, " \
-                f"max_iter={s.get('max_iter', '?')}"  # fmt: skip
+        tol = f"tol={_fmt_value(s.get('tol', '?'))}"
+        if s.get("rtol"):
+            tol += f", rtol={_fmt_value(s['rtol'])}"
+        label = f"wormhole: gate={s.get('gate', '?')}\n{tol}, max_iter={s.get('max_iter', '?')}"
         port = "e" if self.o["rankdir"] == "TB" else "s"
         self.edges.append(
             f"  {_q(src)} -> {_q(dst)} "

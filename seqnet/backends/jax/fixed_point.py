@@ -72,7 +72,7 @@ def _zeros(z_shapes):
     return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), z_shapes)
 
 
-def _step(f, theta, tol):
+def _step(f, theta, tol, rtol=0.0):
     """One masked update: (t, z, done, iters, resid) -> the next."""
 
     def body(carry):
@@ -82,7 +82,10 @@ def _step(f, theta, tol):
         iters = jnp.where(done, iters, t + 1)
         resid = jnp.where(done, resid, change)
         z_new = _select(done, z, z_new)
-        done = done | (change <= tol)
+        bound = tol
+        if rtol:  # relative: the change is also measured against the state's own size
+            bound = tol + rtol * per_example_change(z_new, jax.tree_util.tree_map(jnp.zeros_like, z_new))
+        done = done | (change <= bound)
         return t + 1, z_new, done, iters, resid
 
     return body
@@ -100,8 +103,8 @@ def _initial(f, theta, z_shapes):
     )
 
 
-def _solve_while(f, theta, z_shapes, tol, max_iter):
-    body = _step(f, theta, tol)
+def _solve_while(f, theta, z_shapes, tol, max_iter, rtol=0.0):
+    body = _step(f, theta, tol, rtol)
 
     def cond(carry):
         t, _, done, _, _ = carry
@@ -111,8 +114,8 @@ def _solve_while(f, theta, z_shapes, tol, max_iter):
     return z, FixedPointStats(iters, done, resid)
 
 
-def _solve_unrolled(f, theta, z_shapes, tol, max_iter):
-    body = _step(f, theta, tol)
+def _solve_unrolled(f, theta, z_shapes, tol, max_iter, rtol=0.0):
+    body = _step(f, theta, tol, rtol)
     carry, _ = lax.scan(lambda c, _: (body(c), None), _initial(f, theta, z_shapes), None,
                         length=max_iter)  # fmt: skip
     _, z, done, iters, resid = carry
@@ -149,24 +152,26 @@ def fixed_point(
     solver: str = "fixed_point",
     backward_tol: float = 1e-5,
     backward_max_iter: int = 300,
+    rtol: float = 0.0,
 ) -> tuple[Any, FixedPointStats]:
     """Solve z = f(theta, z) from z_0 = f(theta, 0); returns (z*, per-example stats).
 
     z_shapes: a pytree of `jax.ShapeDtypeStruct` giving the state's structure (batch axis first).
+    An example has converged when its max-abs change is <= tol + rtol * its max-abs state.
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown fixed-point solver {solver!r}; choose one of {SOLVERS}")
     if solver == "unrolled":
-        return _solve_unrolled(f, theta, z_shapes, tol, max_iter)
+        return _solve_unrolled(f, theta, z_shapes, tol, max_iter, rtol)
     if solver == "forward":
-        return _forward_mode(f, theta, z_shapes, tol, max_iter, backward_tol, backward_max_iter)
+        return _forward_mode(f, theta, z_shapes, tol, max_iter, backward_tol, backward_max_iter, rtol)
 
     @jax.custom_vjp
     def solve(theta):
-        return _solve_while(f, theta, z_shapes, tol, max_iter)
+        return _solve_while(f, theta, z_shapes, tol, max_iter, rtol)
 
     def solve_fwd(theta):
-        z, stats = _solve_while(f, theta, z_shapes, tol, max_iter)
+        z, stats = _solve_while(f, theta, z_shapes, tol, max_iter, rtol)
         return (z, stats), (theta, z)
 
     def solve_bwd(residuals, cotangents):
@@ -210,15 +215,15 @@ def _no_tangent(x):
     return np.zeros(x.shape, dtype=jax.dtypes.float0)
 
 
-def _forward_mode(f, theta, z_shapes, tol, max_iter, tangent_tol, tangent_max_iter):
+def _forward_mode(f, theta, z_shapes, tol, max_iter, tangent_tol, tangent_max_iter, rtol=0.0):
     @jax.custom_jvp
     def solve(theta):
-        return _solve_while(f, theta, z_shapes, tol, max_iter)
+        return _solve_while(f, theta, z_shapes, tol, max_iter, rtol)
 
     @solve.defjvp
     def solve_jvp(primals, tangents):
         (theta,), (t_theta,) = primals, tangents
-        z_star, stats = _solve_while(f, theta, z_shapes, tol, max_iter)
+        z_star, stats = _solve_while(f, theta, z_shapes, tol, max_iter, rtol)
         _, b = jax.jvp(lambda th: f(th, z_star), (theta,), (t_theta,))
         t = _solve_tangent(f, theta, z_star, b, tangent_tol, tangent_max_iter)
         return (z_star, stats), (t, jax.tree_util.tree_map(_no_tangent, stats))

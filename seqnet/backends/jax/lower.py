@@ -82,6 +82,7 @@ class Cycle:
     gates: tuple[tuple[str, str], ...]  # (gate node, target node) per wormhole edge
     external: tuple[tuple[str, int], ...]  # refs read from outside the cycle
     tol: float
+    rtol: float
     max_iter: int
     solver: str
     backward_tol: float
@@ -133,6 +134,7 @@ def _cycle(g: nx.MultiDiGraph, members: list[str]) -> Cycle:
         external=tuple(external),
         # One problem, several gates: the strictest settings of any of them.
         tol=min(s.get("tol", 1e-3) for s in settings),
+        rtol=min(s.get("rtol", 0.0) for s in settings),
         max_iter=max(s.get("max_iter", 300) for s in settings),
         solver=settings[0].get("solver", "fixed_point"),
         backward_tol=min(s.get("backward_tol", 1e-5) for s in settings),
@@ -349,7 +351,8 @@ class GraphProgram:
             return out
 
         z_shapes = jax.eval_shape(lambda th: step(th, _zero_injections(self, cycle, th)), theta)
-        z, stats = fp.fixed_point(step, theta, z_shapes, tol=cycle.tol, max_iter=cycle.max_iter,
+        z, stats = fp.fixed_point(step, theta, z_shapes, tol=cycle.tol, rtol=cycle.rtol,
+                                  max_iter=cycle.max_iter,
                                   solver=cycle.solver, backward_tol=cycle.backward_tol,
                                   backward_max_iter=cycle.backward_max_iter)  # fmt: skip
         for n in members:

@@ -25,6 +25,8 @@ def _wormhole_infer(c: OpCall):
     positive(c, "units")
     if c["tol"] <= 0:
         raise ShapeError(f"tol must be positive, got {c['tol']}", arg="tol", code="SQN0108")
+    if c["rtol"] < 0:
+        raise ShapeError(f"rtol must be 0 or more, got {c['rtol']}", arg="rtol", code="SQN0108")
     if c["max_iter"] < 1:
         raise ShapeError(f"max_iter must be at least 1, got {c['max_iter']}", arg="max_iter",
                          code="SQN0108")  # fmt: skip
@@ -38,7 +40,9 @@ op(
      Arg("target_shape", "any", doc="the target's shape (set by the compiler)"),
      Arg("gate", "choice", "sigmoid", GATES),
      Arg("gate_bias", "float", -4.0, doc="initial gate bias: nearly closed, as the paper asks"),
-     Arg("tol", "float", 1e-3), Arg("max_iter", "int", 300),
+     Arg("tol", "float", 1e-3, doc="absolute tolerance on the per-example max change"),
+     Arg("rtol", "float", 0.0, doc="relative tolerance: converged when change <= tol + rtol * max|z|"),
+     Arg("max_iter", "int", 300),
      Arg("solver", "choice", "fixed_point", SOLVERS),
      Arg("backward_tol", "float", 1e-5), Arg("backward_max_iter", "int", 300)],
     _wormhole_infer,

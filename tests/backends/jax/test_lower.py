@@ -366,3 +366,23 @@ def test_local_terms_gradients_stay_local():
     grads = term_grad(params, t)[node]
     assert rows_touched(grads["token"]) == {2}
     assert rows_touched(grads["fusion"]) == set()
+
+
+def test_wormhole_relative_tolerance_stops_earlier_on_large_states():
+    """rtol: converged when change <= tol + rtol * max|z|; a loose rtol needs fewer iterations."""
+    text = """
+input x : float32[4]
+h1 = dense(x, 6, act=none)
+h2 = dense(h1, 6, act=tanh)
+wormhole h2 -> h1 gate=sigmoid gate_bias=1.0 tol=1e-7 rtol={rtol} max_iter=400
+output y : float32[2] = dense(h2, 2)
+"""
+    x = jnp.full((2, 4), 50.0)  # a large state: the relative bound dominates
+    iters = {}
+    for rtol in (0.0, 1e-2):
+        lowered = seqnet.loads(text.format(rtol=rtol))._jax()
+        params = lowered.init(jax.random.key(0))
+        _, stats = lowered.apply_with_stats(params, {"x": x})
+        iters[rtol] = int(stats["wormhole/wormhole_h2_to_h1/iterations"].max())
+        assert bool(stats["wormhole/wormhole_h2_to_h1/converged"].all())
+    assert iters[1e-2] < iters[0.0], iters

@@ -41,6 +41,7 @@ def wormhole_gate(
     gate,
     gate_bias,
     tol,
+    rtol,
     max_iter,
     solver,
     backward_tol,
