@@ -22,7 +22,8 @@ def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | No
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return None, Diagnostic("SQN0005", f"{name} is {size / 2**20:.1f} MiB; specs are limited "
-                                    f"to {MAX_FILE_BYTES // 2**20} MiB", None)  # fmt: skip
+                                    f"to {MAX_FILE_BYTES // 2**20} MiB", None,
+                                    hint="generated specs this large are better split into imported files")  # fmt: skip
         data = path.read_bytes()
     except FileNotFoundError:
         return None, Diagnostic("SQN0004", f"{name}: no such file", None,
@@ -30,11 +31,13 @@ def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | No
     except OSError as e:
         return None, Diagnostic("SQN0004", f"{name}: cannot read: {e.strerror or e}", None)
     if b"\x00" in data:
-        return None, Diagnostic("SQN0004", f"{name} is a binary file, not a spec", None)
+        return None, Diagnostic("SQN0004", f"{name} is a binary file, not a spec", None,
+                                hint="a spec is a UTF-8 text file, usually ending in .seqnet")  # fmt: skip
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        return None, Diagnostic("SQN0004", f"{name} is not UTF-8 text (byte {e.start})", None)
+        return None, Diagnostic("SQN0004", f"{name} is not UTF-8 text (byte {e.start})", None,
+                                hint="re-save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)")  # fmt: skip
     return SourceFile(name, text.lstrip("\ufeff"), path.resolve()), None
 
 

@@ -23,6 +23,8 @@ from seqnet.grammar import ast
 from seqnet.source import Span
 
 MAX_BLOCK_DEPTH = 64
+# Ops made by statements (wormhole, segments) rather than calls: their call signature is no hint.
+STATEMENT_OPS = frozenset({"wormhole_gate", "segments"})
 MAX_NODES = 2_000_000
 INTERNAL_OPS = {"segments", "wormhole_gate"}  # created by statements, not callable by name
 BUILTIN_CONSTANTS = {"true": V.Bool(True), "false": V.Bool(False)}
@@ -716,7 +718,10 @@ class Elaborator:
                     notes.append(Note(ref.span, f"'{text}' is {ref.type}, {how} here"))
         shown = "wormhole" if op.name == "wormhole_gate" else op.name
         message = err.message if err.message.startswith(shown) else f"{shown}: {err.message}"
-        return CompileError(err.code, message, where, hint=err.hint, notes=notes[:3])
+        hint = err.hint
+        if hint is None and op.name not in STATEMENT_OPS:  # at least: what the op takes
+            hint = f"{op.name} takes {op.signature()}"
+        return CompileError(err.code, message, where, hint=hint, notes=notes[:3])
 
     def _block_call(self, ref: V.BlockRef, e: ast.Call, args, kwargs, ctx: Ctx, label):
         block = ref.block
@@ -790,7 +795,8 @@ class Elaborator:
         count = self._eval(rep.count, ctx)
         if not (isinstance(count, V.Num) and count.is_int and count.value >= 1):
             raise CompileError("SQN0605", f"repeat count must be a positive integer, got "
-                               f"{V.describe(count)}", rep.count.span)  # fmt: skip
+                               f"{V.describe(count)}", rep.count.span,
+                               hint="write `repeat 1 { ... }` or drop the repeat for a single copy")  # fmt: skip
         carried = []
         for n in names:
             v = ctx.scope.lookup(n)

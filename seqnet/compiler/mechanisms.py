@@ -22,7 +22,9 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
     dst = _tensor_name(el, stmt.target, ctx, "target")
     g = el.graph
     if src.node == dst.node:
-        raise CompileError("SQN0402", "a wormhole needs two different nodes", stmt.target.span)
+        raise CompileError("SQN0402", "a wormhole needs two different nodes", stmt.target.span,
+                           hint="a wormhole feeds a later node back into an earlier one: "
+                           "`wormhole h3 -> h1`")  # fmt: skip
     if g.nodes[dst.node]["op"] == "input":
         raise CompileError("SQN0402", f"the target '{stmt.target.id}' is a spec input",
                            stmt.target.span, hint="a wormhole feeds back into a computed node")  # fmt: skip
@@ -136,7 +138,7 @@ def _structure(el, e, ctx) -> seg.SegmentStructure:
                            or "use binary_tree(N) or custom(N, [[i, j, s], ...])")  # fmt: skip
     if not args or not (isinstance(args[0], V.Num) and args[0].is_int and args[0].value >= 1):
         raise CompileError("SQN0106", f"{name} needs the sequence length N (a positive integer) first",
-                           e.span)  # fmt: skip
+                           e.span, hint=f"for example {name}(8) for sequences of length 8")  # fmt: skip
     n = args[0].value
     if n > 65536:
         raise CompileError("SQN0108", f"N = {n} is too long for a segment structure (at most 65536)",

@@ -24,9 +24,11 @@ def _wormhole_infer(c: OpCall):
     need_float(c["x"], "x")
     positive(c, "units")
     if c["tol"] <= 0:
-        raise ShapeError(f"tol must be positive, got {c['tol']}", arg="tol", code="SQN0108")
+        raise ShapeError(f"tol must be positive, got {c['tol']}", arg="tol", code="SQN0108",
+                         hint="tol is the largest per-example change counted as converged, e.g. tol=1e-3")  # fmt: skip
     if c["rtol"] < 0:
-        raise ShapeError(f"rtol must be 0 or more, got {c['rtol']}", arg="rtol", code="SQN0108")
+        raise ShapeError(f"rtol must be 0 or more, got {c['rtol']}", arg="rtol", code="SQN0108",
+                         hint="rtol scales with the state's size: tol + rtol * max|z|; 0 turns it off")  # fmt: skip
     if c["max_iter"] < 1:
         raise ShapeError(f"max_iter must be at least 1, got {c['max_iter']}", arg="max_iter",
                          code="SQN0108")  # fmt: skip
