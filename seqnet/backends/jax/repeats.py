@@ -11,8 +11,11 @@ with its one parameter set as a constant.
 
 A group falls back to unrolled evaluation when scanning would change behaviour or is not
 possible: fewer than 2 copies, copies that differ, a wormhole cycle or a segment structure inside,
-ops that draw random numbers (each copy's key is derived from its own node names), or values of
-a copy other than the last read from outside the group.
+or values of a copy other than the last read from outside the group.
+
+Ops that draw random numbers (dropout) scan too: each node's key is derived from its own name
+(`fold_in(rng, hash(name))`), so the K copies' keys are made before the scan and scanned over
+with the parameters; the masks are exactly those of the unrolled stack.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class ScanGroup:
     carry_next: tuple[tuple[int, int], ...]  # (local node index, port) each slot takes next
     owners: tuple[int, ...]  # local indices of nodes with parameters
     shared: bool
+    random: tuple[int, ...] = ()  # local indices of nodes that draw random numbers
 
     @property
     def template(self) -> tuple[str, ...]:
@@ -89,7 +93,7 @@ def _scan_group(g, name, by_index, cycle_members) -> ScanGroup | None:
     members = {n for c in copies for n in c}
     for n in members:
         d = g.nodes[n]
-        if n in cycle_members or d["op"] in ("segments", "input") or OPS[d["op"]].needs_rng:
+        if n in cycle_members or d["op"] in ("segments", "input"):
             return None
     local = [{n: j for j, n in enumerate(c)} for c in copies]
     template_sig = [_signature(g.nodes[n]) for n in copies[0]]
@@ -142,7 +146,9 @@ def _scan_group(g, name, by_index, cycle_members) -> ScanGroup | None:
     owners = tuple(j for j, n in enumerate(copies[0]) if g.nodes[n].get("params"))
     shared = all(g.nodes[c[j]]["param_owner"] == g.nodes[copies[0][j]]["param_owner"]
                  for c in copies for j in owners)  # fmt: skip
-    return ScanGroup(name, tuple(copies), tuple(carry_init), tuple(carry_next), owners, shared)
+    random = tuple(j for j, n in enumerate(copies[0]) if OPS[g.nodes[n]["op"]].needs_rng)
+    return ScanGroup(name, tuple(copies), tuple(carry_init), tuple(carry_next), owners, shared,
+                     random)  # fmt: skip
 
 
 def run_group(program, group: ScanGroup, params: dict, env: dict, state) -> None:
@@ -165,19 +171,33 @@ def run_group(program, group: ScanGroup, params: dict, env: dict, state) -> None
         stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *per_copy)
         fixed = None
 
-    def body(carry, layer_params):
+    # Each copy's keys, made from its own node names as the unrolled stack makes them. Typed keys
+    # travel through the scan as their raw data and are re-wrapped inside.
+    keys = [{j: k for j in group.random if (k := program._node_rng(copy[j], state)) is not None}
+            for copy in group.copies]  # fmt: skip
+    typed = any(jnp.issubdtype(k.dtype, jax.dtypes.prng_key) for k in keys[0].values())
+    impl = jax.random.key_impl(next(iter(keys[0].values()))) if typed else None
+    if typed:
+        keys = [{j: jax.random.key_data(k) for j, k in ks.items()} for ks in keys]
+    stacked_keys = jax.tree.map(lambda *xs: jnp.stack(xs), *keys) if keys[0] else {}
+
+    def body(carry, xs):
+        layer_params, layer_keys = xs
         node_params = fixed if layer_params is None else layer_params
         local = dict(consts)
         local.update(zip(group.carry_init, carry))
         for j, n in enumerate(template):
-            outs = program.eval_node(n, node_params.get(j, {}), local, None, state)
+            rng = layer_keys.get(j)
+            if rng is not None and typed:
+                rng = jax.random.wrap_key_data(rng, impl=impl)
+            outs = program.eval_node(n, node_params.get(j, {}), local, rng, state)
             for port, v in enumerate(outs):
                 local[(n, port)] = v
         return tuple(local[(template[j], p)] for j, p in group.carry_next), None
 
     init = tuple(env[r] for r in group.carry_init)
     with jax.named_scope(f"{group.name}/scan"):
-        final, _ = jax.lax.scan(body, init, stacked, length=len(group.copies))
+        final, _ = jax.lax.scan(body, init, (stacked, stacked_keys), length=len(group.copies))
     last = group.copies[-1]
     for (j, p), value in zip(group.carry_next, final):
         env[(last[j], p)] = value

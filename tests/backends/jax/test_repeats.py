@@ -69,16 +69,40 @@ def test_shared_stack_has_one_parameter_set():
     assert set(params["h"]) == {"0"}  # copies 1 and 2 read copy 0's parameters
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        "dropout(layer(h, c), 0.1)",  # random numbers are keyed per node name
-    ],
-)
-def test_groups_that_must_stay_unrolled(body):
-    text = HEAD + f"c = mean(x)\nh = x\nh = repeat 3 {{ {body} }}\noutput y : float32[6, 8] = h\n"
+@pytest.mark.parametrize("rng", ["typed", "raw"])
+def test_dropout_stack_scans_with_the_unrolled_masks(rng):
+    """Each copy's dropout key comes from its own node name, inside the scan as outside it."""
+    text = HEAD + "c = mean(x)\nh = x\nh = repeat 3 { dropout(layer(h, c), 0.3) }\n" \
+        "output y : float32[6, 8] = h\n"
+    scanned, unrolled = _pair(text)
+    group = next(iter(scanned.program.scan_groups.values()))
+    assert len(group.random) == 1
+    params = scanned.init(jax.random.key(0))
+    key = jax.random.key(7) if rng == "typed" else jax.random.PRNGKey(7)
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 6, 8)), jnp.float32)
+
+    def loss(lowered):
+        return lambda p: jnp.sum(lowered.apply(p, {"x": x}, rng=key, train=True)["y"] ** 2)
+
+    ya = scanned.apply(params, {"x": x}, rng=key, train=True)["y"]
+    yb = unrolled.apply(params, {"x": x}, rng=key, train=True)["y"]
+    np.testing.assert_allclose(ya, yb, rtol=1e-5, atol=1e-6)
+    # The masks differ between copies and from evaluation (no dropout).
+    y_eval = scanned.apply(params, {"x": x})["y"]
+    assert not np.allclose(ya, y_eval)
+    np.testing.assert_allclose(y_eval, unrolled.apply(params, {"x": x})["y"], rtol=1e-5, atol=1e-6)
+    ga, gb = jax.grad(loss(scanned))(params), jax.grad(loss(unrolled))(params)
+    for a, b in zip(jax.tree.leaves(ga), jax.tree.leaves(gb)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_stack_without_a_key_in_training_is_refused():
+    text = HEAD + "c = mean(x)\nh = x\nh = repeat 3 { dropout(layer(h, c), 0.3) }\n" \
+        "output y : float32[6, 8] = h\n"
     scanned, _ = _pair(text)
-    assert not scanned.program.scan_groups
+    params = scanned.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        scanned.apply(params, {"x": jnp.ones((1, 6, 8))}, train=True)
 
 
 def test_wormhole_inside_a_repeat_stays_unrolled():
