@@ -804,11 +804,19 @@ class _Builder:
 
     def emit_carry(self, src: str, dst: str, first: bool) -> None:
         self.feature("carry")
-        port = "e" if self.o["rankdir"] == "TB" else "s"  # round the side, not through the body
+        # Round the side, not through the body: east in TB; in LR over the top, clear of the
+        # residual edges that run along the block's upper side (its label by the arrowhead, so
+        # the arc stays as low as graphviz can make it).
+        tb = self.o["rankdir"] == "TB"
+        port = "e" if tb else "n"
+        label = "next copy" if first else None
         self.edges.append(
             f"  {_q(src)} -> {_q(dst)} "
             + _attrs({
-                "label": "next copy" if first else None, "style": "dotted", "penwidth": "1.3",
+                "label": label if tb else None, "headlabel": None if tb else label,
+                "labelangle": None if tb or not first else "-30",
+                "labeldistance": None if tb or not first else "3",
+                "style": "dotted", "penwidth": "1.3",
                 "color": self.t["carry"], "fontcolor": self.t["carry"], "constraint": False,
                 "tailport": port, "headport": port,
                 "tooltip": "feeds the next repeat copy",
@@ -1042,6 +1050,11 @@ class _Builder:
             else:
                 attrs = {"label": title, "style": "rounded,filled", "color": self.t["cluster_line"],
                          "fillcolor": self.t["clusters"][sub.depth % 2]}  # fmt: skip
+            if self.o["rankdir"] == "LR" and any(
+                self.clusters.get(ref[:i]) is not None and self.clusters[ref[:i]].kind == "repeat"
+                for i in range(1, len(ref) + 1)
+            ):  # the "next copy" arc runs over the top of a repeat: its titles go underneath
+                attrs["labelloc"] = "b"
             attrs["id"] = cid
             inner = indent + "  "
             out.append(f"{inner}subgraph {_q(cid)} {{")

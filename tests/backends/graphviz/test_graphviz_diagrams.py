@@ -95,6 +95,7 @@ GOLDEN_CASES = [
     ("simplicial", {}),
     ("wormhole_repeat", {"depth": 0, "rankdir": "LR", "theme": "dark", "resolve_dims": True}),
     ("segments", {"show_segments": True, "max_leaves": 4}),
+    ("wormhole_repeat", {"rankdir": "LR"}),  # the "next copy" arc over the top
 ]
 
 
