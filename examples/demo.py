@@ -34,7 +34,7 @@ def main() -> int:
     print(model.summary(), "\n")
 
     out = Path(args.out or ROOT / "runs" / spec.stem)
-    result = model.train(out=out)
+    result = model.train(out=out, overwrite=True)  # the demo replaces its own earlier run
     metrics = evaluate(model, out)
     print("\nevaluation:", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 

@@ -66,7 +66,7 @@ def main() -> int:
     if "x" not in model.inputs or model.train_config is None or model.train_config.data.name != "text":
         print(f"{args.spec}: needs an input x trained on text(...) data", file=sys.stderr)
         return 1
-    result = model.train(out=args.out)
+    result = model.train(out=args.out, overwrite=True)  # this example replaces its own earlier run
     print(f"\ntrained {result.step} steps; eval: "
           + ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items()))  # fmt: skip
     text = sample(model, result.params, args.prompt, args.length, args.temperature, args.seed)

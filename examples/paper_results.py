@@ -57,7 +57,8 @@ def run_training(model, out: Path, steps: int, **overrides) -> dict:
         if "t" not in first:  # train() blocks on the first step before calling back
             first["t"] = time.perf_counter() - t0
 
-    r = train(model, out=out, steps=steps, progress=False, callback=callback, **overrides)
+    r = train(model, out=out, steps=steps, progress=False, callback=callback, overwrite=True,
+              **overrides)
     name = _metric_name(model)
     return {
         "steps": r.step,

@@ -213,7 +213,10 @@ def cmd_train(args) -> int:
         _start_distributed(args)
     from seqnet.backends.jax.train import train
 
-    result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress)
+    if args.resume and args.overwrite:
+        raise UsageError("--resume continues the run in --out, --overwrite replaces it: pick one")
+    result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress,
+                   overwrite=args.overwrite)  # fmt: skip
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
     print(f"trained {result.step} steps in {result.wall_s:.1f} s ({result.steps_per_s:.0f} steps/s); "
           f"eval: {metrics}")  # fmt: skip
@@ -267,7 +270,9 @@ def cmd_export(args) -> int:
         return EXIT_SPEC
     from seqnet.backends.jax.export import export
 
-    out = export(model, args.checkpoint, args.output)
+    if args.batch is not None and args.batch < 1:
+        raise UsageError(f"--batch must be a positive number of examples, got {args.batch}")
+    out = export(model, args.checkpoint, args.output, batch=args.batch)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -323,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = with_set(sub.add_parser("train", help="train with the spec's train section"))
     t.add_argument("file", metavar="FILE")
     t.add_argument("--out", default=None, metavar="DIR")
-    t.add_argument("--resume", action="store_true")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in --out (refused otherwise)")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--distributed", action="store_true",
                    help="multi-host: jax.distributed.initialize() with the cluster discovered")  # fmt: skip
@@ -347,7 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     x = with_set(sub.add_parser("export", help="serialised StableHLO with the parameters"))
     x.add_argument("file", metavar="FILE")
     x.add_argument("--checkpoint", required=True, metavar="DIR")
-    x.add_argument("-o", "--output", required=True, metavar="OUT")
+    x.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="a new folder or .zip (an earlier export there is replaced, nothing else)")
+    x.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="a fixed batch size (default: a symbolic batch axis)")
     x.set_defaults(run=cmd_export)
     return p
 

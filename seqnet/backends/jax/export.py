@@ -108,6 +108,7 @@ def export(model, checkpoint_dir: str | Path, out_path: str | Path, *, batch: in
         "manifest.json": json.dumps(manifest, indent=1).encode(),
     }
     out_path = Path(out_path)
+    _check_replaceable(out_path)
     if out_path.suffix == ".zip":
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -132,6 +133,42 @@ def export(model, checkpoint_dir: str | Path, out_path: str | Path, *, batch: in
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_path
+
+
+EXPORT_FILES = frozenset({"model.jaxexport", "model.mlir", "params.safetensors", "manifest.json"})
+
+
+def _is_export_manifest(data: bytes) -> bool:
+    try:
+        manifest = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(manifest, dict) and "format" in manifest and "inputs" in manifest
+
+
+def _check_replaceable(out: Path) -> None:
+    """An export may replace an earlier export, never anything else (a run folder, a user's file)."""
+    if not out.exists() and not out.is_symlink():
+        return
+    refuse = ExportError(f"{out} already exists and is not a seqnet export; it was left as it is. "
+                         "Choose another output path (a new folder or a .zip), or remove it first")  # fmt: skip
+    if out.is_symlink():
+        raise refuse
+    if out.is_dir():
+        names = {p.name for p in out.iterdir()}
+        manifest = out / "manifest.json"
+        if not names or (names <= EXPORT_FILES and manifest.is_file()
+                         and _is_export_manifest(manifest.read_bytes())):  # fmt: skip
+            return
+        raise refuse
+    if out.suffix == ".zip" and zipfile.is_zipfile(out):
+        try:
+            with zipfile.ZipFile(out) as z:
+                if set(z.namelist()) <= EXPORT_FILES and _is_export_manifest(z.read("manifest.json")):
+                    return
+        except (KeyError, zipfile.BadZipFile, OSError):
+            pass
+    raise refuse
 
 
 class ExportedModel:

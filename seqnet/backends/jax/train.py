@@ -530,6 +530,21 @@ class _SigintFlag:
 
 # -- train -----------------------------------------------------------------------------------------
 
+def _refuse_earlier_run(out: Path, checkpoints: list) -> None:
+    """A fresh run must not silently delete the checkpoints and metrics of an earlier one."""
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"the output folder {out} is a file; choose another with --out DIR")
+    held = []
+    if checkpoints:
+        held.append(f"checkpoints up to {Path(checkpoints[-1]).name}")
+    if (out / "metrics.jsonl").is_file():
+        held.append("metrics.jsonl")
+    if held:
+        raise TrainingError(f"{out} holds an earlier run ({', '.join(held)}); nothing was changed. "
+                            "Continue it with --resume, replace it with --overwrite, or train into "
+                            "another folder with --out DIR")  # fmt: skip
+
+
 def train(
     model,
     out: str | Path | None = None,
@@ -537,6 +552,7 @@ def train(
     steps: int | None = None,
     progress: bool = True,
     *,
+    overwrite: bool = False,
     log_every: int | None = None,
     keep: int | None = 3,
     callback=None,
@@ -545,7 +561,8 @@ def train(
     """Train `model` by its train section (settings overridable by keyword, e.g. lr=, batch=).
 
     steps: the total step count to reach (overrides config.steps). resume: continue from the
-    newest checkpoint in `out`/checkpoints (a fresh run otherwise, removing old checkpoints).
+    newest checkpoint in `out`/checkpoints. A fresh run into a folder that holds an earlier run
+    is refused unless overwrite=True (which replaces its checkpoints and metrics).
     callback(step, logs_on_device): called after every step (a test hook; may raise).
     """
     import jax
@@ -562,6 +579,8 @@ def train(
     out = Path(out) if out is not None else Path("runs") / name
     ckpt_dir = out / "checkpoints"
     is_main = jax.process_index() == 0
+    if not resume and not overwrite and is_main:
+        _refuse_earlier_run(out, ck.list_checkpoints(ckpt_dir))
     out.mkdir(parents=True, exist_ok=True)
 
     start, last_ckpt = 0, None

@@ -65,3 +65,40 @@ def test_not_an_export(tmp_path):
     (tmp_path / "junk.zip").write_bytes(b"nope")
     with pytest.raises(ExportError, match="not a seqnet export"):
         load_exported(tmp_path / "junk.zip")
+
+
+@pytest.mark.parametrize("target", ["again", "again.zip"])
+def test_export_replaces_only_an_earlier_export(run, tmp_path, target):
+    model, r = run
+    first = export(model, r.out_dir, tmp_path / target, batch=2)
+    second = export(model, r.out_dir, tmp_path / target)  # an earlier export: replaced
+    assert load_exported(second).manifest["batch"] == "symbolic"
+    assert first == second
+
+
+@pytest.mark.parametrize("kind", ["folder", "file", "zip", "run"])
+def test_export_never_overwrites_other_things(run, tmp_path, kind):
+    """A user's folder, file, foreign zip or the training run itself is left exactly as it was."""
+    model, r = run
+    if kind == "folder":
+        out = tmp_path / "notes"
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    elif kind == "file":
+        out = tmp_path / "model.bin"
+        out.write_text("mine")
+    elif kind == "zip":
+        import zipfile
+
+        out = tmp_path / "photos.zip"
+        with zipfile.ZipFile(out, "w") as z:
+            z.writestr("a.jpg", b"mine")
+    else:
+        out = Path(r.out_dir)
+    before = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
+        if out.is_dir() else out.read_bytes()  # fmt: skip
+    with pytest.raises(ExportError, match="already exists and is not a seqnet export"):
+        export(model, r.out_dir, out)
+    after = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
+        if out.is_dir() else out.read_bytes()  # fmt: skip
+    assert after == before

@@ -107,6 +107,30 @@ def test_resume_is_bit_identical(tmp_path):
     assert steps == sorted(steps) and steps[-1] == 20
 
 
+def _snapshot(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes()) for p in folder.rglob("*") if p.is_file())
+
+
+def test_fresh_run_never_deletes_an_earlier_one(tmp_path):
+    """Training into a folder that holds a run is refused (nothing touched) unless overwrite."""
+    model = make_model()
+    first = T.train(model, out=tmp_path / "run", steps=6, progress=False)
+    before = _snapshot(tmp_path / "run")
+    with pytest.raises(T.TrainingError, match=r"holds an earlier run \(checkpoints up to "
+                       r"step_00000006.json, metrics.jsonl\); nothing was changed.*--resume.*--overwrite"):
+        T.train(model, out=tmp_path / "run", steps=3, progress=False)
+    assert _snapshot(tmp_path / "run") == before
+    again = T.train(model, out=tmp_path / "run", steps=3, progress=False, overwrite=True)
+    assert [p.name for p in ck.list_checkpoints(tmp_path / "run" / "checkpoints")] == ["step_00000003.json"]
+    assert again.step == 3 and first.step == 6
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert max(steps) == 3  # the old run's records are gone with it, not mixed in
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(T.TrainingError, match="is a file"):
+        T.train(model, out=tmp_path / "file", steps=3, progress=False)
+    assert (tmp_path / "file").read_text() == "mine"
+
+
 def test_interrupt_checkpoints_and_resumes_identically(tmp_path):
     model = make_model()
     settings = dict(steps=20, progress=False,
