@@ -227,7 +227,12 @@ class Runtime:
                     f"wormhole {n} ({d['span']}) uses solver=forward, which differentiates in "
                     "forward mode only; training needs reverse mode: use solver=fixed_point"
                 )
-        self.lowered = model._jax()
+        if config.dtype == "bfloat16":  # bfloat16 compute, float32 parameters and optimiser
+            from seqnet.backends.jax.lower import lower
+
+            self.lowered = lower(model.graph, compute_dtype="bfloat16")
+        else:
+            self.lowered = model._jax()
         self.inputs = dict(model.inputs)
         self.outputs = dict(model.outputs)
         self.mesh = make_mesh(config)
@@ -254,7 +259,6 @@ class Runtime:
             probs = losses.output_is_probability(model.graph, m.output)
             self.metric_specs.append((key, losses.get_metric(m.name), m.output, m.target, probs))
         self.fields = list(dict.fromkeys([*self.inputs, lo.target, *(m.target for m in config.metrics)]))
-        self.compute_dtype = jax.numpy.bfloat16 if config.dtype == "bfloat16" else None
         key = jax.random.PRNGKey(config.seed)
         self.init_key = jax.random.fold_in(key, 0)
         self.dropout_key = jax.random.fold_in(key, 1)
@@ -327,13 +331,6 @@ class Runtime:
 
     # -- functions
     def _forward(self, params, inputs, rng, train):
-        import jax
-        import jax.numpy as jnp
-
-        if self.compute_dtype is not None:
-            cast = lambda x: x.astype(self.compute_dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x  # noqa: E731
-            params = jax.tree_util.tree_map(cast, params)
-            inputs = {k: cast(v) for k, v in inputs.items()}
         return self.lowered.apply_with_stats(params, inputs, rng=rng, train=train)
 
     def _objective(self, params, batch, rng, train, with_stats=False):
@@ -346,14 +343,9 @@ class Runtime:
         return per_example, outs, inputs
 
     def _local_objective(self, params, batch, inputs, rng):
-        import jax
         import jax.numpy as jnp
 
         lo = self.config.loss
-        if self.compute_dtype is not None:
-            cast = lambda x: x.astype(self.compute_dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x  # noqa: E731
-            params = jax.tree_util.tree_map(cast, params)
-            inputs = {k: cast(v) for k, v in inputs.items()}
 
         def segment_loss(outs, target):
             return self.loss_fn(outs[lo.output], target, self.loss_probs).mean()
