@@ -217,13 +217,22 @@ def cmd_train(args) -> int:
         raise UsageError("--resume continues the run in --out, --overwrite replaces it: pick one")
     result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress,
                    overwrite=args.overwrite)  # fmt: skip
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
-    print(f"trained {result.step} steps in {result.wall_s:.1f} s ({result.steps_per_s:.0f} steps/s); "
-          f"eval: {metrics}")  # fmt: skip
+    print(train_report(result))
     for path in (result.checkpoint, result.metrics_path, result.plot_path):
-        if path:
+        if path and result.step > result.start_step:
             print(f"  wrote {path}")
     return EXIT_OK
+
+
+def train_report(result) -> str:
+    """One line on what a train call did: the steps it ran, how fast, the final evaluation."""
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+    ran = result.step - result.start_step
+    if ran == 0:
+        return f"the run is already at step {result.step}: nothing to train; eval: {metrics}"
+    steps = f"steps {result.start_step}-{result.step}" if result.start_step else f"{ran} steps"
+    speed = f", then {result.steps_per_s:,.0f} steps/s" if result.steps_per_s else ""
+    return f"trained {steps} in {result.wall_s:.1f} s (compiling included{speed}); eval: {metrics}"
 
 
 def _start_distributed(args) -> None:

@@ -152,3 +152,16 @@ def test_check_does_not_import_jax():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("start,step,sps,expected", [
+    (0, 300, 1150.4, "trained 300 steps in 2.5 s (compiling included, then 1,150 steps/s); eval: accuracy 0.9800"),
+    (200, 300, 900.0, "trained steps 200-300 in 2.5 s (compiling included, then 900 steps/s); eval: accuracy 0.9800"),
+    (300, 300, 0.0, "the run is already at step 300: nothing to train; eval: accuracy 0.9800"),
+])
+def test_train_report_says_what_this_call_did(start, step, sps, expected):
+    from types import SimpleNamespace
+
+    result = SimpleNamespace(metrics={"accuracy": 0.98}, step=step, start_step=start,
+                             steps_per_s=sps, wall_s=2.5)
+    assert cli.train_report(result) == expected

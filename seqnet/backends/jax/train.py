@@ -82,7 +82,8 @@ class TrainResult:
     params: Any = field(repr=False, default=None)
     steps_per_s: float = 0.0  # measured over this call's steps, compilation excluded
     examples_per_s: float = 0.0
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # this call, compilation and evaluation included
+    start_step: int = 0  # where this call began (> 0 when resumed)
 
 
 # -- setup helpers ---------------------------------------------------------------------------------
@@ -728,7 +729,7 @@ def train(
         checkpoint=Path(last_ckpt) if last_ckpt else None, metrics_path=out / "metrics.jsonl",
         plot_path=(out / "curves.png") if (out / "curves.png").exists() else None,
         params=state[0], steps_per_s=steps_per_s, examples_per_s=steps_per_s * config.batch,
-        wall_s=wall,
+        wall_s=wall, start_step=start,
     )  # fmt: skip
 
 
