@@ -9,8 +9,11 @@ import networkx as nx
 from seqnet.errors import Diagnostic
 
 
-def _overrides(kw: dict) -> dict[str, str]:
-    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kw.items()}
+def _overrides(kw: dict):
+    from seqnet.compiler.elaborate import Overrides
+
+    return Overrides({k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kw.items()},
+                     origin="keyword")  # fmt: skip
 
 
 def load(path: str | Path, **overrides) -> Model:

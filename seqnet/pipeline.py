@@ -51,7 +51,7 @@ def compile_source(
     source: SourceFile, overrides: dict[str, str] | None = None, root_dir: Path | None = None
 ) -> tuple[nx.MultiDiGraph | None, list[Diagnostic]]:
     """Source -> validated graph IR. Returns (graph or None, all diagnostics)."""
-    from seqnet.compiler.elaborate import Elaborator
+    from seqnet.compiler.elaborate import Elaborator, Overrides
     from seqnet.compiler.verify import PASSES
 
     reporter = Reporter()
@@ -68,7 +68,9 @@ def compile_source(
         sub_module, sub_diags = parse_source(sub)
         return sub, sub_module, sub_diags
 
-    el = Elaborator(reporter, dict(overrides or {}), root_dir or (source.path.parent if source.path else None),
+    if not isinstance(overrides, Overrides):
+        overrides = Overrides(overrides or {})
+    el = Elaborator(reporter, overrides, root_dir or (source.path.parent if source.path else None),
                     loader)  # fmt: skip
     if source.path is not None:
         el.import_stack.append(source.path)

@@ -9,6 +9,7 @@ so one `seqnet check` shows every independent mistake in a file.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError, load_op
 from seqnet.compiler.types import DTYPES, Dim, TensorType
 from seqnet.errors import CompileError, Note, Reporter
 from seqnet.grammar import ast
-from seqnet.source import Span
+from seqnet.source import SourceFile, Span
 
 MAX_BLOCK_DEPTH = 64
 # Ops made by statements (wormhole, segments) rather than calls: their call signature is no hint.
@@ -106,10 +107,30 @@ class Builder:
 # --- the elaborator -------------------------------------------------------------------------------
 
 
+class Overrides(dict):
+    """NAME -> TEXT settings given from outside the spec (`--set N=4096` on the command line,
+    `seqnet.load(..., N=4096)` in Python); `origin` says which, so messages quote them as written."""
+
+    def __init__(self, items=(), origin: str = "--set"):
+        super().__init__(items)
+        self.origin = origin
+
+    def written(self, name: str, text: str) -> str:
+        return f"--set {name}={text}" if self.origin == "--set" else f"{name}={text}"
+
+    def label(self, name: str) -> str:
+        return f"--set {name}" if self.origin == "--set" else f"keyword argument {name}"
+
+    @property
+    def source_name(self) -> str:
+        return "<command line>" if self.origin == "--set" else "<keyword arguments>"
+
+
+
 @dataclass
 class Elaborator:
     reporter: Reporter
-    overrides: dict[str, str] = field(default_factory=dict)
+    overrides: Overrides = field(default_factory=Overrides)
     root_dir: Path | None = None
     loader: object = None  # callable(path) -> (SourceFile, Module | None, diagnostics)
     import_stack: list[Path] = field(default_factory=list)
@@ -117,6 +138,8 @@ class Elaborator:
     used_overrides: set[str] = field(default_factory=set)
 
     def __post_init__(self):
+        if not isinstance(self.overrides, Overrides):
+            self.overrides = Overrides(self.overrides)
         load_ops()
         self.graph = new_graph()
         self.builder = Builder(self.graph, [0])
@@ -160,12 +183,12 @@ class Elaborator:
                 continue  # a dim whose own definition failed: that error is reported
             if name in _TRAIN_OVERRIDABLE:
                 if train is None:
-                    self.reporter.error("SQN0110", f"--set {name}: the spec has no train section",
+                    self.reporter.error("SQN0110", f"{self.overrides.label(name)}: the spec has no train section",
                                         None, hint="add a train { ... } section to train it")  # fmt: skip
                 continue  # else the train section failed to resolve, and said why
             known = sorted(self.graph.graph["dims"]) + sorted(_TRAIN_OVERRIDABLE)
             self.reporter.error(
-                "SQN0110", f"--set {name}: no dim, const or train setting is called '{name}'",
+                "SQN0110", f"{self.overrides.label(name)}: no dim, const or train setting is called '{name}'",
                 None, hint=_did_you_mean(name, known) or "overridable: " + ", ".join(known),
             )  # fmt: skip
         return g
@@ -228,18 +251,20 @@ class Elaborator:
 
     def _dim(self, stmt: ast.DimDef, scope: Scope, root: bool) -> None:
         self._check_free(stmt.name, stmt.name_span, scope, stmt.kind)
-        value = self._eval(stmt.value, Ctx(scope))
+        expr, notes, hint = stmt.value, (), "use 'const' for other values"
         if root and stmt.name in self.overrides:
             self.used_overrides.add(stmt.name)
-            value = _parse_override(stmt.name, self.overrides[stmt.name], stmt.span)
+            expr = override_expr(stmt.name, self.overrides[stmt.name], self.overrides)
+            notes = (Note(stmt.value.span, f"{stmt.kind} {stmt.name} is declared here"),)
+            hint = f"a dim is a size: {self.overrides.written(stmt.name, '<a whole number of at least 1>')}"
+        value = self._eval(expr, Ctx(scope))
         if stmt.kind == "dim":
             if not (isinstance(value, V.Num) and value.is_int and value.value > 0):
                 raise CompileError("SQN0108", f"dim {stmt.name} must be a positive integer, got "
-                                   f"{V.describe(value)}", stmt.value.span,
-                                   hint="use 'const' for other values")  # fmt: skip
+                                   f"{V.describe(value)}", expr.span, hint=hint, notes=notes)  # fmt: skip
         elif not isinstance(value, (V.Num, V.Str, V.Bool, V.Symbol)):
             raise CompileError("SQN0108", f"const {stmt.name} must be a number, string or "
-                               f"boolean, got {V.describe(value)}", stmt.value.span)  # fmt: skip
+                               f"boolean, got {V.describe(value)}", expr.span, notes=notes)  # fmt: skip
         if isinstance(value, V.Num):
             value = V.Num(value.value, stmt.name, stmt.name_span)  # shapes show the name
         scope.bind(stmt.name, value, stmt.name_span)
@@ -944,19 +969,27 @@ def _block_signature(block: ast.BlockDef) -> str:
     return f"signature: {block.name}({', '.join(parts)})"
 
 
-def _parse_override(name: str, text: str, span: Span):
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+def override_expr(name: str, text: str, overrides: Overrides | None = None):
+    """`--set NAME=TEXT` as a literal expression whose span lies in a one-line source called
+    "<command line>" (or "<keyword arguments>"), so a bad value is reported like a bad spec
+    value, caret under it."""
+    overrides = overrides if overrides is not None else Overrides()
+    line = overrides.written(name, text)
+    source = SourceFile(overrides.source_name, line)
+    start = len(line) - len(text) + 1
+    span = Span(source, 1, start, 1, start + max(len(text), 1))
     low = text.strip()
-    if low in ("true", "false"):
-        return V.Bool(low == "true", span)
-    try:
-        return V.Num(int(low), low, span)
-    except ValueError:
-        pass
-    try:
-        return V.Num(float(low), low, span)
-    except ValueError:
-        return V.Str(low, span)
+    for parse in (int, float):
+        try:
+            return ast.Number(parse(low), low, span)
+        except ValueError:
+            pass
+    if _IDENT.fullmatch(low):  # a symbol (local, bfloat16, true) or another dim's name
+        return ast.Name(low, span)
+    return ast.String(low, span)
 
 
 did_you_mean = _did_you_mean
-parse_override = _parse_override

@@ -19,10 +19,29 @@ from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
 
 _INT_KEYS = ("batch", "steps", "eval_every", "eval_batches", "checkpoint_every", "seed", "examples")
+_INT_HINTS = {
+    "batch": "examples per training step, for example 32",
+    "steps": "the number of training steps, for example 1000",
+    "eval_every": "evaluate every this many steps (0: only at the end), for example 100",
+    "eval_batches": "batches per evaluation (0: the whole eval split), for example 8",
+    "checkpoint_every": "checkpoint every this many steps (0: only at the end), for example 500",
+    "seed": "any whole number, for example 0",
+    "examples": "how many training examples to draw, for example 10000",
+}
+_SETTING_OVERRIDES = (*_INT_KEYS, "clip", "mode", "dtype", "decoder_lr")
+
+
+def _validation_text(e: Exception) -> str:
+    """A pydantic ValidationError as one line a person reads (no links, no type codes)."""
+    errors = getattr(e, "errors", None)
+    if not callable(errors):
+        return str(e)
+    return "; ".join(f"{'.'.join(map(str, err.get('loc', ())))}: {err.get('msg', '')}".lstrip(": ")
+                     for err in errors())  # fmt: skip
 
 
 def resolve_train(el, stmt: ast.Train, scope) -> None:
-    from seqnet.compiler.elaborate import Ctx, did_you_mean, parse_override
+    from seqnet.compiler.elaborate import Ctx, did_you_mean, override_expr
 
     ctx = Ctx(scope)
     settings: dict[str, ast.Setting] = {}
@@ -34,6 +53,11 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
             raise CompileError("SQN0107", f"'{s.name}' is set twice", s.name_span,
                                notes=(Note(settings[s.name].name_span, "first set here"),))  # fmt: skip
         settings[s.name] = s
+    for name, text in el.overrides.items():  # --set steps=10: checked as if the spec said it
+        if name in _SETTING_OVERRIDES:
+            el.used_overrides.add(name)
+            expr = override_expr(name, text, el.overrides)
+            settings[name] = ast.Setting(name, expr, expr.span, expr.span)
     for key in ("data", "loss"):
         if key not in settings:
             raise CompileError("SQN0501", f"train needs '{key} = ...'", stmt.span,
@@ -55,9 +79,12 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
     for key in _INT_KEYS:
         if key in settings:
             value = el._eval(settings[key].value, ctx)
-            if not (isinstance(value, V.Num) and value.is_int and value.value >= 0):
-                raise CompileError("SQN0108", f"{key} must be a non-negative integer, got "
-                                   f"{V.describe(value)}", settings[key].value.span)  # fmt: skip
+            least = 1 if key == "batch" else 0
+            if not (isinstance(value, V.Num) and value.is_int and value.value >= least):
+                what = "a positive" if least else "a non-negative"
+                raise CompileError("SQN0108", f"{key} must be {what} integer, got "
+                                   f"{V.describe(value)}", settings[key].value.span,
+                                   hint=_INT_HINTS[key])  # fmt: skip
             out[key] = value.value
     if out.get("examples") is not None and out["examples"] < out.get("batch", 32):
         raise CompileError("SQN0108", f"examples = {out['examples']} is fewer than one batch "
@@ -89,15 +116,15 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
     if "data_axis" in settings:
         v = el._eval(settings["data_axis"].value, ctx)
         out["data_axis"] = v.name if isinstance(v, V.Symbol) else getattr(v, "value", "data")
-    for name, text in el.overrides.items():  # --set steps=10, --set lr=0.01
-        if name in _INT_KEYS or name in ("clip", "mode", "dtype", "decoder_lr"):
-            el.used_overrides.add(name)
-            value = parse_override(name, text, None).value
-            out[name] = value
-        elif name == "lr":
-            el.used_overrides.add(name)
-            opt = out.get("optimizer", TrainConfig.model_fields["optimizer"].default)
-            out["optimizer"] = CallSpec(name=opt.name, args={**opt.args, "lr": float(text)})
+    if "lr" in el.overrides:  # --set lr=0.01: the optimiser's learning rate
+        el.used_overrides.add("lr")
+        expr = override_expr("lr", el.overrides["lr"], el.overrides)
+        value = el._eval(expr, ctx)
+        if not (isinstance(value, V.Num) and value.value > 0):
+            raise CompileError("SQN0108", f"lr must be a positive number, got {V.describe(value)}",
+                               expr.span, hint=f"for example {el.overrides.written('lr', '3e-4')}")  # fmt: skip
+        opt = out.get("optimizer", TrainConfig.model_fields["optimizer"].default)
+        out["optimizer"] = CallSpec(name=opt.name, args={**opt.args, "lr": float(value.value)})
     has_segments = any(el.graph.nodes[n]["op"] == "segments" for n in el.graph.nodes)
     for key in ("mode", "decoder_lr"):
         if key in settings and not has_segments and (key != "mode" or out.get("mode") == "local"):
@@ -107,7 +134,7 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
     try:
         el.graph.graph["train"] = TrainConfig(**out)
     except Exception as e:  # pydantic validation of an override value
-        raise CompileError("SQN0108", f"invalid train setting: {e}", stmt.span) from None
+        raise CompileError("SQN0108", f"invalid train setting: {_validation_text(e)}", stmt.span) from None
 
 
 def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:

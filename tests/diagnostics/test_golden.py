@@ -1,4 +1,5 @@
-"""Golden diagnostics: `seqnet check NAME.seqnet` run inside this folder must print NAME.expected.
+"""Golden diagnostics: `seqnet check NAME.seqnet [options in NAME.args]` run inside this folder
+must print NAME.expected.
 
 SEQNET_REGEN=1 rewrites the expected files; read every rewritten file before committing it.
 """
@@ -22,7 +23,9 @@ GOLDEN = ALL
 def run_check(name: str, capsys, monkeypatch) -> tuple[int, str]:
     monkeypatch.chdir(HERE)
     capsys.readouterr()
-    rc = cli.main(["check", f"{name}.seqnet"])
+    extra = HERE / f"{name}.args"  # command-line options, one per line (e.g. --set N=0)
+    args = extra.read_text().split() if extra.exists() else []
+    rc = cli.main(["check", f"{name}.seqnet", *args])
     return rc, capsys.readouterr().err
 
 
