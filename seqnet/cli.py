@@ -15,6 +15,22 @@ class UsageError(Exception):
     pass
 
 
+def _count(least: int):
+    """An argparse type: a whole number of at least `least` (a usage error, exit 2, otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
 def _overrides(values: list[str] | None) -> dict[str, str]:
     out = {}
     for item in values or []:
@@ -279,8 +295,6 @@ def cmd_export(args) -> int:
         return EXIT_SPEC
     from seqnet.backends.jax.export import export
 
-    if args.batch is not None and args.batch < 1:
-        raise UsageError(f"--batch must be a positive number of examples, got {args.batch}")
     out = export(model, args.checkpoint, args.output, batch=args.batch)
     print(f"wrote {out}")
     return EXIT_OK
@@ -325,12 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file", metavar="FILE")
     r.add_argument("-o", "--output", required=True, metavar="OUT")
     r.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
-    r.add_argument("--depth", type=int, default=None, help="collapse blocks deeper than K")
+    r.add_argument("--depth", type=_count(0), default=None, metavar="K",
+                   help="collapse blocks deeper than K (0: every block is one node)")
     r.add_argument("--no-shapes", action="store_true")
     r.add_argument("--resolve-dims", action="store_true")
     r.add_argument("--theme", choices=["light", "dark"], default="light")
     r.add_argument("--show-segments", action="store_true", help="list the segment set S")
-    r.add_argument("--unroll", type=int, default=0, metavar="K",
+    r.add_argument("--unroll", type=_count(0), default=0, metavar="K",
                    help="draw recurrent cells unrolled over K time steps")  # fmt: skip
     r.set_defaults(run=cmd_render)
 
@@ -344,8 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="multi-host: jax.distributed.initialize() with the cluster discovered")  # fmt: skip
     t.add_argument("--coordinator", metavar="HOST:PORT", help="multi-host: the coordinator address")
-    t.add_argument("--num-processes", type=int, metavar="N")
-    t.add_argument("--process-id", type=int, metavar="I")
+    t.add_argument("--num-processes", type=_count(1), metavar="N")
+    t.add_argument("--process-id", type=_count(0), metavar="I")
     t.set_defaults(run=cmd_train)
 
     v = with_set(sub.add_parser("eval", help="metrics on the evaluation split"))
@@ -365,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--checkpoint", required=True, metavar="DIR")
     x.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="a new folder or .zip (an earlier export there is replaced, nothing else)")
-    x.add_argument("--batch", type=int, default=None, metavar="N",
+    x.add_argument("--batch", type=_count(1), default=None, metavar="N",
                    help="a fixed batch size (default: a symbolic batch axis)")
     x.set_defaults(run=cmd_export)
     return p

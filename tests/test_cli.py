@@ -49,7 +49,8 @@ def test_check_mixed_files_exit_1(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv", [[], ["check"], ["nope"], ["check", MLP, "--set", "novalue"],
                                   ["check", MLP, "--bogus"], ["train", MLP, "--resume", "--overwrite"],
-                                  ["export", MLP, "--checkpoint", "runs/x", "-o", "x", "--batch", "0"]])
+                                  ["export", MLP, "--checkpoint", "runs/x", "-o", "x", "--batch", "0"],
+                                  ["render", MLP, "-o", "x.svg", "--depth", "-1"]])
 def test_usage_errors_exit_2(argv, capsys):
     rc, _, _ = run(argv, capsys)
     assert rc == 2
