@@ -764,6 +764,13 @@ def check_inputs(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             raise InputError(f"input '{name}': expected dtype {want}, got {got}")
         if n is not None and a.shape[0] != n:
             raise InputError(f"input '{name}' has {a.shape[0]} examples, other inputs have {n}")
+        if t.vocab is not None and a.size:  # token ids out of range would embed garbage, silently
+            bad = (a < 0) | (a >= t.vocab)
+            if bad.any():
+                where = np.argwhere(bad)[0]
+                raise InputError(f"input '{name}': token ids must lie in 0..{t.vocab - 1} "
+                                 f"(declared {want} vocab {t.vocab}), but example {where[0]} holds "
+                                 f"{a[tuple(where)]} at position {tuple(int(i) for i in where[1:])}")  # fmt: skip
         n = a.shape[0]
         out[name] = a.astype(t.dtype if t.dtype != "bfloat16" else np.float32, copy=False)
     return out

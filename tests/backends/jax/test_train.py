@@ -286,6 +286,18 @@ def test_predict_checks_inputs_and_writes_outputs(trained, tmp_path):
         T.predict(model, r.out_dir, tmp_path / "none.npz")
 
 
+def test_token_ids_outside_the_vocabulary_are_refused():
+    model = seqnet.loads("input x : int32[4] vocab 3\noutput y : float32[4, 2] = embed(x, 2)\n")
+    ok = T.check_inputs(model, {"x": np.array([[0, 1, 2, 2]], np.int64)})
+    assert ok["x"].dtype == np.int32
+    bad = np.zeros((3, 4), np.int32)
+    bad[2, 1] = 3
+    with pytest.raises(T.InputError, match=r"token ids must lie in 0..2 .*example 2 holds 3 at position \(1,\)"):
+        T.check_inputs(model, {"x": bad})
+    with pytest.raises(T.InputError, match="example 0 holds -1"):
+        T.check_inputs(model, {"x": -np.ones((1, 4), np.int32)})
+
+
 def test_memory_estimate_refuses(tmp_path, monkeypatch):
     model = make_model()
     monkeypatch.setattr(T, "available_memory", lambda: 1000)
