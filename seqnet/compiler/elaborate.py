@@ -18,7 +18,7 @@ import networkx as nx
 from seqnet.compiler import values as V
 from seqnet.compiler.graph import new_graph
 from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError, load_ops
-from seqnet.compiler.types import DTYPES, Dim, TensorType
+from seqnet.compiler.types import DTYPES, Dim, NamedInt, TensorType, plain
 from seqnet.errors import CompileError, Note, Reporter
 from seqnet.grammar import ast
 from seqnet.source import SourceFile, Span
@@ -649,7 +649,7 @@ class Elaborator:
         where = f"{op.name}'s argument '{arg.name}'"
         if kind == "int":
             if isinstance(value, V.Num) and value.is_int:
-                return value.value
+                return _named_int(value)
             if isinstance(value, V.Num) and float(value.value).is_integer():
                 return int(value.value)
         elif kind == "float":
@@ -673,7 +673,7 @@ class Elaborator:
                                    f"'{chosen}'", span, hint=_did_you_mean(chosen, arg.choices))  # fmt: skip
         elif kind == "ints":
             if isinstance(value, V.ListVal) and all(isinstance(i, V.Num) and i.is_int for i in value.items):
-                return tuple(i.value for i in value.items)
+                return tuple(_named_int(i) for i in value.items)
         elif kind == "any":
             return value
         if isinstance(value, V.Symbol):
@@ -707,6 +707,7 @@ class Elaborator:
                 continue
             refs = tuple((t.node, t.port) for t in v) if isinstance(v, list) else (v.node, v.port)
             args.append((arg.name, refs))
+        attrs = {k: plain(v) for k, v in attrs.items()}
         builder.add(name, op=op_name, attrs=attrs, args=tuple(args), outputs=tuple(outputs),
                     params=params, param_owner=owner, flops=flops, span=span, chain=ctx.chain,
                     path=ctx.path, label=None, repeats=ctx.repeats, **(extra or {}))  # fmt: skip
@@ -957,6 +958,14 @@ def _num_arith(e: ast.BinOp, a: V.Num, b: V.Num) -> V.Num:
     if isinstance(r, int) and abs(r) > 2**62:
         raise CompileError("SQN0604", "number too large", e.span)
     return V.Num(r, f"{_paren(a.text)}{e.op}{_paren(b.text)}", e.span)
+
+
+def _named_int(v: V.Num) -> int:
+    """An integer attribute; one written with dims keeps its text for the shapes it makes."""
+    text = v.text
+    if isinstance(text, str) and _IDENT.search(text) and text != str(v.value):
+        return NamedInt(v.value, text)
+    return v.value
 
 
 def _did_you_mean(name: str, candidates) -> str | None:

@@ -56,13 +56,16 @@ def _human(n: float, unit: str = "") -> str:
 
 
 def summary_table(data: dict) -> str:
-    header = ("name", "op", "output shape", "params")
-    rows = [(r["name"], r["op"], r["shape"], f"{r['params']:,}" if not r["shared_with"]
-             else f"shared: {r['shared_with']}") for r in data["nodes"]]  # fmt: skip
+    shares = any(r["shared_with"] for r in data["nodes"])
+    header = ("name", "op", "output shape", "params") + (("shares weights of",) if shares else ())
+    rows = [(r["name"], r["op"], r["shape"], f"{r['params']:,}" if not r["shared_with"] else "-")
+            + ((r["shared_with"] or "",) if shares else ()) for r in data["nodes"]]  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + f"  {{:>{widths[-1]}}}"
-    out = [line.format(*header), "  ".join("-" * w for w in widths)]
-    out += [line.format(*r) for r in rows]
+    cells = [f"{{:<{w}}}" for w in widths]
+    cells[3] = f"{{:>{widths[3]}}}"  # numbers right-aligned
+    line = "  ".join(cells)
+    out = [line.format(*header).rstrip(), "  ".join("-" * w for w in widths)]
+    out += [line.format(*r).rstrip() for r in rows]
     out.append("")
     out.append("outputs: " + ", ".join(f"{k}: {v}" for k, v in data["outputs"].items()))
     out.append(f"parameters: {data['total_params']:,} ({_human(data['total_params'] * 4, 'B')} in float32)")

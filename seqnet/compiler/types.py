@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "int8", "uint8", "bool")
@@ -34,6 +35,63 @@ class Dim:
         return hash(self.value)
 
 
+_TERM = re.compile(r"([+-]?)([A-Za-z_0-9*/.]+)")
+
+
+def sum_expr(exprs: list[str]) -> str | None:
+    """The text of a sum of dims, constants folded: ["E-2", "2"] -> "E", ["N", "N"] -> "N+N";
+    None when no name is left (the number itself reads best). Texts with brackets stay as written."""
+    terms: list[str] = []
+    const = 0
+    for e in exprs:
+        text = e.replace(" ", "")
+        if "(" in text or ")" in text or not text:
+            return "+".join(exprs)
+        pos = 0
+        for m in _TERM.finditer(text):
+            if m.start() != pos or (pos and not m.group(1)):
+                return "+".join(exprs)
+            pos = m.end()
+            sign, body = m.group(1) or "+", m.group(2)
+            if body.isdigit():
+                const += int(body) if sign == "+" else -int(body)
+            else:
+                terms.append(sign + body)
+        if pos != len(text):
+            return "+".join(exprs)
+    if not terms:
+        return None
+    out = "".join(terms).lstrip("+")
+    if const:
+        out += f"{const:+d}"
+    return out
+
+
+class NamedInt(int):
+    """An integer attribute written with dims (`E`, `2*E`, `E - 2`): shape rules that make a Dim
+    of it keep the text, so shapes show what the user wrote. Shape rules only; the graph stores
+    plain ints."""
+
+    expr: str
+
+    def __new__(cls, value: int, expr: str):
+        obj = super().__new__(cls, value)
+        obj.expr = expr
+        return obj
+
+    def __reduce__(self):
+        return NamedInt, (int(self), self.expr)
+
+
+def plain(value):
+    """`value` with NamedInts (also inside tuples) turned back into ints."""
+    if isinstance(value, NamedInt):
+        return int(value)
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    return value
+
+
 @dataclass(frozen=True)
 class TensorType:
     """The type of one example's tensor: the batch axis is implicit and not part of `shape`."""
@@ -44,7 +102,8 @@ class TensorType:
 
     @staticmethod
     def of(dtype: str, dims, vocab: int | None = None) -> TensorType:
-        return TensorType(dtype, tuple(d if isinstance(d, Dim) else Dim(int(d)) for d in dims), vocab)
+        return TensorType(dtype, tuple(d if isinstance(d, Dim) else Dim(int(d), getattr(d, "expr", None))
+                                       for d in dims), vocab)  # fmt: skip
 
     @property
     def dims(self) -> tuple[int, ...]:

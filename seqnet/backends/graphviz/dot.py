@@ -760,12 +760,15 @@ class _Builder:
         key, kind, name, cnt, shared = info["level"]
         ops = info.get("ops", len(info["nodes"]))
         canon_ops = len(info["nodes"])
+        pc = info.get("params", 0)
         if kind == "repeat":
             title = f"repeat ×{cnt}" + (" shared" if shared else "")
             body = f"{canon_ops} ops ×{cnt}"
         else:
-            title, body = name, f"{ops} op{'s' if ops != 1 else ''}"
-        pc = info.get("params", 0)
+            title, body = name, f"{canon_ops} op{'s' if canon_ops != 1 else ''}"
+            if ops != canon_ops:  # inside a repeat drawn once: this block is one copy's
+                pc = sum(param_count(self.g, n) for n in info["nodes"])
+                ops = canon_ops
         label = f"{title}\n{body}" + (f"\n{_params_text(pc)}" if self.o["show_params"] else "")
         first = self.g.nodes[info["nodes"][0]]
         span = first.get("chain") or ()

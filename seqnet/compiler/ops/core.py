@@ -15,7 +15,7 @@ from seqnet.compiler.ops.registry import (
     op,
     positive,
 )
-from seqnet.compiler.types import Dim, TensorType
+from seqnet.compiler.types import Dim, TensorType, sum_expr
 
 ACT = Arg("act", "choice", "none", ACTIVATIONS, "activation applied to the result")
 BIAS = Arg("bias", "bool", True, doc="add a learned bias")
@@ -212,7 +212,7 @@ def _concat_infer(c: OpCall):
                 )  # fmt: skip
         total += t.shape[axis].value
         exprs.append(str(t.shape[axis]))
-    expr = "+".join(exprs) if len(exprs) > 1 else exprs[0]
+    expr = sum_expr(exprs) if len(exprs) > 1 else exprs[0]
     shape = first.shape[:axis] + (Dim(total, expr),) + first.shape[axis + 1 :]
     return [TensorType(first.dtype, shape)]
 

@@ -219,7 +219,7 @@ def load_ops() -> dict[str, OpDef]:
 
 
 def dims(*values) -> tuple[Dim, ...]:
-    return tuple(v if isinstance(v, Dim) else Dim(int(v)) for v in values)
+    return tuple(v if isinstance(v, Dim) else Dim(int(v), getattr(v, "expr", None)) for v in values)
 
 
 def need_rank(t: TensorType, arg: str, ranks, what: str = "") -> None:

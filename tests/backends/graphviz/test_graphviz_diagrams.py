@@ -218,7 +218,7 @@ def test_long_labels_wrap_not_clip():
     dot = to_dot(m.graph, font=FONT)
     assert "…" not in dot
     # two outputs, each edge named by its port; the state feeds the decoder's `initial`
-    assert 'label="out: float32[128]"' in dot
+    assert 'label="out: float32[H]"' in dot  # lstm(x, H): the dim as written
     assert 'label="state: float32[256]\\n→ initial"' in dot
 
 
