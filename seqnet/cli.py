@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,8 +16,8 @@ class UsageError(Exception):
     pass
 
 
-def _count(least: int):
-    """An argparse type: a whole number of at least `least` (a usage error, exit 2, otherwise)."""
+def _count(least: int, most: int | None = None):
+    """An argparse type: a whole number in [least, most] (a usage error, exit 2, otherwise)."""
 
     def parse(text: str) -> int:
         try:
@@ -25,6 +26,8 @@ def _count(least: int):
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < least:
             raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
         return value
 
     parse.__name__ = "count"
@@ -204,6 +207,13 @@ def cmd_render(args) -> int:
     except DotMissing as e:
         print(f"seqnet: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except subprocess.CalledProcessError as e:  # graphviz itself failed (or crashed)
+        err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        print(f"seqnet: error: graphviz `dot` failed (exit {e.returncode})"
+              + (f": {err[-1]}" if err else "")
+              + "\n  hint: try --depth 1 to collapse blocks, or write .dot and lay it out yourself",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_SPEC
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -229,6 +239,8 @@ def cmd_train(args) -> int:
         _start_distributed(args)
     from seqnet.backends.jax.train import train
 
+    if args.out is not None and not args.out.strip():
+        raise UsageError("--out needs a folder name (an empty one would write into the current folder)")
     if args.resume and args.overwrite:
         raise UsageError("--resume continues the run in --out, --overwrite replaces it: pick one")
     result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress,
@@ -345,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resolve-dims", action="store_true")
     r.add_argument("--theme", choices=["light", "dark"], default="light")
     r.add_argument("--show-segments", action="store_true", help="list the segment set S")
-    r.add_argument("--unroll", type=_count(0), default=0, metavar="K",
-                   help="draw recurrent cells unrolled over K time steps")  # fmt: skip
+    r.add_argument("--unroll", type=_count(0, 64), default=0, metavar="K",
+                   help="draw recurrent cells unrolled over K time steps (at most 64)")  # fmt: skip
     r.set_defaults(run=cmd_render)
 
     t = with_set(sub.add_parser("train", help="train with the spec's train section"))
@@ -412,15 +424,17 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SEQNET_DEBUG"):
             raise
         name = type(e).__name__
+        if isinstance(e, OSError):  # the file system said no (read-only, full, not a folder, ...)
+            name = "OSError"
         print(f"seqnet: error: {e}" if name in _USER_ERRORS else
               f"seqnet: internal error ({name}: {e}); rerun with SEQNET_DEBUG=1 for details",
               file=sys.stderr)  # fmt: skip
         return EXIT_SPEC if name in _USER_ERRORS else EXIT_INTERNAL
 
 
-_USER_ERRORS = {"TrainingError", "MemoryEstimateError", "CheckpointError", "InputError",
+_USER_ERRORS = {"OSError", "TrainingError", "MemoryEstimateError", "CheckpointError", "InputError",
                 "ExportError", "DataArgError", "ValueError", "FileNotFoundError", "DotMissing",
-                "PermissionError", "IsADirectoryError"}  # fmt: skip
+                "PermissionError", "IsADirectoryError", "NotARegularFile"}  # fmt: skip
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -50,7 +50,9 @@ def test_check_mixed_files_exit_1(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [[], ["check"], ["nope"], ["check", MLP, "--set", "novalue"],
                                   ["check", MLP, "--bogus"], ["train", MLP, "--resume", "--overwrite"],
                                   ["export", MLP, "--checkpoint", "runs/x", "-o", "x", "--batch", "0"],
-                                  ["render", MLP, "-o", "x.svg", "--depth", "-1"]])
+                                  ["render", MLP, "-o", "x.svg", "--depth", "-1"],
+                                  ["render", MLP, "-o", "x.svg", "--unroll", "100000"],
+                                  ["train", MLP, "--out", ""]])
 def test_usage_errors_exit_2(argv, capsys):
     rc, _, _ = run(argv, capsys)
     assert rc == 2
@@ -166,3 +168,12 @@ def test_train_report_says_what_this_call_did(start, step, sps, expected):
     result = SimpleNamespace(metrics={"accuracy": 0.98}, step=step, start_step=start,
                              steps_per_s=sps, wall_s=2.5)
     assert cli.train_report(result) == expected
+
+
+def test_file_system_refusals_are_user_errors(tmp_path, capsys):
+    """An --out under a regular file: the OS says no; the user gets one line and exit 1."""
+    (tmp_path / "file").write_text("x")
+    rc, _, err = run(["train", MLP, "--set", "steps=1", "--no-progress", "--out", str(tmp_path / "file" / "run")], capsys)
+    assert rc == 1, err
+    assert "seqnet: error:" in err and "internal error" not in err and "Traceback" not in err
+    assert (tmp_path / "file").read_text() == "x"

@@ -67,9 +67,13 @@ class MetricsLog:
                     rec = json.loads(line)
                 except ValueError:
                     continue  # a torn last line from a killed run
+                if not (isinstance(rec, dict) and isinstance(rec.get("step", 0), int)):
+                    continue  # not a record of ours (an edited file): keep only what we can read
                 if rec.get("step", 0) <= resume_step:
                     self.history.append(rec)
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+        from seqnet import atomic
+
+        atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.history))
         self._file = open(self.path, "a")
         self._tb = None
         if tensorboard:

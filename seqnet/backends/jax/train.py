@@ -42,6 +42,7 @@ import json
 import math
 import os
 import signal
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -523,6 +524,16 @@ class _SigintFlag:
 
 # -- train -----------------------------------------------------------------------------------------
 
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise TrainingError(f"cannot write checkpoints to {folder}: {e.strerror or e}; "
+                            "choose another folder with --out DIR") from None
+
+
 def _refuse_earlier_run(out: Path, checkpoints: list) -> None:
     """A fresh run must not silently delete the checkpoints and metrics of an earlier one."""
     if out.exists() and not out.is_dir():
@@ -576,7 +587,9 @@ def train(
         _refuse_earlier_run(out, ck.list_checkpoints(ckpt_dir))
     out.mkdir(parents=True, exist_ok=True)
 
-    start, last_ckpt = 0, None
+    start, last_ckpt, replaced = 0, None, []
+    if is_main:  # find an unwritable output before training, not after it
+        _check_writable(ckpt_dir)
     if resume:
         records = ck.list_checkpoints(ckpt_dir)
         if not records:
@@ -586,8 +599,9 @@ def train(
         if meta.get("spec") not in (None, name):
             raise CheckpointError(f"checkpoint {records[-1]} belongs to spec '{meta.get('spec')}', not '{name}'")
     else:
-        for old in ck.list_checkpoints(ckpt_dir):
-            ck.remove(old)
+        # An overwritten run's checkpoints go when this run writes its first one, not before:
+        # a run that fails to start leaves the old one usable.
+        replaced = ck.list_checkpoints(ckpt_dir)
         params, opt_state = rt.init_state()
     structure = ck.structure_hash({"params": params, "opt": opt_state})
 
@@ -611,6 +625,8 @@ def train(
                 "data": {"source": config.data.name, "seed": config.seed, "batch": config.batch,
                          "start_step": step}}  # fmt: skip
         last_ckpt = ck.save(ckpt_dir, step, p, o, meta=meta, keep=keep)
+        while replaced:
+            ck.remove(replaced.pop())
 
     def last_good():
         return f"{last_ckpt} (step {json.loads(Path(last_ckpt).read_text())['step']})" if last_ckpt else \

@@ -142,6 +142,40 @@ def test_fresh_run_never_deletes_an_earlier_one(tmp_path):
     assert (tmp_path / "file").read_text() == "mine"
 
 
+def test_overwrite_keeps_the_old_run_until_the_new_one_checkpoints(tmp_path):
+    model = make_model()
+    T.train(model, out=tmp_path / "run", steps=6, progress=False)
+
+    def fail_at_start(step, logs):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        T.train(model, out=tmp_path / "run", steps=3, progress=False, overwrite=True, callback=fail_at_start)
+    assert [p.name for p in ck.list_checkpoints(tmp_path / "run" / "checkpoints")] == ["step_00000006.json"]
+    resumed = T.train(model, out=tmp_path / "run", steps=8, progress=False, resume=True)
+    assert resumed.step == 8 and resumed.start_step == 6
+
+
+def test_unwritable_checkpoint_folder_is_refused_before_training(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoints").write_text("a file where the folder goes")
+    calls = []
+    with pytest.raises(T.TrainingError, match="cannot write checkpoints to"):
+        T.train(make_model(), out=tmp_path / "run", steps=3, progress=False,
+                callback=lambda step, logs: calls.append(step))  # fmt: skip
+    assert calls == []
+
+
+def test_resume_skips_records_it_cannot_read(tmp_path):
+    model = make_model()
+    T.train(model, out=tmp_path / "run", steps=4, progress=False)
+    log = tmp_path / "run" / "metrics.jsonl"
+    log.write_text(log.read_text() + "5\n[1, 2]\n{\"step\": \"x\"}\n")
+    r = T.train(model, out=tmp_path / "run", steps=6, progress=False, resume=True)
+    assert r.step == 6
+    assert all(isinstance(rec, dict) for rec in map(json.loads, log.read_text().splitlines()))
+
+
 def test_interrupt_checkpoints_and_resumes_identically(tmp_path):
     model = make_model()
     settings = dict(steps=20, progress=False,
