@@ -9,6 +9,7 @@ so one `seqnet check` shows every independent mistake in a file.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError, load_op
 from seqnet.compiler.types import DTYPES, Dim, NamedInt, TensorType, plain
 from seqnet.errors import CompileError, Note, Reporter
 from seqnet.grammar import ast
+from seqnet.grammar.parser import recursion_room
 from seqnet.source import SourceFile, Span
 
 MAX_BLOCK_DEPTH = 64
@@ -148,6 +150,11 @@ class Elaborator:
     # -- entry point
 
     def module(self, module: ast.Module) -> nx.MultiDiGraph:
+        # Expressions are evaluated recursively; the parser refuses any deeper than this allows.
+        with recursion_room():
+            return self._module(module)
+
+    def _module(self, module: ast.Module) -> nx.MultiDiGraph:
         g = self.graph
         g.graph["source"] = module.source.name
         g.graph["files"].append(module.source.name)
@@ -454,6 +461,9 @@ class Elaborator:
 
     def _eval(self, e, ctx: Ctx, label: str | None = None):
         if isinstance(e, ast.Number):
+            if isinstance(e.value, float) and not math.isfinite(e.value):
+                raise CompileError("SQN0604", f"the number {e.text} is too large for a float64",
+                                   e.span, hint="numbers must be finite, below about 1.8e308")  # fmt: skip
             return V.Num(e.value, e.text, e.span)
         if isinstance(e, ast.String):
             return V.Str(e.value, e.span)
@@ -957,6 +967,8 @@ def _num_arith(e: ast.BinOp, a: V.Num, b: V.Num) -> V.Num:
         raise CompileError("SQN0106", f"'{e.op}' is not defined between numbers", e.span)
     if isinstance(r, int) and abs(r) > 2**62:
         raise CompileError("SQN0604", "number too large", e.span)
+    if isinstance(r, float) and not math.isfinite(r):
+        raise CompileError("SQN0604", "number too large (not a finite float64)", e.span)
     return V.Num(r, f"{_paren(a.text)}{e.op}{_paren(b.text)}", e.span)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from seqnet.compiler import values as V
 from seqnet.compiler.train_config import (
     LOSSES,
@@ -116,6 +118,14 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
     if "data_axis" in settings:
         v = el._eval(settings["data_axis"].value, ctx)
         out["data_axis"] = v.name if isinstance(v, V.Symbol) else getattr(v, "value", "data")
+    axis = out.get("data_axis", "data")
+    mesh = out.get("mesh", {"data": -1})
+    if axis not in mesh:
+        where = settings.get("data_axis") or settings.get("mesh")
+        raise CompileError("SQN0108", f"the data axis '{axis}' is not an axis of the mesh "
+                           f"({', '.join(mesh) or 'none'})", where.value.span if where else stmt.span,
+                           hint=did_you_mean(str(axis), mesh) or f"data_axis = {next(iter(mesh), 'data')}, "
+                           f"or add it: mesh = mesh({axis}=-1)")  # fmt: skip
     if "lr" in el.overrides:  # --set lr=0.01: the optimiser's learning rate
         el.used_overrides.add("lr")
         expr = override_expr("lr", el.overrides["lr"], el.overrides)
@@ -257,8 +267,41 @@ def _named_call(el, setting: ast.Setting, table: dict, ctx, what: str) -> CallSp
         if kw.name not in table[name]:
             raise CompileError("SQN0103", f"{name} has no argument '{kw.name}'", kw.name_span,
                                hint=did_you_mean(kw.name, table[name]) or "arguments: " + ", ".join(table[name]))  # fmt: skip
-        args[kw.name] = _plain(el._eval(kw.value, ctx), kw.value.span)
+        value = el._eval(kw.value, ctx)
+        rule = _ARG_RULES.get(kw.name)
+        if rule is not None and not rule[0](value):
+            raise CompileError("SQN0108", f"{name}'s {kw.name} must be {rule[1]}, got {V.describe(value)}",
+                               kw.value.span, hint=f"for example {name}({kw.name}={rule[2]})")  # fmt: skip
+        args[kw.name] = _plain(value, kw.value.span)
     return CallSpec(name=name, args=args)
+
+
+def _num(v, lo=None, hi=None, lo_open=False, hi_open=False, whole=False) -> bool:
+    if not isinstance(v, V.Num) or isinstance(v.value, bool) or not math.isfinite(v.value):
+        return False
+    x = v.value
+    if whole and not float(x).is_integer():
+        return False
+    if lo is not None and (x <= lo if lo_open else x < lo):
+        return False
+    return not (hi is not None and (x >= hi if hi_open else x > hi))
+
+
+# Optimiser and schedule arguments: (check, what it must be, an example).
+_ARG_RULES = {
+    "lr": (lambda v: _num(v, 0, lo_open=True), "a positive number", "1e-3"),
+    "eps": (lambda v: _num(v, 0, lo_open=True), "a positive number", "1e-8"),
+    "b1": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.9"),
+    "b2": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.999"),
+    "decay": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.9"),
+    "momentum": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.9"),
+    "weight_decay": (lambda v: _num(v, 0), "a number of at least 0", "1e-4"),
+    "nesterov": (lambda v: isinstance(v, V.Bool), "true or false", "true"),
+    "warmup": (lambda v: _num(v, 0, whole=True), "a whole number of steps, at least 0", "100"),
+    "end": (lambda v: _num(v, 0, 1), "a fraction of lr in [0, 1]", "0.1"),
+    "rate": (lambda v: _num(v, 0, lo_open=True), "a positive number", "0.5"),
+    "every": (lambda v: _num(v, 1, whole=True), "a whole number of steps, at least 1", "1000"),
+}
 
 
 def _mesh(el, setting: ast.Setting, ctx) -> dict[str, int]:
