@@ -310,6 +310,10 @@ class Runtime:
             if f in self.inputs:
                 a = a.astype(self.inputs[f].dtype, copy=False)
             out[f] = a
+        checks = [(self.config.loss.name, self.config.loss.output, self.config.loss.target)]
+        checks += [(m.name, m.output, m.target) for m in self.config.metrics]
+        for loss, output, target in checks:
+            check_targets(loss, self.outputs[output], target, out[target], f"{c.name} ({split} split)")
         return out
 
     def put_batch(self, batch: dict[str, np.ndarray]):
@@ -763,6 +767,62 @@ def evaluate(model, checkpoint_dir: str | Path, *, batches: int | None = None, *
     return rt.evaluate(params, rt.eval_batches(rt.load_split("eval"), limit or None))
 
 
+def read_npz(path, model) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file of inputs; anything else is refused in words (never unpickled)."""
+    import zipfile
+
+    names = ", ".join(model.inputs)
+    example = "np.savez(path, " + ", ".join(f"{k}=..." for k in model.inputs) + ")"
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not an .npz file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path} is not an .npz file of arrays ({type(e).__name__}); write the "
+                         f"inputs ({names}) with {example}") from None  # fmt: skip
+    if isinstance(loaded, np.ndarray):
+        raise InputError(f"{path} holds a single array (.npy); predict reads an .npz with one array "
+                         f"per input ({names}): {example}")  # fmt: skip
+    try:
+        with loaded as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: cannot read its arrays ({type(e).__name__}: {e}); is it a "
+                         f"complete .npz file?") from None  # fmt: skip
+
+
+def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str) -> None:
+    """Targets a loss cannot use make training diverge or learn nothing without a word: class
+    indices outside the output's classes, fractional class indices, bce targets outside [0, 1]."""
+    if target.size == 0:
+        return
+    classes = out_type.dims[-1] if out_type.dims else 1
+    soft = np.issubdtype(target.dtype, np.floating) and tuple(target.shape[1:]) == tuple(out_type.dims)
+    if loss == "bce":
+        bad = ~((target >= 0) & (target <= 1))
+        if bad.any():
+            i = tuple(np.argwhere(bad)[0])
+            raise InputError(f"{where}: bce targets must lie in [0, 1], but '{name}' holds "
+                             f"{target[i]} at example {i[0]}")  # fmt: skip
+        return
+    if loss not in ("cross_entropy", "accuracy") or soft or (loss == "accuracy" and classes == 1):
+        return
+    if np.issubdtype(target.dtype, np.floating):
+        frac = target != np.round(target)
+        if frac.any():
+            i = tuple(np.argwhere(frac)[0])
+            raise InputError(f"{where}: {loss} needs class indices (whole numbers 0..{classes - 1}) in "
+                             f"'{name}', but example {i[0]} holds {target[i]}")  # fmt: skip
+    bad = (target < 0) | (target >= classes)
+    if bad.any():
+        i = tuple(np.argwhere(bad)[0])
+        raise InputError(f"{where}: {loss} needs class indices 0..{classes - 1} (the output "
+                         f"{out_type} has {classes} classes), but '{name}' holds {target[i]} at "
+                         f"example {i[0]}")  # fmt: skip
+
+
 def check_inputs(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Arrays for the spec's inputs, shapes and dtypes checked (same-kind dtypes are cast)."""
     out, n = {}, None
@@ -807,13 +867,11 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     meta, tensors = ck.read(checkpoint_dir)
     template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
     params = ck.unflatten(template, "params", tensors, meta["path"])
-    try:
-        with np.load(input_npz) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {input_npz}: {e}") from None
+    arrays = read_npz(input_npz, model)
     inputs = check_inputs(model, arrays)
     n = len(next(iter(inputs.values()))) if inputs else 0
+    if inputs and n == 0:
+        raise InputError(f"{input_npz} holds no examples (its arrays have length 0)")
     fn = jax.jit(lambda p, x: lowered.apply(p, x, rng=None, train=False))
     chunks = []
     for s in range(0, n, batch):

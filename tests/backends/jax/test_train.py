@@ -332,6 +332,52 @@ def test_token_ids_outside_the_vocabulary_are_refused():
         T.check_inputs(model, {"x": -np.ones((1, 4), np.int32)})
 
 
+def test_targets_a_loss_cannot_use_are_refused():
+    from seqnet.compiler.types import TensorType
+
+    logits = TensorType.of("float32", [3])
+    T.check_targets("cross_entropy", logits, "label", np.array([0, 2, 1]), "d")  # fine
+    T.check_targets("cross_entropy", logits, "label", np.eye(3)[[0, 2]], "d")  # soft labels: fine
+    with pytest.raises(T.InputError, match=r"class indices 0..2 .*3 classes.*holds 17 at example 1"):
+        T.check_targets("cross_entropy", logits, "label", np.array([0, 17, 1]), "d")
+    with pytest.raises(T.InputError, match="holds -1 at example 0"):
+        T.check_targets("accuracy", logits, "label", np.array([-1, 0]), "d")
+    with pytest.raises(T.InputError, match=r"whole numbers.*example 1 holds 0.5"):
+        T.check_targets("cross_entropy", logits, "label", np.array([1.0, 0.5]), "d")
+    with pytest.raises(T.InputError, match=r"bce targets must lie in \[0, 1\].*2.0 at example 1"):
+        T.check_targets("bce", TensorType.of("float32", [1]), "y", np.array([[0.0], [2.0]]), "d")
+    T.check_targets("mse", logits, "y", np.array([[5.0, -3.0, 1e6]]), "d")  # any real target
+
+
+def test_training_on_out_of_range_labels_says_so(tmp_path):
+    x = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+    label = np.arange(64) % 10
+    label[5] = 17
+    np.savez(tmp_path / "d.npz", x=x, label=label)
+    spec = SPEC.format(hidden=8).replace("digits(flat=true)", f'npz("{tmp_path / "d.npz"}")')
+    (tmp_path / "s.seqnet").write_text(spec)
+    model = seqnet.load(tmp_path / "s.seqnet")
+    with pytest.raises(T.InputError, match="'label' holds 17 at example"):
+        T.train(model, out=tmp_path / "run", steps=2, progress=False)
+
+
+def test_predict_refuses_files_that_are_not_input_npz(trained, tmp_path):
+    model, r = trained
+    x = np.zeros((3, 64), np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "good.npz", x=x)
+    (tmp_path / "trunc.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:200])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "text.npz").write_text("x = 1, 2, 3\n")
+    np.savez(tmp_path / "zero.npz", x=np.zeros((0, 64), np.float32))
+    cases = {"x.npy": "single array", "trunc.npz": "npz", "empty.npz": "not an .npz file",
+             "text.npz": "not an .npz file", "zero.npz": "no examples", "missing.npz": "no such file"}
+    for name, words in cases.items():
+        with pytest.raises(T.InputError, match=words) as e:
+            T.predict(model, r.out_dir, tmp_path / name)
+        assert "pickle" not in str(e.value)
+
+
 def test_memory_estimate_refuses(tmp_path, monkeypatch):
     model = make_model()
     monkeypatch.setattr(T, "available_memory", lambda: 1000)
