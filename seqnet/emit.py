@@ -85,8 +85,8 @@ def emit_stablehlo(g: nx.MultiDiGraph) -> str:
     from seqnet.backends.jax.lower import lower
 
     lowered = lower(g)
-    params = lowered.init(jax.random.key(0))
-    inputs = {n: jnp.zeros((1, *g.nodes[n]["outputs"][0].dims), g.nodes[n]["outputs"][0].dtype)
+    params = jax.eval_shape(lowered.init, jax.random.key(0))  # shapes only: nothing allocated
+    inputs = {n: jax.ShapeDtypeStruct((1, *g.nodes[n]["outputs"][0].dims), jnp.dtype(g.nodes[n]["outputs"][0].dtype))
               for n in g.graph["inputs"]}  # fmt: skip
     traced = jax.jit(lambda p, x: lowered.apply(p, x)).lower(params, inputs)
     legend = ["// op locations read jit(<lambda>)/<node>/<op>; the nodes come from:"]

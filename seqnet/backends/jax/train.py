@@ -130,15 +130,27 @@ def available_memory() -> int | None:
     return None
 
 
-def estimate_memory(model, config) -> int:
+def memory_parts(model, config) -> dict[str, int]:
+    """Bytes one training step holds, from the registry (before anything is allocated):
+    parameters, their gradients, the optimiser's buffers, and the activations kept for the
+    backward pass (twice the forward activations of one batch: values and their cotangents)."""
     from seqnet.backends.jax.optim import adam_like
     from seqnet.compiler.graph import total_params
+    from seqnet.compiler.summary import summarize
 
-    return total_params(model.graph) * 4 * (1 + adam_like(config))
+    p = total_params(model.graph) * 4
+    act = summarize(model.graph)["activation_bytes_per_example"] * config.batch * 2
+    return {"parameters": p, "gradients": p, f"{config.optimizer.name} state": p * adam_like(config),
+            "activations": act}  # fmt: skip
+
+
+def estimate_memory(model, config) -> int:
+    return sum(memory_parts(model, config).values())
 
 
 def check_memory(model, config) -> None:
-    need = estimate_memory(model, config)
+    parts = memory_parts(model, config)
+    need = sum(parts.values())
     have = available_memory()
     try:
         import jax
@@ -149,9 +161,10 @@ def check_memory(model, config) -> None:
     except Exception:
         pass
     if have is not None and need > have:
+        detail = ", ".join(f"{k} {_bytes(v)}" for k, v in parts.items() if v)
         raise MemoryEstimateError(
-            f"the parameters and {config.optimizer.name} state need about {_bytes(need)} "
-            f"but only {_bytes(have)} is available; shrink the model's dims or use sgd"
+            f"training needs about {_bytes(need)} ({detail}) but only {_bytes(have)} is "
+            f"available; shrink the model's dims or the batch ({config.batch}), or use sgd"
         )
 
 

@@ -381,9 +381,14 @@ def test_predict_refuses_files_that_are_not_input_npz(trained, tmp_path):
 def test_memory_estimate_refuses(tmp_path, monkeypatch):
     model = make_model()
     monkeypatch.setattr(T, "available_memory", lambda: 1000)
-    with pytest.raises(T.MemoryEstimateError, match=r"need about .*KiB.*available"):
+    with pytest.raises(T.MemoryEstimateError, match=r"needs about .*KiB \(parameters .*, gradients .*, "
+                       r"adam state .*, activations .*\) but only 1000.0 B is available"):
         T.train(model, out=tmp_path, steps=1, progress=False)
-    assert T.estimate_memory(model, model.train_config) == (64 * 128 + 128 + 128 * 10 + 10) * 4 * 3
+    params = (64 * 128 + 128 + 128 * 10 + 10) * 4
+    activations = (64 + 128 + 10) * 4 * 64 * 2  # x, h, y per example; batch 64; forward + backward
+    assert T.memory_parts(model, model.train_config) == {
+        "parameters": params, "gradients": params, "adam state": 2 * params, "activations": activations}
+    assert T.estimate_memory(model, model.train_config) == 4 * params + activations
 
 
 def test_local_mode_needs_segment_lowering(tmp_path):
