@@ -233,7 +233,11 @@ def cmd_train(args) -> int:
     if model is None:
         return EXIT_SPEC
     if model.train_config is None:
-        print(f"{args.file}: the spec has no train section", file=sys.stderr)
+        from seqnet.errors import Diagnostic
+
+        print(Diagnostic("SQN0110", f"{args.file} has no train section: nothing says how to train it",
+                         None, hint="add train { data = ...; loss = ...; optimizer = ... } "
+                         "(docs/language.md)").render(), file=sys.stderr)  # fmt: skip
         return EXIT_SPEC
     if args.distributed or args.coordinator:
         _start_distributed(args)
