@@ -1,27 +1,119 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then rename over the target."""
+"""Atomic file writes: a temp file in the target's folder, fsync, then rename over the target.
+
+Every file seqnet writes (formatted specs, checkpoints, predictions, exports, diagrams) goes
+through `write_with` / `write_bytes` / `write_text`, which:
+
+- follow a symlink: the file it points to is replaced and the link stays a link;
+- refuse (NotARegularFile) a target that exists and is not a regular file - a device such as
+  /dev/null, a FIFO, a socket, a folder - and leave it as it is, since a rename would replace it;
+- keep an existing file's permission bits (and, where allowed, its owner); a new file gets the
+  default mode 0o666 less the umask, as `open(path, "w")` would give it;
+- fsync the data before the rename (and the folder after it);
+- remove the temp file on any failure, leaving the old file intact.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import secrets
+import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
-def write_bytes(path: Path, data: bytes) -> Path:
+class NotARegularFile(OSError):
+    """The target of a write exists and is not a regular file (a device, FIFO, socket, folder)."""
+
+
+_KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISSOCK, "a socket")]  # fmt: skip
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def resolve_target(path: str | os.PathLike) -> tuple[Path, os.stat_result | None]:
+    """The file a write to `path` must replace (symlinks followed) and its stat, None if new.
+
+    Raises NotARegularFile when it exists and is not a regular file, or is a symlink loop."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+    if os.path.islink(target):  # realpath gave up: a loop of links
+        raise NotARegularFile(f"cannot write {path}: it is a symlink loop; it was left as it is")
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    if not stat.S_ISREG(st.st_mode):
+        shown = f"{path} (-> {target})" if target != path else f"{path}"
+        raise NotARegularFile(f"cannot write {shown}: it is {_kind(st.st_mode)}, not a regular "
+                              "file; it was left as it is. Choose a file path")  # fmt: skip
+    return target, st
+
+
+def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
+    # os.open with 0o666 lets the kernel apply the umask (mkstemp would force 0o600)
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                           0o666), tmp  # fmt: skip
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_with(path: str | os.PathLike, writer: Callable[[BinaryIO], object]) -> Path:
+    """Call writer(binary file) on a temp file beside the target, then rename it over the target.
+
+    Returns the path written (the symlink's target when `path` is a symlink). If anything fails,
+    the temp file is removed and the target is untouched."""
+    target, old = resolve_target(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _open_temp(target.parent, target.name)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if old is not None:
+                if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+                    try:  # best effort: only root (or a group member) may
+                        os.fchown(f.fileno(), old.st_uid, old.st_gid)
+                    except OSError:
+                        pass
+                os.chmod(f.fileno(), stat.S_IMODE(old.st_mode))
+            writer(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
         raise
-    return path
+    _fsync_dir(target.parent)
+    return target
 
 
-def write_text(path: Path, text: str) -> Path:
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return write_with(path, lambda f: f.write(data))
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))

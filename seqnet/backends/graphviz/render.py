@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from pathlib import Path
 
+from seqnet import atomic
 from seqnet.backends.graphviz.dot import to_dot
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
@@ -19,12 +22,15 @@ INSTALL_HINT = (
 class DotMissing(RuntimeError):
     """The system `dot` binary is missing. `dot_path` is where the DOT text was written, if any."""
 
-    def __init__(self, message: str = INSTALL_HINT, dot_path: Path | None = None):
+    def __init__(self, message: str = INSTALL_HINT, dot_path: Path | None = None,
+                 note: str | None = None):  # fmt: skip
         if dot_path is not None:
             message = (
                 f"{message}\nThe diagram source was written to {dot_path}; once Graphviz is "
                 f"installed, render it with `dot -Tsvg {dot_path} -o diagram.svg`."
             )
+        if note:
+            message = f"{message}\n{note}"
         super().__init__(message)
         self.dot_path = dot_path
 
@@ -50,11 +56,40 @@ def to_svg(graph, **options) -> str:
     return _pipe(source, "svg").decode("utf-8")
 
 
+def _fallback_dot_path(path: Path, data: bytes) -> tuple[Path, bool]:
+    """Where to put the DOT text when `dot` is missing: (path, whether it must be written).
+
+    `path` with suffix .dot when that is free or already holds exactly `data`; otherwise the
+    first of `<stem>-1.dot`, `<stem>-2.dot`, ... that is free or holds `data`. A file the user
+    did not name is never overwritten (nor a symlink, device or folder written through)."""
+    stem = path.with_suffix("")
+    for i in range(1000):
+        candidate = path.with_suffix(".dot") if i == 0 else stem.with_name(f"{stem.name}-{i}.dot")
+        if not os.path.lexists(candidate):
+            return candidate, True
+        try:
+            st = os.stat(candidate)  # a FIFO must not be read: it could block forever
+            same = stat.S_ISREG(st.st_mode) and st.st_size == len(data)
+            if same and candidate.read_bytes() == data:
+                return candidate, False
+        except OSError:
+            pass
+    raise DotMissing(note=f"The diagram source was not written: {path.with_suffix('.dot')} and "
+                          f"{stem.name}-1.dot ... {stem.name}-999.dot all exist already.")  # fmt: skip
+
+
 def render(graph, path, **options) -> Path:
     """Write the diagram to `path`; the format comes from the suffix (.svg .png .pdf .dot).
 
-    When `dot` is missing, the DOT text is still written (next to `path`, suffix .dot) and
-    DotMissing is raised with the install instructions.
+    Files are written atomically through seqnet.atomic (a symlink's target is updated; a device,
+    FIFO or folder at `path` is refused with NotARegularFile and left as it is).
+
+    When `dot` is missing, the DOT text is still written next to `path` with suffix .dot and
+    DotMissing is raised with the install instructions and where the text went. That .dot file
+    was not named by the user, so it is never overwritten: if it already exists with other
+    content, it is left as it is and the text goes to the first free `<stem>-1.dot`,
+    `<stem>-2.dot`, ... instead (an existing file with identical content is reused, so rerunning
+    creates nothing new), and the message says so.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -67,11 +102,18 @@ def render(graph, path, **options) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     fmt = FORMATS[suffix]
     if fmt == "dot":
-        path.write_text(source, encoding="utf-8")
+        atomic.write_text(path, source)
         return path
     if not _have_dot():
-        dot_path = path.with_suffix(".dot")
-        dot_path.write_text(source, encoding="utf-8")
-        raise DotMissing(dot_path=dot_path)
-    path.write_bytes(_pipe(source, fmt))
+        data = source.encode("utf-8")
+        dot_path, needs_write = _fallback_dot_path(path, data)
+        if needs_write:
+            atomic.write_bytes(dot_path, data)
+        wanted = path.with_suffix(".dot")
+        note = None
+        if dot_path != wanted:
+            note = (f"{wanted} already exists with other content, so it was left as it is and "
+                    f"the source went to {dot_path} instead.")  # fmt: skip
+        raise DotMissing(dot_path=dot_path, note=note)
+    atomic.write_bytes(path, _pipe(source, fmt))
     return path

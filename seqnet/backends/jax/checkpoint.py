@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from seqnet import atomic
 
 FORMAT = 1
 _NAME = re.compile(r"^step_(\d{8,})\.json$")
@@ -93,44 +93,16 @@ def structure_hash(tree) -> str:
 
 # -- atomic writes ---------------------------------------------------------------------------------
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: str | Path, writer) -> None:
     """Call writer(binary file object) on a temporary file beside `path`, fsync, os.replace.
 
-    If the writer raises, the temporary file is removed and `path` is untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)
-            writer(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
+    If the writer raises, the temporary file is removed and `path` is untouched. This is the
+    shared writer of seqnet.atomic (symlinks followed, non-regular targets refused, mode kept)."""
+    atomic.write_with(path, writer)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
+    atomic.write_bytes(path, data)
 
 
 # -- save / load -----------------------------------------------------------------------------------
