@@ -136,6 +136,9 @@ def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict
     if keep:
         for old in list_checkpoints(directory)[:-keep]:
             remove(old)
+    for orphan in directory.glob("step_*.safetensors"):  # data of a save killed before its record
+        if not orphan.with_suffix(".json").exists():
+            orphan.unlink(missing_ok=True)
     return directory / f"{stem}.json"
 
 
@@ -173,10 +176,30 @@ def resolve(path: str | Path) -> Path:
 
 
 def read(path: str | Path, *, verify: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
-    """(meta, tensors) of a checkpoint, checking the record and the file's hash."""
-    from safetensors.numpy import load as st_load
+    """(meta, tensors) of a checkpoint, checking the record and the file's hash.
 
-    record_path = resolve(path)
+    Given a folder, the newest checkpoint that reads back intact: a corrupt or truncated newer
+    one is skipped, and meta["skipped"] says which and why (callers warn). Given a file, that
+    checkpoint or an error."""
+    path = Path(path)
+    if not path.is_dir():
+        return _read_record(resolve(path), verify)
+    resolve(path)  # no checkpoint at all: say so
+    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+    skipped: list[str] = []
+    for record in reversed(list_checkpoints(folder)):
+        try:
+            meta, tensors = _read_record(record, verify)
+        except CheckpointError as e:
+            skipped.append(str(e))
+            continue
+        meta["skipped"] = skipped
+        return meta, tensors
+    raise CheckpointError(f"no intact checkpoint in {path}: " + "; ".join(skipped))
+
+
+def _read_record(record_path: Path, verify: bool) -> tuple[dict, dict[str, np.ndarray]]:
+    from safetensors.numpy import load as st_load
     try:
         meta = json.loads(record_path.read_text())
         if not isinstance(meta, dict) or "step" not in meta:

@@ -42,6 +42,7 @@ import json
 import math
 import os
 import signal
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -463,6 +464,9 @@ class Runtime:
 
         meta, tensors = ck.read(path)
         where = meta["path"]
+        for reason in meta.get("skipped", ()):
+            print(f"seqnet: warning: skipped a damaged checkpoint ({reason}); using {where}",
+                  file=sys.stderr)  # fmt: skip
         p_template = self.param_template()
         params = ck.unflatten(p_template, "params", tensors, where)
         opt_state = None
@@ -611,10 +615,10 @@ def train(
         records = ck.list_checkpoints(ckpt_dir)
         if not records:
             raise CheckpointError(f"resume: no checkpoint in {ckpt_dir}")
-        params, opt_state, meta = rt.restore(records[-1])
-        start, last_ckpt = int(meta["step"]), records[-1]
+        params, opt_state, meta = rt.restore(ckpt_dir)  # the newest intact one
+        start, last_ckpt = int(meta["step"]), Path(meta["path"])
         if meta.get("spec") not in (None, name):
-            raise CheckpointError(f"checkpoint {records[-1]} belongs to spec '{meta.get('spec')}', not '{name}'")
+            raise CheckpointError(f"checkpoint {last_ckpt} belongs to spec '{meta.get('spec')}', not '{name}'")
     else:
         # An overwritten run's checkpoints go when this run writes its first one, not before:
         # a run that fails to start leaves the old one usable.

@@ -268,6 +268,34 @@ def test_corrupt_truncated_and_mismatched_checkpoints_refused(tmp_path):
                 optimizer={"name": "sgd", "args": {"lr": 0.1}})  # fmt: skip
 
 
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
+    model = make_model()
+    straight = T.train(model, out=tmp_path / "a", steps=8, progress=False)
+    r = T.train(model, out=tmp_path / "b", steps=6, progress=False, checkpoint_every=2)
+    records = ck.list_checkpoints(r.out_dir / "checkpoints")
+    assert [p.name for p in records] == ["step_00000002.json", "step_00000004.json", "step_00000006.json"]
+    newest = records[-1].with_suffix(".safetensors")
+    newest.write_bytes(newest.read_bytes()[:-10])
+    capsys.readouterr()
+    T.evaluate(model, r.out_dir)
+    assert "skipped a damaged checkpoint" in capsys.readouterr().err
+    resumed = T.train(model, out=r.out_dir, steps=8, resume=True, progress=False)
+    assert resumed.start_step == 4 and resumed.step == 8
+    assert "truncated" in capsys.readouterr().err
+    assert leaves_equal(straight.params, resumed.params)  # steps 5-8 redone bit-identically
+    with pytest.raises(ck.CheckpointError, match="truncated"):  # asked for by name: no fallback
+        T.evaluate(model, records[-1])
+
+
+def test_orphaned_checkpoint_data_is_cleaned_up(tmp_path):
+    model = make_model()
+    r = T.train(model, out=tmp_path / "run", steps=2, progress=False)
+    orphan = r.out_dir / "checkpoints" / "step_00000099.safetensors"  # a save killed mid-way
+    orphan.write_bytes(b"partial")
+    T.train(model, out=r.out_dir, steps=4, resume=True, progress=False)
+    assert not orphan.exists()
+
+
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     params = {"a": {"w": jnp.arange(6.0).reshape(2, 3)}}
     first = ck.save(tmp_path, 1, params, None, meta={"spec": "t"})
