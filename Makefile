@@ -34,5 +34,5 @@ fmt-check: setup  ## every shipped spec is valid and canonically formatted
 bench: setup  ## the benchmarks (slow)
 	$(BIN)/python benchmarks/frontend.py && $(BIN)/python benchmarks/render.py
 
-clean:
+clean:  ## remove the virtual environment, runs and caches
 	rm -rf $(VENV) runs .pytest_cache
