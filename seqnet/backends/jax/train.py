@@ -37,6 +37,7 @@ and optimiser state would not fit in memory raises `MemoryEstimateError` before 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -538,6 +539,12 @@ class _SigintFlag:
             raise KeyboardInterrupt
         self.hit = True
 
+    def check(self, where: str) -> None:
+        """Stop here if Ctrl-C was pressed (before anything was written)."""
+        if self.hit:
+            print(f"seqnet: interrupted {where}: nothing was written", file=sys.stderr)
+            raise KeyboardInterrupt
+
     def __exit__(self, *exc):
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
@@ -589,7 +596,18 @@ def train(
     newest checkpoint in `out`/checkpoints. A fresh run into a folder that holds an earlier run
     is refused unless overwrite=True (which replaces its checkpoints and metrics).
     callback(step, logs_on_device): called after every step (a test hook; may raise).
+
+    Ctrl-C: from the start, the first one only sets a flag (so no KeyboardInterrupt lands inside
+    JAX's own callbacks, where it would be swallowed); setup stops at its next phase, training
+    at the next step, with a checkpoint. A second Ctrl-C stops at once.
     """
+    with _SigintFlag() as sigint:
+        return _train(model, out, resume, steps, progress, sigint, overwrite=overwrite,
+                      log_every=log_every, keep=keep, callback=callback, **overrides)  # fmt: skip
+
+
+def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every, keep, callback,
+           **overrides) -> TrainResult:  # fmt: skip
     import jax
 
     from seqnet.backends.jax import checkpoint as ck
@@ -626,9 +644,11 @@ def train(
         params, opt_state = rt.init_state()
     structure = ck.structure_hash({"params": params, "opt": opt_state})
 
+    sigint.check("before the data was loaded")
     train_arrays = rt.load_split("train", config.examples)
     eval_arrays = rt.load_split("eval")
     eval_sets = rt.eval_batches(eval_arrays, config.eval_batches or None)
+    sigint.check("after loading the data, before the first step")
     total = config.steps
     log_every = log_every or max(1, min(50, total // 20 or 1))
 
@@ -702,7 +722,7 @@ def train(
     final_eval: dict[str, float] = {}
     warned: set[str] = set()
     try:
-        with _SigintFlag() as sigint:
+        with contextlib.nullcontext():  # the Ctrl-C flag is train()'s, set from the start
             try:
                 while step < total:
                     batch = next(stream)

@@ -194,6 +194,30 @@ def test_interrupt_checkpoints_and_resumes_identically(tmp_path):
     assert leaves_equal(straight.params, resumed.params)
 
 
+def test_ctrl_c_during_setup_stops_cleanly_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """The first Ctrl-C only sets a flag from the start of train(): setup stops at its next phase."""
+    import signal
+
+    model = make_model()
+    real = T.Runtime.load_split
+    handlers = []
+
+    def load_and_press_ctrl_c(self, split, n=None):
+        if not handlers:  # one press, while the training split loads
+            handler = signal.getsignal(signal.SIGINT)
+            handlers.append(handler)
+            handler(signal.SIGINT, None)  # what the OS would call: must not raise the first time
+        return real(self, split, n)
+
+    monkeypatch.setattr(T.Runtime, "load_split", load_and_press_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        T.train(model, out=tmp_path / "run", steps=5, progress=False)
+    assert handlers and handlers[0] is not signal.default_int_handler
+    assert "interrupted after loading the data, before the first step: nothing was written" in capsys.readouterr().err
+    assert ck.list_checkpoints(tmp_path / "run" / "checkpoints") == []
+    assert signal.getsignal(signal.SIGINT) is not handlers[0]  # restored afterwards
+
+
 def test_divergence_names_step_and_checkpoint(tmp_path):
     model = make_model()
     with pytest.raises(T.TrainingError) as e:
