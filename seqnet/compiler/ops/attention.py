@@ -39,7 +39,8 @@ def _attention_infer(c: OpCall):
         if c["causal"] and kv.dims[0] != x.dims[0]:
             raise ShapeError("causal cross-attention needs equal sequence lengths", arg="kv")
     _, _, out = _heads(c)
-    return [x.with_shape(x.shape[:1] + dims(out))]
+    keep = not c["out_dim"] and out == x.shape[-1].value  # the width keeps its name (E)
+    return [x.with_shape(x.shape[:1] + (x.shape[-1] if keep else dims(out)[0],))]
 
 
 def _attention_params(c: OpCall):
@@ -93,7 +94,8 @@ def _simplicial_infer(c: OpCall):
             hint="virtual entities already make the cost O(N M^2)",
         )  # fmt: skip
     _, _, out = _heads(c)
-    return [x.with_shape(x.shape[:1] + dims(out))]
+    keep = not c["out_dim"] and out == x.shape[-1].value  # the width keeps its name (E)
+    return [x.with_shape(x.shape[:1] + (x.shape[-1] if keep else dims(out)[0],))]
 
 
 def _simplicial_params(c: OpCall):
