@@ -15,7 +15,7 @@ CODES: dict[str, tuple[str, str, str, str]] = {
     "SQN0004": ("unreadable file", "The spec file is missing, a directory, binary or not UTF-8.",
                 "seqnet check models/", "seqnet check models/mlp.seqnet"),
     "SQN0005": ("too large or too deep", "The spec exceeds a limit (file size, bracket nesting, "
-                "block nesting depth or graph size).", "x = ((((((...))))))", "split deep expressions"),
+                "expression depth, block nesting depth or graph size).", "x = ((((((...))))))", "split deep expressions"),
     "SQN0101": ("unknown name", "A name is used that no input, dim, const, block or earlier "
                 "statement defines.", "h = dense(hiden, 32)", "h = dense(hidden, 32)"),
     "SQN0102": ("unknown op or block", "The called name is neither a built-in op nor a block.",

@@ -18,6 +18,13 @@ STAGES = ("ast", "graph", "stablehlo")
 
 
 def emit_ast(module) -> str:
+    from seqnet.grammar.parser import recursion_room
+
+    with recursion_room():  # the walk recurses as deep as the parser allows expressions to nest
+        return _emit_ast(module)
+
+
+def _emit_ast(module) -> str:
     lines: list[str] = []
 
     def walk(node, indent: int, label: str = "") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import networkx as nx
@@ -13,23 +15,40 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | None, Diagnostic | None]:
-    """Read a spec file; every way this can fail becomes a diagnostic, never an exception."""
+    """Read a spec file; every way this can fail becomes a diagnostic, never an exception.
+
+    Only regular files are read (symlinks are followed): a FIFO would block forever and a device
+    such as /dev/zero never ends. At most MAX_FILE_BYTES + 1 bytes are read, so a file that grows
+    after the size check cannot exhaust memory either.
+    """
     name = display or str(path)
     try:
-        if path.is_dir():
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
             return None, Diagnostic("SQN0004", f"{name} is a directory, not a spec file", None,
                                     hint="pass the .seqnet files inside it")  # fmt: skip
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, Diagnostic("SQN0005", f"{name} is {size / 2**20:.1f} MiB; specs are limited "
-                                    f"to {MAX_FILE_BYTES // 2**20} MiB", None,
-                                    hint="generated specs this large are better split into imported files")  # fmt: skip
-        data = path.read_bytes()
+        if not stat.S_ISREG(st.st_mode):
+            return None, Diagnostic("SQN0004", f"{name} is {_kind(st.st_mode)}, not a regular file", None,
+                                    hint="pass a spec file saved on disk; to check generated text, "
+                                    "write it to a .seqnet file first")  # fmt: skip
+        if st.st_size > MAX_FILE_BYTES:
+            return None, _too_large(name, f"{st.st_size / 2**20:.1f} MiB")
+        # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() must not block.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None, Diagnostic("SQN0004", f"{name} is not a regular file", None,
+                                        hint="pass a spec file saved on disk")  # fmt: skip
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:  # it grew after the stat
+            return None, _too_large(name, f"over {MAX_FILE_BYTES // 2**20} MiB")
     except FileNotFoundError:
         return None, Diagnostic("SQN0004", f"{name}: no such file", None,
                                 hint="check the path; spec files end in .seqnet")  # fmt: skip
     except OSError as e:
         return None, Diagnostic("SQN0004", f"{name}: cannot read: {e.strerror or e}", None)
+    except ValueError as e:  # an embedded NUL byte in the path
+        return None, Diagnostic("SQN0004", f"{name}: cannot read: {e}", None)
     if b"\x00" in data:
         return None, Diagnostic("SQN0004", f"{name} is a binary file, not a spec", None,
                                 hint="a spec is a UTF-8 text file, usually ending in .seqnet")  # fmt: skip
@@ -39,6 +58,23 @@ def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | No
         return None, Diagnostic("SQN0004", f"{name} is not UTF-8 text (byte {e.start})", None,
                                 hint="re-save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)")  # fmt: skip
     return SourceFile(name, text.lstrip("\ufeff"), path.resolve()), None
+
+
+def _too_large(name: str, shown: str) -> Diagnostic:
+    return Diagnostic("SQN0005", f"{name} is {shown}; specs are limited to {MAX_FILE_BYTES // 2**20} MiB",
+                      None, hint="generated specs this large are better split into imported files")  # fmt: skip
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def parse_source(source: SourceFile):

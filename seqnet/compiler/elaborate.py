@@ -284,6 +284,9 @@ class Elaborator:
         if here is None or self.loader is None:
             raise CompileError("SQN0201", "imports need the spec to be a file on disk",
                                stmt.span, hint="use seqnet.load(path) instead of seqnet.loads(text)")  # fmt: skip
+        if "\x00" in stmt.path:  # no file name holds one; the OS calls would raise ValueError
+            raise CompileError("SQN0201", "the import path contains a NUL character", stmt.path_span,
+                               hint="remove the \\0 from the path")  # fmt: skip
         target = (here.parent / stmt.path).resolve()
         root = (self.root_dir or here.parent).resolve()
         if Path(stmt.path).is_absolute() or not target.is_relative_to(root):

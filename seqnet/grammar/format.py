@@ -10,13 +10,15 @@ code stays at the end of that statement's line.
 from __future__ import annotations
 
 from seqnet.grammar import ast
+from seqnet.grammar.parser import recursion_room
 
 INDENT = "  "
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "@": 2, "**": 4}
 
 
 def format_module(module: ast.Module) -> str:
-    return _Printer(module).run()
+    with recursion_room():  # expressions are printed recursively; parse() bounds their depth
+        return _Printer(module).run()
 
 
 class _Printer:

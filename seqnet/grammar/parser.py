@@ -8,6 +8,10 @@ syntax error of a file in one run.
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +25,17 @@ from seqnet.source import SourceFile, Span, point
 
 MAX_SYNTAX_ERRORS = 20
 MAX_NESTING = 200
+# How deep one statement may nest: every operator, call, attribute, value and block body on the
+# way from the statement to its innermost value is a level (a call or list counts twice: the AST
+# keeps its arguments in a tuple). `y = x + x + ... + x` with N terms is N levels deep, as is
+# `y = --...-x` with N - 1 minuses. Later stages walk the AST recursively, `seqnet --emit ast`
+# with the interpreter's default limit (1000 frames): keep this well below that. The others run
+# inside `recursion_room`.
+MAX_EXPR_DEPTH = 800
+_STATEMENTS = {"import_stmt", "dim_stmt", "input_stmt", "output_stmt", "block_def", "assign",
+               "wormhole_stmt", "segments_stmt", "train_stmt", "return_stmt", "expr_stmt",
+               "setting", "setting_inline", "param"}  # fmt: skip
+_TWO_LEVELS = {"call", "list", "tensor_type", "return_stmt"}
 SOFT_KEYWORDS = {"VOCAB", "SHARED", "AS"}
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
@@ -415,6 +430,60 @@ def _first_error(text: str) -> tuple[int, str, str | None] | None:
     return captured[0] if captured else None
 
 
+def too_deep(source: SourceFile, tree: lark.Tree) -> list[Diagnostic]:
+    """SQN0005 for each top-level statement nested more than MAX_EXPR_DEPTH levels deep, at the
+    innermost statement on the way down. Walks with an explicit stack: no depth is too much."""
+    diags: list[Diagnostic] = []
+    for top in tree.children:
+        if not isinstance(top, lark.Tree):
+            continue
+        todo: list[tuple[lark.Tree, int, lark.Tree]] = [(top, 0, top)]
+        while todo:
+            node, depth, stmt = todo.pop()
+            if node.data in _STATEMENTS:
+                stmt = node
+            depth += 1 if node.data in _TWO_LEVELS else 0
+            if depth > MAX_EXPR_DEPTH:
+                diags.append(_too_deep_diagnostic(source, stmt))
+                break
+            todo.extend((c, depth + 1, stmt) for c in node.children if isinstance(c, lark.Tree))
+        if len(diags) >= MAX_SYNTAX_ERRORS:
+            break
+    return diags
+
+
+def _too_deep_diagnostic(source: SourceFile, stmt: lark.Tree) -> Diagnostic:
+    line, col = stmt.meta.line, stmt.meta.column
+    word = re.match(r"\w*", source.line(line)[col - 1 :])  # underline its first word: `y`, `return`
+    span = point(source, line, col, max(len(word.group(0)), 1))
+    return Diagnostic(
+        "SQN0005",
+        f"this statement nests more than {MAX_EXPR_DEPTH} levels deep "
+        "(each operator, call and block body is a level)",
+        span,
+        hint="split the expression into several statements, e.g. 'a = x + x' then 'y = a + a'",
+    )
+
+
+@contextmanager
+def recursion_room(levels: int = MAX_EXPR_DEPTH, frames_per_level: int = 8) -> Iterator[None]:
+    """Let a recursive walk of an AST at most `levels` deep (parse() refuses deeper ones) run,
+    whatever the interpreter's default limit: raise the recursion limit by what it needs, for
+    the duration of the block only. Pure-Python frames cost little stack."""
+    old = sys.getrecursionlimit()
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    want = depth + levels * frames_per_level + 200
+    if want > old:
+        sys.setrecursionlimit(want)
+    try:
+        yield
+    finally:
+        if want > old:
+            sys.setrecursionlimit(old)
+
+
 def parse(source: SourceFile) -> tuple[object, list[Diagnostic]]:  # (ast.Module | None, ...)
     """Text -> AST. Returns the module (None if there were syntax errors) and the diagnostics."""
     from seqnet.grammar import ast
@@ -424,5 +493,8 @@ def parse(source: SourceFile) -> tuple[object, list[Diagnostic]]:  # (ast.Module
     comments = tuple(ast.Comment(str(c), _tspan(source, c)) for c in result.comments)
     if result.tree is None:
         return None, result.diagnostics
+    deep = too_deep(source, result.tree)
+    if deep:
+        return None, result.diagnostics + deep
     body = ToAst(source).transform(result.tree)
     return ast.Module(source, body, comments), result.diagnostics

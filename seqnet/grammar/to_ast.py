@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lark import Token, Transformer, v_args
+from lark import Discard, Token, Transformer, Tree, v_args
 
 from seqnet.grammar import ast
 from seqnet.source import SourceFile, Span
@@ -50,6 +50,26 @@ class ToAst(Transformer):
 
     def _t(self, tok: Token) -> Span:
         return _tspan(self.source, tok)
+
+    def transform(self, tree: Tree):
+        """Lark's own transform recurses once per tree level, so a long `x + x + ... + x` would
+        overflow the stack; this is the same bottom-up walk with an explicit stack."""
+        done: list = []  # transformed nodes whose parent is not transformed yet, in order
+        todo: list[tuple[object, bool]] = [(tree, False)]
+        while todo:
+            node, children_done = todo.pop()
+            if not isinstance(node, Tree):
+                visit = self.__visit_tokens__ and isinstance(node, Token)
+                done.append(self._call_userfunc_token(node) if visit else node)
+            elif not children_done:
+                todo.append((node, True))
+                todo.extend((c, False) for c in reversed(node.children))
+            else:
+                n = len(node.children)
+                children = [c for c in done[len(done) - n :] if c is not Discard]
+                del done[len(done) - n :]
+                done.append(self._call_userfunc(node, children))
+        return done[0]
 
     # -- statements
     def start(self, meta, items):
