@@ -128,7 +128,6 @@ def cmd_fmt(args) -> int:
     from seqnet.grammar.format import format_module
     from seqnet.grammar.parser import parse
     from seqnet.pipeline import read_source
-    from seqnet.source import Span  # noqa: F401
 
     status = EXIT_OK
     for path in args.files:
@@ -143,17 +142,22 @@ def cmd_fmt(args) -> int:
             status = EXIT_SPEC
             continue
         text = format_module(module)
-        if text == source.text:
+        if args.stdout:  # the formatted text, changed or not
+            sys.stdout.write(text)
+        elif text == source.text:
             continue
-        if args.check:
+        elif args.check:
             print(f"{path}: would be reformatted", file=sys.stderr)
             status = EXIT_SPEC
-        elif args.stdout:
-            sys.stdout.write(text)
         else:
             from seqnet.atomic import write_text
 
-            write_text(Path(path), text)
+            try:
+                write_text(Path(path), text)
+            except OSError as e:  # one file that cannot be written does not stop the others
+                print(f"seqnet: error: {e}", file=sys.stderr)
+                status = EXIT_SPEC
+                continue
             print(f"{path}: formatted")
     return status
 

@@ -147,6 +147,29 @@ def test_fmt_check_and_stdout(tmp_path, capsys):
     assert rc == 0 and messy.read_text() == out
     rc, _, _ = run(["fmt", "--check", str(messy)], capsys)
     assert rc == 0
+    rc, again, _ = run(["fmt", "--stdout", str(messy)], capsys)  # already formatted: still printed
+    assert rc == 0 and again == out
+
+
+def test_fmt_goes_on_past_a_file_it_cannot_write(tmp_path, capsys, monkeypatch):
+    from seqnet import atomic
+
+    messy = "input x :  float32[4]\noutput y : float32[4] = x\n"
+    first, second = tmp_path / "a.seqnet", tmp_path / "b.seqnet"
+    first.write_text(messy)
+    second.write_text(messy)
+    real = atomic.write_text
+
+    def full_disk_for_a(path, text):
+        if path.name == "a.seqnet":
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, text)
+
+    monkeypatch.setattr(atomic, "write_text", full_disk_for_a)
+    rc, out, err = run(["fmt", str(first), str(second)], capsys)
+    assert rc == 1 and "No space left on device" in err and "Traceback" not in err
+    assert first.read_text() == messy  # untouched
+    assert f"{second}: formatted" in out and "float32[4] = x" in second.read_text()
 
 
 def test_check_does_not_import_jax():
