@@ -1,7 +1,7 @@
 """Text generation with a recurrent spec: train specs/gru_text.seqnet (a character-level GRU on
 Python's own standard-library source), then sample one character at a time and feed it back.
 
-    python examples/generate_text.py                 # train 1000 steps, then sample
+    python examples/generate_text.py                 # train (the spec's steps), then sample
     python examples/generate_text.py --steps 200 --length 300 --temperature 0.8 --prompt "def "
 
 The spec is many-to-many over a window of T characters; sampling runs the compiled model over
