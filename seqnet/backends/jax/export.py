@@ -95,7 +95,8 @@ def export(model, checkpoint_dir: str | Path, out_path: str | Path, *, batch: in
     manifest = {
         "format": FORMAT, "spec": meta.get("spec"), "step": meta.get("step"), "batch": batch_desc,
         "platforms": list(exported.platforms),
-        "inputs": {n: {"dtype": str(np.dtype(s.dtype)), "shape": [None, *s.shape[1:]]}
+        "inputs": {n: {"dtype": str(np.dtype(s.dtype)), "shape": [None, *s.shape[1:]],
+                       **({"vocab": model.inputs[n].vocab} if model.inputs[n].vocab else {})}
                    for n, s in in_sds(1).items()},
         "outputs": {n: {"dtype": str(np.dtype(s.dtype)), "shape": [None, *s.shape[1:]]}
                     for n, s in out_types.items()},
@@ -194,6 +195,11 @@ class ExportedModel:
             b = self.manifest["batch"]
             if b != "symbolic" and a.shape[0] != b:
                 raise ExportError(f"input '{name}': this export has a fixed batch of {b}, got {a.shape[0]}")
+            vocab = t.get("vocab")
+            if vocab and a.size and ((a < 0) | (a >= vocab)).any():
+                i = tuple(np.argwhere((a < 0) | (a >= vocab))[0])
+                raise ExportError(f"input '{name}': token ids must lie in 0..{vocab - 1}, but "
+                                  f"example {i[0]} holds {a[i]}")  # fmt: skip
             args[name] = a.astype(t["dtype"], copy=False)
         import jax
 

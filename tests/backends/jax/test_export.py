@@ -102,3 +102,25 @@ def test_export_never_overwrites_other_things(run, tmp_path, kind):
     after = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
         if out.is_dir() else out.read_bytes()  # fmt: skip
     assert after == before
+
+
+def test_exported_token_inputs_check_the_vocabulary(tmp_path):
+    import seqnet
+
+    model = seqnet.loads("""
+input x : int32[4] vocab 2
+output y : float32[2] = dense(mean(embed(x, 4)), 2)
+train {
+  data = task.parity(4)
+  loss = cross_entropy(y, label)
+  steps = 2
+  batch = 8
+}
+""")
+    r = T.train(model, out=tmp_path / "run", progress=False)
+    loaded = load_exported(export(model, r.out_dir, tmp_path / "exp"))
+    assert loaded.inputs["x"]["vocab"] == 2
+    ok = loaded(x=np.array([[0, 1, 1, 0]], np.int32))["y"]
+    assert ok.shape == (1, 2) and np.isfinite(ok).all()
+    with pytest.raises(ExportError, match=r"token ids must lie in 0..1, but example 1 holds 5"):
+        loaded(x=np.array([[0, 1, 1, 0], [0, 5, 0, 0]], np.int32))
