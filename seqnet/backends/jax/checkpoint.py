@@ -133,13 +133,27 @@ def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "time": time.time(),
     }  # fmt: skip
     atomic_write_bytes(directory / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True).encode())
-    if keep:
-        for old in list_checkpoints(directory)[:-keep]:
-            remove(old)
+    prune(directory, keep)
     for orphan in directory.glob("step_*.safetensors"):  # data of a save killed before its record
         if not orphan.with_suffix(".json").exists():
             orphan.unlink(missing_ok=True)
     return directory / f"{stem}.json"
+
+
+def prune(directory: str | Path, keep: int | None) -> None:
+    """Keep the `keep` newest checkpoints of `directory` (None or 0: all)."""
+    if keep:
+        for old in list_checkpoints(directory)[:-keep]:
+            remove(old)
+
+
+def warn_skipped(meta: dict) -> None:
+    """Say which damaged newer checkpoints `read` passed over to find meta's."""
+    import sys
+
+    for reason in meta.get("skipped", ()):
+        print(f"seqnet: warning: skipped a damaged checkpoint ({reason}); using {meta['path']}",
+              file=sys.stderr)  # fmt: skip
 
 
 def remove(json_path: Path) -> None:

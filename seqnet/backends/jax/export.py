@@ -60,6 +60,7 @@ def export(model, checkpoint_dir: str | Path, out_path: str | Path, *, batch: in
 
     lowered = model._jax()
     meta, tensors = ck.read(checkpoint_dir)
+    ck.warn_skipped(meta)
     template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
     params = ck.unflatten(template, "params", tensors, meta["path"])
 

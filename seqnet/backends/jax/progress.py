@@ -58,11 +58,16 @@ class Bar:
 class MetricsLog:
     """Appends one JSON object per line to metrics.jsonl (and TensorBoard when importable)."""
 
-    def __init__(self, out: Path, resume_step: int | None, tensorboard: bool = True):
-        self.path = out / "metrics.jsonl"
+    def __init__(self, out: Path, resume_step: int | None, tensorboard: bool = True,
+                 staged: bool = False):  # fmt: skip
+        """staged: write to metrics.jsonl.new until `commit()` (a run replacing another keeps
+        the old metrics until it has a checkpoint of its own); `discard()` drops it."""
+        self.final = out / "metrics.jsonl"
+        self.path = self.final.with_name("metrics.jsonl.new") if staged else self.final
+        self.committed = not staged
         self.history: list[dict] = []
-        if resume_step is not None and self.path.exists():  # keep the lines up to the checkpoint
-            for line in self.path.read_text().splitlines():
+        if resume_step is not None and self.final.exists():  # keep the lines up to the checkpoint
+            for line in self.final.read_text().splitlines():
                 try:
                     rec = json.loads(line)
                 except ValueError:
@@ -91,6 +96,16 @@ class MetricsLog:
                     self._tb.add_scalar(f"{split}/{k}", v, step)
             except Exception:  # TensorBoard is a convenience: never fail a run over it
                 self._tb = None
+
+    def commit(self) -> None:
+        if not self.committed:
+            self._file.flush()
+            os.replace(self.path, self.final)  # the open handle follows the file
+            self.path, self.committed = self.final, True
+
+    def discard(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
         self._file.close()

@@ -465,9 +465,7 @@ class Runtime:
 
         meta, tensors = ck.read(path)
         where = meta["path"]
-        for reason in meta.get("skipped", ()):
-            print(f"seqnet: warning: skipped a damaged checkpoint ({reason}); using {where}",
-                  file=sys.stderr)  # fmt: skip
+        ck.warn_skipped(meta)
         p_template = self.param_template()
         params = ck.unflatten(p_template, "params", tensors, where)
         opt_state = None
@@ -652,7 +650,10 @@ def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every,
     total = config.steps
     log_every = log_every or max(1, min(50, total // 20 or 1))
 
-    log = MetricsLog(out, start if resume else None) if is_main else None
+    # An overwritten run's metrics stay until this run writes its first checkpoint.
+    staged = bool(replaced) or (not resume and (out / "metrics.jsonl").exists())
+    log = MetricsLog(out, start if resume else None, staged=staged) if is_main else None
+    saved = [start if resume else None]  # the step this run's newest checkpoint holds
     bar = Bar(total, start, progress and is_main, description=name)
     clock = Clock()
     lr_of = lambda s: float(rt.schedule(s))  # noqa: E731
@@ -665,9 +666,17 @@ def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every,
                 "optimizer": config.optimizer.name,
                 "data": {"source": config.data.name, "seed": config.seed, "batch": config.batch,
                          "start_step": step}}  # fmt: skip
-        last_ckpt = ck.save(ckpt_dir, step, p, o, meta=meta, keep=keep)
-        while replaced:
-            ck.remove(replaced.pop())
+        written = ck.save(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep)
+        if replaced:  # the run this one overwrites goes now that this one has a checkpoint
+            for old in replaced:
+                if old != written:
+                    ck.remove(old)
+            replaced.clear()
+            ck.prune(ckpt_dir, keep)
+        if log is not None:
+            log.commit()
+        last_ckpt = written
+        saved[0] = step
 
     def last_good():
         return f"{last_ckpt} (step {json.loads(Path(last_ckpt).read_text())['step']})" if last_ckpt else \
@@ -765,17 +774,16 @@ def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every,
             steps_per_s = 0.0
         final_eval = rt.evaluate(state[0], eval_sets)
         record(step, "eval", final_eval)
-        if not ck.list_checkpoints(ckpt_dir) or int(
-            json.loads(ck.list_checkpoints(ckpt_dir)[-1].read_text())["step"]) != step:  # fmt: skip
+        if saved[0] != step:  # only this run's own record counts, never an older one at `step`
             save(step, state[0], state[1])
-        else:
-            last_ckpt = ck.list_checkpoints(ckpt_dir)[-1]
     finally:
         stream.close()
         bar.close()
         if log is not None:
             log.close()
-        if not interrupted and log is not None:
+        if log is not None and not log.committed:
+            log.discard()  # a replacing run that never checkpointed leaves the old metrics
+        if not interrupted and log is not None and log.committed:
             try:
                 plot(log.history, out / "curves.png")
             except Exception:  # a plot is a convenience; never fail a run over it
@@ -902,6 +910,7 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     config = model.train_config
     lowered = model._jax()
     meta, tensors = ck.read(checkpoint_dir)
+    ck.warn_skipped(meta)
     template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
     params = ck.unflatten(template, "params", tensors, meta["path"])
     arrays = read_npz(input_npz, model)

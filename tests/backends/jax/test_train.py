@@ -156,6 +156,44 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_checkpoints(tmp_path):
     assert resumed.step == 8 and resumed.start_step == 6
 
 
+def test_overwrite_at_the_same_steps_keeps_the_new_run(tmp_path):
+    """The new run's checkpoint at a step the old run also had is the new one, and survives."""
+    old = T.train(make_model(), out=tmp_path / "run", steps=6, progress=False, checkpoint_every=2)
+    new_model = make_model(hidden=32)  # another shape: the old checkpoint cannot pass for it
+    new = T.train(new_model, out=tmp_path / "run", steps=6, progress=False, overwrite=True,
+                  checkpoint_every=2, seed=1)  # fmt: skip
+    names = [p.name for p in ck.list_checkpoints(tmp_path / "run" / "checkpoints")]
+    assert names == ["step_00000002.json", "step_00000004.json", "step_00000006.json"]
+    assert T.evaluate(new_model, tmp_path / "run") == pytest.approx(new.metrics, abs=1e-6)
+    assert old.step == new.step == 6
+
+
+def test_overwrite_of_a_longer_run_is_not_pruned_away(tmp_path):
+    T.train(make_model(), out=tmp_path / "run", steps=10, progress=False, checkpoint_every=2)
+    r = T.train(make_model(), out=tmp_path / "run", steps=3, progress=False, overwrite=True)
+    assert [p.name for p in ck.list_checkpoints(tmp_path / "run" / "checkpoints")] == ["step_00000003.json"]
+    assert r.checkpoint.name == "step_00000003.json"
+
+
+def test_a_failed_overwrite_leaves_the_old_metrics_and_plot(tmp_path):
+    model = make_model()
+    T.train(model, out=tmp_path / "run", steps=6, progress=False)
+    metrics = (tmp_path / "run" / "metrics.jsonl").read_bytes()
+    curves = (tmp_path / "run" / "curves.png").read_bytes()
+
+    def fail(step, logs):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        T.train(model, out=tmp_path / "run", steps=3, progress=False, overwrite=True, callback=fail)
+    assert (tmp_path / "run" / "metrics.jsonl").read_bytes() == metrics
+    assert (tmp_path / "run" / "curves.png").read_bytes() == curves
+    assert not (tmp_path / "run" / "metrics.jsonl.new").exists()
+    T.train(model, out=tmp_path / "run", steps=2, progress=False, overwrite=True)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert max(steps) == 2
+
+
 def test_unwritable_checkpoint_folder_is_refused_before_training(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoints").write_text("a file where the folder goes")
@@ -307,6 +345,8 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, caps
     assert resumed.start_step == 4 and resumed.step == 8
     assert "truncated" in capsys.readouterr().err
     assert leaves_equal(straight.params, resumed.params)  # steps 5-8 redone bit-identically
+    meta, _ = ck.read(r.out_dir)  # the final step is this run's own, intact
+    assert meta["step"] == 8 and not meta["skipped"]
     with pytest.raises(ck.CheckpointError, match="truncated"):  # asked for by name: no fallback
         T.evaluate(model, records[-1])
 
