@@ -261,7 +261,8 @@ class Elaborator:
         expr, notes, hint = stmt.value, (), "use 'const' for other values"
         if root and stmt.name in self.overrides:
             self.used_overrides.add(stmt.name)
-            expr = override_expr(stmt.name, self.overrides[stmt.name], self.overrides)
+            expr = override_expr(stmt.name, self.overrides[stmt.name], self.overrides,
+                                 as_string=isinstance(stmt.value, ast.String))  # fmt: skip
             notes = (Note(stmt.value.span, f"{stmt.kind} {stmt.name} is declared here"),)
             hint = f"a dim is a size: {self.overrides.written(stmt.name, '<a whole number of at least 1>')}"
         value = self._eval(expr, Ctx(scope))
@@ -465,8 +466,9 @@ class Elaborator:
     def _eval(self, e, ctx: Ctx, label: str | None = None):
         if isinstance(e, ast.Number):
             if isinstance(e.value, float) and not math.isfinite(e.value):
-                raise CompileError("SQN0604", f"the number {e.text} is too large for a float64",
-                                   e.span, hint="numbers must be finite, below about 1.8e308")  # fmt: skip
+                what = "is not a number" if math.isnan(e.value) else "is too large for a float64"
+                raise CompileError("SQN0604", f"{e.text} {what}", e.span,
+                                   hint="numbers must be finite, below about 1.8e308")  # fmt: skip
             return V.Num(e.value, e.text, e.span)
         if isinstance(e, ast.String):
             return V.Str(e.value, e.span)
@@ -996,16 +998,21 @@ def _block_signature(block: ast.BlockDef) -> str:
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
-def override_expr(name: str, text: str, overrides: Overrides | None = None):
+def override_expr(name: str, text: str, overrides: Overrides | None = None, as_string: bool = False):
     """`--set NAME=TEXT` as a literal expression whose span lies in a one-line source called
     "<command line>" (or "<keyword arguments>"), so a bad value is reported like a bad spec
-    value, caret under it."""
+    value, caret under it. Quoted text ('gelu', "a b") and any text for a setting declared as a
+    string (as_string) is a string; otherwise a number, a name, or a string."""
     overrides = overrides if overrides is not None else Overrides()
     line = overrides.written(name, text)
     source = SourceFile(overrides.source_name, line)
     start = len(line) - len(text) + 1
     span = Span(source, 1, start, 1, start + max(len(text), 1))
     low = text.strip()
+    if len(low) >= 2 and low[0] == low[-1] and low[0] in "'\"":
+        return ast.String(low[1:-1], span)
+    if as_string:
+        return ast.String(low, span)
     for parse in (int, float):
         try:
             return ast.Number(parse(low), low, span)

@@ -100,7 +100,9 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
     if "clip" in settings:
         value = el._eval(settings["clip"].value, ctx)
         if not (isinstance(value, V.Num) and value.value > 0):
-            raise CompileError("SQN0108", "clip must be a positive number", settings["clip"].value.span)
+            raise CompileError("SQN0108", f"clip must be a positive number, got {V.describe(value)}",
+                               settings["clip"].value.span,
+                               hint="the largest global gradient norm, for example 1.0")  # fmt: skip
         out["clip"] = float(value.value)
     for key, choices in (("mode", MODES), ("dtype", ("float32", "bfloat16"))):
         if key in settings:

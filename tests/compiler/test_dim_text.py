@@ -62,3 +62,36 @@ output y : float32[S*S, E] = dense(e, E)
     assert shapes == {"f": "float32[S, S, E-2]", "e": "float32[S*S, E-2]", "e_1": "float32[S*S, E]",
                       "y": "float32[S*S, E]"}
     assert m.graph.nodes["f"]["attrs"]["filters"] == 62 and type(m.graph.nodes["f"]["attrs"]["filters"]) is int
+
+
+def test_no_dim_text_leaks_into_the_graph():
+    """NamedInt is for shape rules only: attributes and parameter shapes are plain ints."""
+    from seqnet.compiler.types import NamedInt
+
+    m = seqnet.load("specs/simplicial_agent.seqnet")
+    found = []
+
+    def walk(x, path):
+        if isinstance(x, NamedInt):
+            found.append(path)
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{path}/{k}")
+        elif isinstance(x, (list, tuple)):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+        elif hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                walk(getattr(x, f), f"{path}.{f}")
+
+    for n, d in m.graph.nodes(data=True):
+        walk({k: v for k, v in d.items() if k != "outputs"}, n)  # output types carry Dims by design
+    assert found == []
+
+
+def test_string_consts_take_overrides_as_strings():
+    text = 'const ACT = "relu"\ndim A = 4\ninput x : float32[4]\noutput y : float32[4] = dense(x, A, act=ACT)\n'
+    assert seqnet.loads(text, ACT="gelu").graph.nodes["y"]["attrs"]["act"] == "gelu"
+    from seqnet import cli
+
+    assert cli.main(["check", "-q", "specs/mlp_digits.seqnet", "--set", "H='64'"]) == 1  # quoted: a string

@@ -61,6 +61,9 @@ class ParamSpec:
     init: str = "glorot_uniform"
     scale: float = 1.0
 
+    def __post_init__(self):  # plain ints: dim texts (NamedInt) belong to shapes, not parameters
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+
     @property
     def size(self) -> int:
         n = 1
