@@ -264,6 +264,8 @@ def train_report(result) -> str:
     """One line on what a train call did: the steps it ran, how fast, the final evaluation."""
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
     ran = result.step - result.start_step
+    if ran == 0 and result.step == 0:
+        return f"steps = 0: nothing to train; eval: {metrics}"
     if ran == 0:
         return f"the run is already at step {result.step}: nothing to train; eval: {metrics}"
     steps = f"steps {result.start_step}-{result.step}" if result.start_step else f"{ran} steps"

@@ -318,3 +318,41 @@ def _mesh(el, setting: ast.Setting, ctx) -> dict[str, int]:
             raise CompileError("SQN0108", "a mesh axis size is a positive integer or -1", kw.value.span)
         out[kw.name] = v.value
     return out
+
+
+def check_setting(key: str, value) -> str | None:
+    """What is wrong with a train setting given as a plain Python value (`model.train(lr=...)`),
+    by the rules a spec's train section obeys; None when it is fine."""
+
+    def wrap(v):
+        if isinstance(v, bool):
+            return V.Bool(v)
+        if isinstance(v, (int, float)):
+            return V.Num(v, str(v))
+        return V.Str(str(v))
+
+    if key in _INT_KEYS:
+        least = 1 if key == "batch" else 0
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+            return f"{key} must be {'a positive' if least else 'a non-negative'} integer, got {value!r}"
+    elif key == "lr" or key == "decoder_lr" or key == "clip":
+        if key == "clip" and value is None:
+            return None
+        if not _num(wrap(value), 0, lo_open=True):
+            return f"{key} must be a positive number, got {value!r}"
+    elif key == "mode" and value not in MODES:
+        return f"mode must be one of {', '.join(MODES)}, got {value!r}"
+    elif key == "dtype" and value not in ("float32", "bfloat16"):
+        return f"dtype must be float32 or bfloat16, got {value!r}"
+    elif key in ("optimizer", "schedule") and isinstance(value, dict):
+        table = OPTIMIZERS if key == "optimizer" else SCHEDULES
+        name, args = value.get("name"), value.get("args", {}) or {}
+        if name not in table:
+            return f"unknown {key} {name!r}; choose one of {', '.join(table)}"
+        for arg, v in args.items():
+            if arg not in table[name]:
+                return f"{name} has no argument {arg!r}; arguments: {', '.join(table[name]) or 'none'}"
+            rule = _ARG_RULES.get(arg)
+            if rule is not None and not rule[0](wrap(v)):
+                return f"{name}'s {arg} must be {rule[1]}, got {v!r}"
+    return None

@@ -186,6 +186,9 @@ def resolve(path: str | Path) -> Path:
         path = path.with_suffix(".json")
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if not _NAME.match(path.name):
+        raise CheckpointError(f"{path} is not a checkpoint: give a run folder, its checkpoints "
+                              "folder, or a step_*.json / step_*.safetensors file")  # fmt: skip
     return path
 
 

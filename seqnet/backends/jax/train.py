@@ -182,8 +182,14 @@ def resolve_config(model, steps: int | None, overrides: dict):
     config = model.train_config
     if config is None:
         raise TrainingError("this spec has no train { ... } section: nothing says how to train it")
+    from seqnet.compiler.train import check_setting
+
     fields = set(type(config).model_fields)
     update = {}
+    for k, v in {**overrides, **({"steps": steps} if steps is not None else {})}.items():
+        problem = check_setting(k, v)
+        if problem is not None:
+            raise TrainingError(f"train(): {problem}")
     for k, v in overrides.items():
         if k == "lr":
             update["optimizer"] = config.optimizer.model_copy(
@@ -571,8 +577,8 @@ def _refuse_earlier_run(out: Path, checkpoints: list) -> None:
         held.append("metrics.jsonl")
     if held:
         raise TrainingError(f"{out} holds an earlier run ({', '.join(held)}); nothing was changed. "
-                            "Continue it with --resume, replace it with --overwrite, or train into "
-                            "another folder with --out DIR")  # fmt: skip
+                            "Continue it with --resume (resume=True), replace it with --overwrite "
+                            "(overwrite=True), or train into another folder (--out DIR, out=...)")  # fmt: skip
 
 
 def train(
@@ -599,6 +605,8 @@ def train(
     JAX's own callbacks, where it would be swallowed); setup stops at its next phase, training
     at the next step, with a checkpoint. A second Ctrl-C stops at once.
     """
+    if resume and overwrite:
+        raise TrainingError("resume=True continues the run in `out`, overwrite=True replaces it: pick one")
     with _SigintFlag() as sigint:
         return _train(model, out, resume, steps, progress, sigint, overwrite=overwrite,
                       log_every=log_every, keep=keep, callback=callback, **overrides)  # fmt: skip

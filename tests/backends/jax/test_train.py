@@ -489,6 +489,30 @@ def test_local_mode_needs_segment_lowering(tmp_path):
         T.train(model, out=tmp_path, steps=1, mode="local", progress=False)
 
 
+@pytest.mark.parametrize("settings,words", [
+    ({"batch": 0}, "batch must be a positive integer, got 0"),
+    ({"steps": -1}, "steps must be a non-negative integer, got -1"),
+    ({"steps": 2.5}, "steps must be a non-negative integer, got 2.5"),
+    ({"lr": -1}, "lr must be a positive number, got -1"),
+    ({"dtype": "float16"}, "dtype must be float32 or bfloat16"),
+    ({"clip": 0}, "clip must be a positive number"),
+    ({"optimizer": {"name": "adam", "args": {"b1": 1.5}}}, "adam's b1 must be a number in"),
+    ({"schedule": {"name": "warmup_cosine", "args": {"warmup": -5}}}, "warmup must be a whole number"),
+    ({"resume": True, "overwrite": True}, "pick one"),
+])
+def test_python_train_settings_obey_the_spec_rules(tmp_path, settings, words):
+    """model.train(...) checks its keyword settings as `--set` and the train section do."""
+    with pytest.raises(T.TrainingError, match=re.escape(words)):
+        T.train(make_model(), out=tmp_path / "run", progress=False, **settings)
+    assert not (tmp_path / "run" / "checkpoints").exists() or not any((tmp_path / "run" / "checkpoints").iterdir())
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_as_such(trained, tmp_path):
+    model, r = trained
+    with pytest.raises(ck.CheckpointError, match="is not a checkpoint: give a run folder"):
+        T.evaluate(model, r.out_dir / "metrics.jsonl")
+
+
 def test_unknown_setting_is_named(tmp_path):
     with pytest.raises(TypeError, match="unknown setting 'stpes'"):
         T.train(make_model(standin=True), out=tmp_path, stpes=3)
