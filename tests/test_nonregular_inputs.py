@@ -160,3 +160,16 @@ def test_regular_file_over_the_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "MAX_FILE_BYTES", 16)
     source, err = pipeline.read_source(spec)
     assert source is None and err.code == "SQN0005"
+
+
+@needs_fifo
+def test_importing_a_fifo_or_folder_is_refused_without_reading(tmp_path):
+    os.mkfifo(tmp_path / "ff.seqnet")
+    (tmp_path / "d.seqnet").mkdir()
+    for name, kind in (("ff.seqnet", "a named pipe (FIFO)"), ("d.seqnet", "a folder")):
+        main = tmp_path / f"uses_{name.split('.')[0]}.seqnet"
+        main.write_text(f'import "{name}"\n' + SPEC)
+        proc = run_isolated("check", str(main), timeout=60)
+        assert proc.returncode == 1, proc.stderr
+        assert f'error[SQN0201]: "{name}" is {kind}, not a spec file' in proc.stderr
+        assert "did you mean" not in proc.stderr

@@ -299,8 +299,14 @@ class Elaborator:
             cycle = " -> ".join(p.name for p in [*self.import_stack, target])
             raise CompileError("SQN0203", f"cyclic import: {cycle}", stmt.path_span,
                                hint="move the shared blocks into a third file both import")  # fmt: skip
+        if target.exists() and not target.is_file():  # a folder, FIFO or device: never read it
+            kind = ("a folder" if target.is_dir() else "a named pipe (FIFO)" if target.is_fifo()
+                    else "a device or socket")  # fmt: skip
+            raise CompileError("SQN0201", f'"{stmt.path}" is {kind}, not a spec file', stmt.path_span,
+                               hint="import a .seqnet file")  # fmt: skip
         if not target.is_file():
-            siblings = sorted(target.parent.glob("*.seqnet")) if target.parent.is_dir() else []
+            siblings = sorted(p for p in target.parent.glob("*.seqnet") if p.is_file()) \
+                if target.parent.is_dir() else []  # fmt: skip
             stems = {p.stem: p.name for p in siblings}
             match = difflib.get_close_matches(Path(stmt.path).stem, stems, n=1, cutoff=0.75)
             near = f"did you mean '{stems[match[0]]}'?" if match else None
