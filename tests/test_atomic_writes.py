@@ -9,9 +9,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from cli_run import run
 
 import seqnet
-from seqnet import atomic, cli
+from seqnet import atomic
 from seqnet.backends.graphviz import DotMissing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +26,6 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def run(argv, capsys):
-    capsys.readouterr()
-    rc = cli.main(argv)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    assert "internal error" not in err, err
-    return rc, out, err
 
 
 # --- symlinks and modes ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_run import run
 
 from seqnet import cli
 
@@ -19,13 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MLP = str(ROOT / "specs" / "mlp_digits.seqnet")
 
 
-def run(argv, capsys):
-    capsys.readouterr()
-    rc = cli.main(argv)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    assert "internal error" not in err, err
-    return rc, out, err
 
 
 def test_check_ok_exit_0(capsys):

@@ -10,13 +10,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_ensemble_mask_table1_quick():
+def run_example(name: str, timeout: float) -> subprocess.CompletedProcess:
+    """`python examples/NAME --quick` on the CPU; fails the test with its stderr if it fails."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "ensemble_mask_table1.py"), "--quick"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def test_ensemble_mask_table1_quick():
+    proc = run_example("ensemble_mask_table1.py", timeout=60)
     header = [
         line for line in proc.stdout.splitlines() if line.split()[:3] == ["n", "|d|", "condition"]
     ]
@@ -26,12 +30,7 @@ def test_ensemble_mask_table1_quick():
 
 
 def test_simplicial_match3_quick():
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "simplicial_match3.py"), "--quick"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=150,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_example("simplicial_match3.py", timeout=150)
     lines = proc.stdout.splitlines()
     header = [line for line in lines if line.startswith("| block | m | eval acc seed 0 |")]
     assert header and "params" in header[0] and "steps/s" in header[0], proc.stdout
