@@ -28,12 +28,13 @@ class NotARegularFile(OSError):
 
 
 _KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISSOCK, "a socket")]  # fmt: skip
 
 
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for messages: "a folder", "a named pipe (FIFO)", ..."""
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
 def resolve_target(path: str | os.PathLike) -> tuple[Path, os.stat_result | None]:
@@ -50,7 +51,7 @@ def resolve_target(path: str | os.PathLike) -> tuple[Path, os.stat_result | None
         return target, None
     if not stat.S_ISREG(st.st_mode):
         shown = f"{path} (-> {target})" if target != path else f"{path}"
-        raise NotARegularFile(f"cannot write {shown}: it is {_kind(st.st_mode)}, not a regular "
+        raise NotARegularFile(f"cannot write {shown}: it is {file_kind(st.st_mode)}, not a regular "
                               "file; it was left as it is. Choose a file path")  # fmt: skip
     return target, st
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from seqnet.atomic import file_kind
 from seqnet.errors import Diagnostic, Reporter, SpecError
 from seqnet.source import SourceFile
 
@@ -28,7 +29,7 @@ def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | No
             return None, Diagnostic("SQN0004", f"{name} is a directory, not a spec file", None,
                                     hint="pass the .seqnet files inside it")  # fmt: skip
         if not stat.S_ISREG(st.st_mode):
-            return None, Diagnostic("SQN0004", f"{name} is {_kind(st.st_mode)}, not a regular file", None,
+            return None, Diagnostic("SQN0004", f"{name} is {file_kind(st.st_mode)}, not a regular file", None,
                                     hint="pass a spec file saved on disk; to check generated text, "
                                     "write it to a .seqnet file first")  # fmt: skip
         if st.st_size > MAX_FILE_BYTES:
@@ -63,18 +64,6 @@ def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | No
 def _too_large(name: str, shown: str) -> Diagnostic:
     return Diagnostic("SQN0005", f"{name} is {shown}; specs are limited to {MAX_FILE_BYTES // 2**20} MiB",
                       None, hint="generated specs this large are better split into imported files")  # fmt: skip
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a special file"
 
 
 def parse_source(source: SourceFile):

@@ -300,8 +300,9 @@ class Elaborator:
             raise CompileError("SQN0203", f"cyclic import: {cycle}", stmt.path_span,
                                hint="move the shared blocks into a third file both import")  # fmt: skip
         if target.exists() and not target.is_file():  # a folder, FIFO or device: never read it
-            kind = ("a folder" if target.is_dir() else "a named pipe (FIFO)" if target.is_fifo()
-                    else "a device or socket")  # fmt: skip
+            from seqnet.atomic import file_kind
+
+            kind = file_kind(target.stat().st_mode)
             raise CompileError("SQN0201", f'"{stmt.path}" is {kind}, not a spec file', stmt.path_span,
                                hint="import a .seqnet file")  # fmt: skip
         if not target.is_file():

@@ -30,6 +30,17 @@ _INT_HINTS = {
     "seed": "any whole number, for example 0",
     "examples": "how many training examples to draw, for example 10000",
 }
+DTYPES = ("float32", "bfloat16")  # compute dtypes a train section may ask for
+
+
+def _least(key: str) -> int:
+    return 1 if key == "batch" else 0
+
+
+def _int_kind(key: str) -> str:
+    return "a positive" if _least(key) else "a non-negative"
+
+
 _SETTING_OVERRIDES = (*_INT_KEYS, "clip", "mode", "dtype", "decoder_lr")
 
 
@@ -81,10 +92,8 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
     for key in _INT_KEYS:
         if key in settings:
             value = el._eval(settings[key].value, ctx)
-            least = 1 if key == "batch" else 0
-            if not (isinstance(value, V.Num) and value.is_int and value.value >= least):
-                what = "a positive" if least else "a non-negative"
-                raise CompileError("SQN0108", f"{key} must be {what} integer, got "
+            if not (isinstance(value, V.Num) and value.is_int and value.value >= _least(key)):
+                raise CompileError("SQN0108", f"{key} must be {_int_kind(key)} integer, got "
                                    f"{V.describe(value)}", settings[key].value.span,
                                    hint=_INT_HINTS[key])  # fmt: skip
             out[key] = value.value
@@ -104,7 +113,7 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
                                settings["clip"].value.span,
                                hint="the largest global gradient norm, for example 1.0")  # fmt: skip
         out["clip"] = float(value.value)
-    for key, choices in (("mode", MODES), ("dtype", ("float32", "bfloat16"))):
+    for key, choices in (("mode", MODES), ("dtype", DTYPES)):
         if key in settings:
             value = el._eval(settings[key].value, ctx)
             text = value.name if isinstance(value, V.Symbol) else getattr(value, "value", None)
@@ -332,9 +341,8 @@ def check_setting(key: str, value) -> str | None:
         return V.Str(str(v))
 
     if key in _INT_KEYS:
-        least = 1 if key == "batch" else 0
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
-            return f"{key} must be {'a positive' if least else 'a non-negative'} integer, got {value!r}"
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= _least(key)):
+            return f"{key} must be {_int_kind(key)} integer, got {value!r}"
     elif key == "lr" or key == "decoder_lr" or key == "clip":
         if key == "clip" and value is None:
             return None
@@ -342,8 +350,8 @@ def check_setting(key: str, value) -> str | None:
             return f"{key} must be a positive number, got {value!r}"
     elif key == "mode" and value not in MODES:
         return f"mode must be one of {', '.join(MODES)}, got {value!r}"
-    elif key == "dtype" and value not in ("float32", "bfloat16"):
-        return f"dtype must be float32 or bfloat16, got {value!r}"
+    elif key == "dtype" and value not in DTYPES:
+        return f"dtype must be {' or '.join(DTYPES)}, got {value!r}"
     elif key in ("optimizer", "schedule") and isinstance(value, dict):
         table = OPTIMIZERS if key == "optimizer" else SCHEDULES
         name, args = value.get("name"), value.get("args", {}) or {}

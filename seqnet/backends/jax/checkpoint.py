@@ -147,7 +147,7 @@ def prune(directory: str | Path, keep: int | None) -> None:
             remove(old)
 
 
-def warn_skipped(meta: dict) -> None:
+def _warn_skipped(meta: dict) -> None:
     """Say which damaged newer checkpoints `read` passed over to find meta's."""
     import sys
 
@@ -196,8 +196,8 @@ def read(path: str | Path, *, verify: bool = True) -> tuple[dict, dict[str, np.n
     """(meta, tensors) of a checkpoint, checking the record and the file's hash.
 
     Given a folder, the newest checkpoint that reads back intact: a corrupt or truncated newer
-    one is skipped, and meta["skipped"] says which and why (callers warn). Given a file, that
-    checkpoint or an error."""
+    one is skipped with a warning on stderr, and meta["skipped"] says which and why. Given a
+    file, that checkpoint or an error."""
     path = Path(path)
     if not path.is_dir():
         return _read_record(resolve(path), verify)
@@ -211,6 +211,7 @@ def read(path: str | Path, *, verify: bool = True) -> tuple[dict, dict[str, np.n
             skipped.append(str(e))
             continue
         meta["skipped"] = skipped
+        _warn_skipped(meta)
         return meta, tensors
     raise CheckpointError(f"no intact checkpoint in {path}: " + "; ".join(skipped))
 

@@ -60,7 +60,6 @@ def export(model, checkpoint_dir: str | Path, out_path: str | Path, *, batch: in
 
     lowered = model._jax()
     meta, tensors = ck.read(checkpoint_dir)
-    ck.warn_skipped(meta)
     template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
     params = ck.unflatten(template, "params", tensors, meta["path"])
 
@@ -185,6 +184,8 @@ class ExportedModel:
         return self.run(inputs)
 
     def run(self, inputs: dict) -> dict[str, np.ndarray]:
+        from seqnet.backends.jax.train import first_true
+
         args = {}
         for name, t in self.inputs.items():
             if name not in inputs:
@@ -197,8 +198,8 @@ class ExportedModel:
             if b != "symbolic" and a.shape[0] != b:
                 raise ExportError(f"input '{name}': this export has a fixed batch of {b}, got {a.shape[0]}")
             vocab = t.get("vocab")
-            if vocab and a.size and ((a < 0) | (a >= vocab)).any():
-                i = tuple(np.argwhere((a < 0) | (a >= vocab))[0])
+            i = first_true((a < 0) | (a >= vocab)) if vocab else None
+            if i is not None:
                 raise ExportError(f"input '{name}': token ids must lie in 0..{vocab - 1}, but "
                                   f"example {i[0]} holds {a[i]}")  # fmt: skip
             args[name] = a.astype(t["dtype"], copy=False)

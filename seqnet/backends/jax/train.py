@@ -37,7 +37,6 @@ and optimiser state would not fit in memory raises `MemoryEstimateError` before 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -471,7 +470,6 @@ class Runtime:
 
         meta, tensors = ck.read(path)
         where = meta["path"]
-        ck.warn_skipped(meta)
         p_template = self.param_template()
         params = ck.unflatten(p_template, "params", tensors, where)
         opt_state = None
@@ -661,13 +659,13 @@ def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every,
     # An overwritten run's metrics stay until this run writes its first checkpoint.
     staged = bool(replaced) or (not resume and (out / "metrics.jsonl").exists())
     log = MetricsLog(out, start if resume else None, staged=staged) if is_main else None
-    saved = [start if resume else None]  # the step this run's newest checkpoint holds
+    saved_step = start if resume else None  # the step this run's newest checkpoint holds
     bar = Bar(total, start, progress and is_main, description=name)
     clock = Clock()
     lr_of = lambda s: float(rt.schedule(s))  # noqa: E731
 
     def save(step, p, o):
-        nonlocal last_ckpt
+        nonlocal last_ckpt, saved_step
         if not is_main:
             return
         meta = {"spec": name, "config_hash": config_hash(config), "structure_hash": structure,
@@ -683,8 +681,7 @@ def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every,
             ck.prune(ckpt_dir, keep)
         if log is not None:
             log.commit()
-        last_ckpt = written
-        saved[0] = step
+        last_ckpt, saved_step = written, step
 
     def last_good():
         return f"{last_ckpt} (step {json.loads(Path(last_ckpt).read_text())['step']})" if last_ckpt else \
@@ -739,41 +736,40 @@ def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every,
     final_eval: dict[str, float] = {}
     warned: set[str] = set()
     try:
-        with contextlib.nullcontext():  # the Ctrl-C flag is train()'s, set from the start
-            try:
-                while step < total:
-                    batch = next(stream)
-                    last_batch = batch
-                    state, logs = step_fn(state, batch)
-                    step += 1
-                    pending.append(logs)
-                    if timed_from is None:  # first step compiled: time from here
-                        jax.block_until_ready(logs)
-                        timed_from = (clock(), step)
-                    if callback is not None:
-                        callback(step, logs)
-                    if sigint.hit:
-                        raise KeyboardInterrupt
-                    if step % log_every == 0 or step == total:
-                        flush()
-                    if config.eval_every and step % config.eval_every == 0 and step < total:
-                        flush()
-                        record(step, "eval", rt.evaluate(state[0], eval_sets))
-                    if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-                        flush()
-                        save(step, state[0], state[1])
-            except KeyboardInterrupt:
-                interrupted = True
-                leaves = jax.tree_util.tree_leaves(state)
-                if not any(getattr(x, "is_deleted", lambda: False)() for x in leaves):
+        try:
+            while step < total:
+                batch = next(stream)
+                last_batch = batch
+                state, logs = step_fn(state, batch)
+                step += 1
+                pending.append(logs)
+                if timed_from is None:  # first step compiled: time from here
+                    jax.block_until_ready(logs)
+                    timed_from = (clock(), step)
+                if callback is not None:
+                    callback(step, logs)
+                if sigint.hit:
+                    raise KeyboardInterrupt
+                if step % log_every == 0 or step == total:
+                    flush()
+                if config.eval_every and step % config.eval_every == 0 and step < total:
+                    flush()
+                    record(step, "eval", rt.evaluate(state[0], eval_sets))
+                if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
                     flush()
                     save(step, state[0], state[1])
-                    bar.print(f"interrupted at step {step}: checkpoint written to {last_ckpt}; "
-                              "continue with resume=True (--resume)")  # fmt: skip
-                else:
-                    bar.print(f"interrupted at step {step} while the state was being updated: "
-                              f"no checkpoint written; last good: {last_good()}")  # fmt: skip
-                raise
+        except KeyboardInterrupt:
+            interrupted = True
+            leaves = jax.tree_util.tree_leaves(state)
+            if not any(getattr(x, "is_deleted", lambda: False)() for x in leaves):
+                flush()
+                save(step, state[0], state[1])
+                bar.print(f"interrupted at step {step}: checkpoint written to {last_ckpt}; "
+                          "continue with resume=True (--resume)")  # fmt: skip
+            else:
+                bar.print(f"interrupted at step {step} while the state was being updated: "
+                          f"no checkpoint written; last good: {last_good()}")  # fmt: skip
+            raise
         flush()
         wall = clock()
         if timed_from is not None and step > timed_from[1]:
@@ -782,7 +778,7 @@ def _train(model, out, resume, steps, progress, sigint, *, overwrite, log_every,
             steps_per_s = 0.0
         final_eval = rt.evaluate(state[0], eval_sets)
         record(step, "eval", final_eval)
-        if saved[0] != step:  # only this run's own record counts, never an older one at `step`
+        if saved_step != step:  # only this run's own record counts, never an older one at `step`
             save(step, state[0], state[1])
     finally:
         stream.close()
@@ -820,6 +816,12 @@ def evaluate(model, checkpoint_dir: str | Path, *, batches: int | None = None, *
     return rt.evaluate(params, rt.eval_batches(rt.load_split("eval"), limit or None))
 
 
+def first_true(mask: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first True in `mask` (example first), or None: what bad-data errors name."""
+    found = np.argwhere(mask)
+    return tuple(int(i) for i in found[0]) if len(found) else None
+
+
 def read_npz(path, model) -> dict[str, np.ndarray]:
     """The arrays of an .npz file of inputs; anything else is refused in words (never unpickled)."""
     import zipfile
@@ -854,23 +856,20 @@ def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str
     classes = out_type.dims[-1] if out_type.dims else 1
     soft = np.issubdtype(target.dtype, np.floating) and tuple(target.shape[1:]) == tuple(out_type.dims)
     if loss == "bce":
-        bad = ~((target >= 0) & (target <= 1))
-        if bad.any():
-            i = tuple(np.argwhere(bad)[0])
+        i = first_true(~((target >= 0) & (target <= 1)))
+        if i is not None:
             raise InputError(f"{where}: bce targets must lie in [0, 1], but '{name}' holds "
                              f"{target[i]} at example {i[0]}")  # fmt: skip
         return
     if loss not in ("cross_entropy", "accuracy") or soft or (loss == "accuracy" and classes == 1):
         return
     if np.issubdtype(target.dtype, np.floating):
-        frac = target != np.round(target)
-        if frac.any():
-            i = tuple(np.argwhere(frac)[0])
+        i = first_true(target != np.round(target))
+        if i is not None:
             raise InputError(f"{where}: {loss} needs class indices (whole numbers 0..{classes - 1}) in "
                              f"'{name}', but example {i[0]} holds {target[i]}")  # fmt: skip
-    bad = (target < 0) | (target >= classes)
-    if bad.any():
-        i = tuple(np.argwhere(bad)[0])
+    i = first_true((target < 0) | (target >= classes))
+    if i is not None:
         raise InputError(f"{where}: {loss} needs class indices 0..{classes - 1} (the output "
                          f"{out_type} has {classes} classes), but '{name}' holds {target[i]} at "
                          f"example {i[0]}")  # fmt: skip
@@ -894,12 +893,11 @@ def check_inputs(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if n is not None and a.shape[0] != n:
             raise InputError(f"input '{name}' has {a.shape[0]} examples, other inputs have {n}")
         if t.vocab is not None and a.size:  # token ids out of range would embed garbage, silently
-            bad = (a < 0) | (a >= t.vocab)
-            if bad.any():
-                where = np.argwhere(bad)[0]
+            where = first_true((a < 0) | (a >= t.vocab))
+            if where is not None:
                 raise InputError(f"input '{name}': token ids must lie in 0..{t.vocab - 1} "
                                  f"(declared {want} vocab {t.vocab}), but example {where[0]} holds "
-                                 f"{a[tuple(where)]} at position {tuple(int(i) for i in where[1:])}")  # fmt: skip
+                                 f"{a[where]} at position {where[1:]}")  # fmt: skip
         n = a.shape[0]
         out[name] = a.astype(t.dtype if t.dtype != "bfloat16" else np.float32, copy=False)
     return out
@@ -918,7 +916,6 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     config = model.train_config
     lowered = model._jax()
     meta, tensors = ck.read(checkpoint_dir)
-    ck.warn_skipped(meta)
     template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
     params = ck.unflatten(template, "params", tensors, meta["path"])
     arrays = read_npz(input_npz, model)
