@@ -433,18 +433,20 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_SPEC
         if os.environ.get("SEQNET_DEBUG"):
             raise
-        name = type(e).__name__
-        if isinstance(e, OSError):  # the file system said no (read-only, full, not a folder, ...)
-            name = "OSError"
-        print(f"seqnet: error: {e}" if name in _USER_ERRORS else
-              f"seqnet: internal error ({name}: {e}); rerun with SEQNET_DEBUG=1 for details",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_SPEC if name in _USER_ERRORS else EXIT_INTERNAL
+        if is_user_error(e):
+            print(f"seqnet: error: {e}", file=sys.stderr)
+            return EXIT_SPEC
+        print(f"seqnet: internal error ({type(e).__name__}: {e}); rerun with SEQNET_DEBUG=1 for "
+              "details", file=sys.stderr)  # fmt: skip
+        return EXIT_INTERNAL
 
 
-_USER_ERRORS = {"OSError", "TrainingError", "MemoryEstimateError", "CheckpointError", "InputError",
-                "ExportError", "DataArgError", "ValueError", "FileNotFoundError", "DotMissing",
-                "PermissionError", "IsADirectoryError", "NotARegularFile"}  # fmt: skip
+def is_user_error(e: BaseException) -> bool:
+    """Whether `e` is the person's to fix (exit 1): a seqnet.errors.UserError, or the file system
+    saying no (an OSError: read-only, full, not a folder, ...). Anything else is a bug (exit 3)."""
+    from seqnet.errors import UserError
+
+    return isinstance(e, (UserError, OSError))
 
 if __name__ == "__main__":
     sys.exit(main())

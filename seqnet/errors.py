@@ -62,7 +62,13 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-class SpecError(Exception):
+class UserError(Exception):
+    """The one base class of every error a person's input caused and can fix: a bad spec, data,
+    checkpoint, run folder or setting. The CLI prints such an error as one line (or its
+    diagnostics) and exits 1; anything else is an internal error (exit 3)."""
+
+
+class SpecError(UserError):
     """A spec is invalid. `diagnostics` holds every error found (and warnings seen on the way)."""
 
     def __init__(self, diagnostics: list[Diagnostic]):

@@ -70,18 +70,21 @@ class Model:
         return to_svg(self.graph)
 
     # -- JAX
-    def _jax(self):
+    def jax_lowering(self):
+        """The graph lowered to JAX (init, apply, ...), built once and kept."""
         if self._lowered is None:
             from seqnet.backends.jax.lower import lower
 
             self._lowered = lower(self.graph)
         return self._lowered
 
+    _jax = jax_lowering  # the older name, still used by examples and tests
+
     def init(self, key):
-        return self._jax().init(key)
+        return self.jax_lowering().init(key)
 
     def apply(self, params, rng=None, train: bool = False, **inputs):
-        return self._jax().apply(params, inputs, rng=rng, train=train)
+        return self.jax_lowering().apply(params, inputs, rng=rng, train=train)
 
     def train(self, out: str | Path | None = None, **settings):
         from seqnet.backends.jax.train import train

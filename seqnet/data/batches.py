@@ -17,6 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from seqnet.errors import UserError
+
+
+class EmptyBatchError(UserError, ValueError):
+    """The data has too few examples to fill one batch (a ValueError, as it always was)."""
+
 
 def steps_per_epoch(n_examples: int, batch: int, drop_last: bool = True) -> int:
     """Batches in one pass over n_examples (a short last batch counts unless drop_last)."""
@@ -57,7 +63,7 @@ def batches(
     if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
         raise ValueError(f"batches: start_step must be a non-negative integer, got {start_step!r}")
     if n == 0 or (drop_last and n < batch):
-        raise ValueError(f"batches: {n} examples cannot fill a batch of {batch}")
+        raise EmptyBatchError(f"batches: {n} examples cannot fill a batch of {batch}")
     per_epoch = steps_per_epoch(n, batch, drop_last)
     return _stream(dict(arrays), n, batch, seed, epoch_shuffle, per_epoch, start_step)
 

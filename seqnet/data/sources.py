@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from seqnet.compiler.types import TensorType
+from seqnet.errors import UserError
 
 SPLITS = ("train", "eval")
 ARG_KINDS = ("int", "float", "str", "bool")
@@ -37,7 +38,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 
-class DataArgError(ValueError):
+class DataArgError(UserError, ValueError):
     """A data-source argument is missing, of the wrong kind, or has a bad value.
 
     `arg` names the argument at fault (None when the fault is not one argument's), so the
@@ -51,7 +52,7 @@ class DataArgError(ValueError):
         self.hint = hint
 
 
-class UnknownSourceError(KeyError):
+class UnknownSourceError(UserError, KeyError):
     """`get_source` was asked for a name no source has. `suggestions` holds close names."""
 
     def __init__(self, name: str, suggestions: tuple[str, ...] = ()):

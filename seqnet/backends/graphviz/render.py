@@ -9,6 +9,7 @@ from pathlib import Path
 
 from seqnet import atomic
 from seqnet.backends.graphviz.dot import to_dot
+from seqnet.errors import UserError
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 
@@ -19,7 +20,7 @@ INSTALL_HINT = (
 )
 
 
-class DotMissing(RuntimeError):
+class DotMissing(UserError, RuntimeError):
     """The system `dot` binary is missing. `dot_path` is where the DOT text was written, if any."""
 
     def __init__(self, message: str = INSTALL_HINT, dot_path: Path | None = None,

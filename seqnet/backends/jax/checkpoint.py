@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from seqnet import atomic
+from seqnet.errors import UserError
 
 FORMAT = 1
 _NAME = re.compile(r"^step_(\d{8,})\.json$")
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint is missing, corrupt, truncated, or belongs to another spec / configuration."""
 
 

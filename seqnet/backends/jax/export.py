@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from seqnet.backends.jax import checkpoint as ck
+from seqnet.errors import UserError
 
 FORMAT = 1
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """The model cannot be exported as asked, or an exported model cannot be loaded / run."""
 
 
@@ -58,7 +59,7 @@ def export(model, checkpoint_dir: str | Path, out_path: str | Path, *, batch: in
     """Write the model of a checkpoint as StableHLO + parameters to `out_path` (a folder or .zip)."""
     import jax
 
-    lowered = model._jax()
+    lowered = model.jax_lowering()
     meta, tensors = ck.read(checkpoint_dir)
     template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
     params = ck.unflatten(template, "params", tensors, meta["path"])
@@ -184,7 +185,7 @@ class ExportedModel:
         return self.run(inputs)
 
     def run(self, inputs: dict) -> dict[str, np.ndarray]:
-        from seqnet.backends.jax.train import first_true
+        from seqnet.backends.jax.inputs import first_true
 
         args = {}
         for name, t in self.inputs.items():

@@ -106,7 +106,7 @@ def test_every_segment_predicts_the_whole_sequence_label():
     x = np.random.default_rng(0).integers(0, 2, size=(16, 4)).astype(np.int32)
     label = (x.sum(1) % 2).astype(np.int32)
     batch = {"x": x, "label": label}
-    got = jax.jit(lambda p: rt._local_objective(p, batch, {"x": x}, None))(params)
+    got = jax.jit(lambda p: rt.local_objective(p, batch, {"x": x}, None))(params)
     outs = jax.jit(lambda p: rt.lowered.local_outputs(p, {"x": x})[1])(params)
     logp = jax.nn.log_softmax(outs["y"], -1)  # (|S|, batch, 2)
     per_seg = -jnp.take_along_axis(logp, jnp.asarray(label)[None, :, None], -1)[..., 0].mean(1)

@@ -17,6 +17,7 @@ import pytest
 
 import seqnet
 from seqnet.backends.jax import checkpoint as ck
+from seqnet.backends.jax import memory
 from seqnet.backends.jax import train as T
 
 SPEC = """
@@ -112,7 +113,7 @@ def test_bfloat16_compute_trains_float_inputs(tmp_path):
     rt = T.Runtime(model, T.resolve_config(model, 5, {}))
     params, _ = rt.init_state()
     x = jnp.zeros((2, 64), jnp.float32)
-    jaxpr = str(jax.make_jaxpr(lambda p: rt._forward(p, {"x": x}, None, False))(params))
+    jaxpr = str(jax.make_jaxpr(lambda p: rt.forward(p, {"x": x}, None, False))(params))
     dots = re.findall(r"(\w+)\[[\d,]*\] = dot_general", jaxpr)
     assert dots and set(dots) == {"bf16"}, dots
     r = T.train(model, out=tmp_path, steps=40, progress=False)
@@ -472,7 +473,7 @@ def test_predict_refuses_files_that_are_not_input_npz(trained, tmp_path):
 
 def test_memory_estimate_refuses(tmp_path, monkeypatch):
     model = make_model()
-    monkeypatch.setattr(T, "available_memory", lambda: 1000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
     with pytest.raises(T.MemoryEstimateError, match=r"needs about .*KiB \(parameters .*, gradients .*, "
                        r"adam state .*, activations .*\) but only 1000.0 B is available"):
         T.train(model, out=tmp_path, steps=1, progress=False)

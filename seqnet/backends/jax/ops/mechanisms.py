@@ -27,6 +27,15 @@ from seqnet.backends.jax.ops.common import activate, lowering
 GATES = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
 
 
+def reverse_mode_problems(graph) -> list[str]:
+    """Why reverse-mode training cannot differentiate `graph`: one sentence per wormhole whose
+    solver differentiates in forward mode only (empty when training can go ahead)."""
+    return [f"wormhole {n} ({d['span']}) uses solver=forward, which differentiates in "
+            "forward mode only; training needs reverse mode: use solver=fixed_point"
+            for n, d in graph.nodes(data=True)
+            if d["op"] == "wormhole_gate" and d["attrs"].get("solver") == "forward"]  # fmt: skip
+
+
 def _shape_of(target_shape) -> tuple[int, ...]:
     """The compiler may pass the target's shape as Dims or as ints."""
     return tuple(d if isinstance(d, int) else d.value for d in target_shape)

@@ -1,0 +1,99 @@
+"""Checks of the arrays a model is given: predict's .npz inputs and the targets of a data split.
+
+Bad data is refused in words naming the array and the first bad example, never passed on to
+train or predict garbage without a word."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqnet.backends.jax.failures import InputError
+
+
+def first_true(mask: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first True in `mask` (example first), or None: what bad-data errors name."""
+    found = np.argwhere(mask)
+    return tuple(int(i) for i in found[0]) if len(found) else None
+
+
+def read_npz(path, model) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file of inputs; anything else is refused in words (never unpickled)."""
+    import zipfile
+
+    names = ", ".join(model.inputs)
+    example = "np.savez(path, " + ", ".join(f"{k}=..." for k in model.inputs) + ")"
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not an .npz file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path} is not an .npz file of arrays ({type(e).__name__}); write the "
+                         f"inputs ({names}) with {example}") from None  # fmt: skip
+    if isinstance(loaded, np.ndarray):
+        raise InputError(f"{path} holds a single array (.npy); predict reads an .npz with one array "
+                         f"per input ({names}): {example}")  # fmt: skip
+    try:
+        with loaded as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: cannot read its arrays ({type(e).__name__}: {e}); is it a "
+                         f"complete .npz file?") from None  # fmt: skip
+
+
+def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str) -> None:
+    """Targets a loss cannot use make training diverge or learn nothing without a word: class
+    indices outside the output's classes, fractional class indices, bce targets outside [0, 1]."""
+    if target.size == 0:
+        return
+    classes = out_type.dims[-1] if out_type.dims else 1
+    soft = np.issubdtype(target.dtype, np.floating) and tuple(target.shape[1:]) == tuple(out_type.dims)
+    if loss == "bce":
+        i = first_true(~((target >= 0) & (target <= 1)))
+        if i is not None:
+            raise InputError(f"{where}: bce targets must lie in [0, 1], but '{name}' holds "
+                             f"{target[i]} at example {i[0]}")  # fmt: skip
+        return
+    if loss not in ("cross_entropy", "accuracy") or soft or (loss == "accuracy" and classes == 1):
+        return
+    if np.issubdtype(target.dtype, np.floating):
+        i = first_true(target != np.round(target))
+        if i is not None:
+            raise InputError(f"{where}: {loss} needs class indices (whole numbers 0..{classes - 1}) in "
+                             f"'{name}', but example {i[0]} holds {target[i]}")  # fmt: skip
+    i = first_true((target < 0) | (target >= classes))
+    if i is not None:
+        raise InputError(f"{where}: {loss} needs class indices 0..{classes - 1} (the output "
+                         f"{out_type} has {classes} classes), but '{name}' holds {target[i]} at "
+                         f"example {i[0]}")  # fmt: skip
+
+
+def check_inputs(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays for the spec's inputs, shapes and dtypes checked (same-kind dtypes are cast)."""
+    out, n = {}, None
+    for name, t in model.inputs.items():
+        want = f"{t.dtype}[batch, {', '.join(map(str, t.dims))}]".replace(", ]", "]")
+        if name not in arrays:
+            raise InputError(f"input '{name}' is missing: expected {want}; the file has "
+                             + (", ".join(sorted(arrays)) or "no arrays"))  # fmt: skip
+        a = np.asarray(arrays[name])
+        got = f"{a.dtype}[{', '.join(map(str, a.shape))}]"
+        want_dt = np.dtype(t.dtype) if t.dtype != "bfloat16" else np.dtype(np.float32)
+        if a.ndim != len(t.dims) + 1 or tuple(a.shape[1:]) != tuple(t.dims):
+            raise InputError(f"input '{name}': expected shape {want}, got {got}")
+        if a.dtype.kind != want_dt.kind and not (a.dtype.kind in "iu" and want_dt.kind in "iu"):
+            raise InputError(f"input '{name}': expected dtype {want}, got {got}")
+        if n is not None and a.shape[0] != n:
+            raise InputError(f"input '{name}' has {a.shape[0]} examples, other inputs have {n}")
+        if t.vocab is not None and a.size:  # token ids out of range would embed garbage, silently
+            where = first_true((a < 0) | (a >= t.vocab))
+            if where is not None:
+                raise InputError(f"input '{name}': token ids must lie in 0..{t.vocab - 1} "
+                                 f"(declared {want} vocab {t.vocab}), but example {where[0]} holds "
+                                 f"{a[where]} at position {where[1:]}")  # fmt: skip
+        n = a.shape[0]
+        out[name] = a.astype(t.dtype if t.dtype != "bfloat16" else np.float32, copy=False)
+    return out
+
+

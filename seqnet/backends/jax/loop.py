@@ -1,0 +1,238 @@
+"""The training loop: setup of a run (fresh, resumed or replacing one), the steps, logging,
+the eval and checkpoint schedule, divergence and Ctrl-C, and the final evaluation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqnet.backends.jax import checkpoint as ck
+from seqnet.backends.jax.checkpoint import CheckpointError
+from seqnet.backends.jax.devices import enable_compilation_cache
+from seqnet.backends.jax.failures import TrainingError
+from seqnet.backends.jax.memory import check_memory
+from seqnet.backends.jax.metricslog import MetricsLog
+from seqnet.backends.jax.plots import plot
+from seqnet.backends.jax.progress import Bar, Clock
+from seqnet.backends.jax.runfolder import (
+    CHECKPOINTS,
+    CURVES,
+    METRICS,
+    check_writable,
+    refuse_earlier_run,
+)
+from seqnet.backends.jax.runtime import Runtime
+from seqnet.backends.jax.settings import config_hash, resolve_config, spec_name
+from seqnet.backends.jax.step import check_finite, locate_nonfinite
+
+
+@dataclass
+class TrainResult:
+    metrics: dict[str, float]  # final evaluation: {"loss": ..., "<metric>": ...}
+    train_metrics: dict[str, float]  # the last training log window
+    history: list[dict]  # every metrics.jsonl record of the run (including resumed ones)
+    step: int  # the step reached
+    out_dir: Path
+    checkpoint: Path | None  # the JSON record of the last checkpoint written
+    metrics_path: Path
+    plot_path: Path | None
+    params: Any = field(repr=False, default=None)
+    steps_per_s: float = 0.0  # measured over this call's steps, compilation excluded
+    examples_per_s: float = 0.0
+    wall_s: float = 0.0  # this call, compilation and evaluation included
+    start_step: int = 0  # where this call began (> 0 when resumed)
+
+
+def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, keep, callback,
+        **overrides) -> TrainResult:  # fmt: skip
+    """The body of `train` (train.py), run with Ctrl-C turned into `sigint`'s flag."""
+    import jax
+
+    from seqnet.data.batches import batches, prefetch
+
+    config = resolve_config(model, steps, overrides)
+    enable_compilation_cache()
+    check_memory(model, config)
+    rt = Runtime(model, config)
+    name = spec_name(model)
+    out = Path(out) if out is not None else Path("runs") / name
+    ckpt_dir = out / CHECKPOINTS
+    is_main = jax.process_index() == 0
+    if not resume and not overwrite and is_main:
+        refuse_earlier_run(out, ck.list_checkpoints(ckpt_dir))
+    out.mkdir(parents=True, exist_ok=True)
+
+    start, last_ckpt, replaced = 0, None, []
+    if is_main:  # find an unwritable output before training, not after it
+        check_writable(ckpt_dir)
+    if resume:
+        records = ck.list_checkpoints(ckpt_dir)
+        if not records:
+            raise CheckpointError(f"resume: no checkpoint in {ckpt_dir}")
+        params, opt_state, meta = rt.restore(ckpt_dir)  # the newest intact one
+        start, last_ckpt = int(meta["step"]), Path(meta["path"])
+        if meta.get("spec") not in (None, name):
+            raise CheckpointError(f"checkpoint {last_ckpt} belongs to spec '{meta.get('spec')}', not '{name}'")
+    else:
+        # An overwritten run's checkpoints go when this run writes its first one, not before:
+        # a run that fails to start leaves the old one usable.
+        replaced = ck.list_checkpoints(ckpt_dir)
+        params, opt_state = rt.init_state()
+    structure = ck.structure_hash({"params": params, "opt": opt_state})
+
+    sigint.check("before the data was loaded")
+    train_arrays = rt.load_split("train", config.examples)
+    eval_arrays = rt.load_split("eval")
+    eval_sets = rt.eval_batches(eval_arrays, config.eval_batches or None)
+    sigint.check("after loading the data, before the first step")
+    total = config.steps
+    log_every = log_every or max(1, min(50, total // 20 or 1))
+
+    # An overwritten run's metrics stay until this run writes its first checkpoint.
+    staged = bool(replaced) or (not resume and (out / METRICS).exists())
+    log = MetricsLog(out, start if resume else None, staged=staged) if is_main else None
+    saved_step = start if resume else None  # the step this run's newest checkpoint holds
+    bar = Bar(total, start, progress and is_main, description=name)
+    clock = Clock()
+    lr_of = lambda s: float(rt.schedule(s))  # noqa: E731
+
+    def save(step, p, o):
+        nonlocal last_ckpt, saved_step
+        if not is_main:
+            return
+        meta = {"spec": name, "config_hash": config_hash(config), "structure_hash": structure,
+                "optimizer": config.optimizer.name,
+                "data": {"source": config.data.name, "seed": config.seed, "batch": config.batch,
+                         "start_step": step}}  # fmt: skip
+        written = ck.save(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep)
+        if replaced:  # the run this one overwrites goes now that this one has a checkpoint
+            for old in replaced:
+                if old != written:
+                    ck.remove(old)
+            replaced.clear()
+            ck.prune(ckpt_dir, keep)
+        if log is not None:
+            log.commit()
+        last_ckpt, saved_step = written, step
+
+    def last_good():
+        return f"{last_ckpt} (step {json.loads(Path(last_ckpt).read_text())['step']})" if last_ckpt else \
+            "none (no checkpoint was written yet)"
+
+    def record(step, split, values, **extra):
+        rec = {"step": step, "split": split, "loss": values.get("loss"),
+               "metrics": {k: v for k, v in values.items() if k not in ("loss", "grad_norm")},
+               "time": round(clock(), 4), **extra}  # fmt: skip
+        if log is not None:
+            log.write(rec)
+        return rec
+
+    step_fn = rt.train_step()
+    state = (params, opt_state, jax.device_put(np.int32(start), rt.replicated))
+    del params, opt_state
+    stream = prefetch(batches(train_arrays, config.batch, config.seed, start_step=start),
+                      size=2, transform=rt.put_batch)  # fmt: skip
+    pending: list = []
+    last_batch = None
+    window_start = start
+    train_metrics: dict[str, float] = {}
+    step = start
+    timed_from: tuple[float, int] | None = None
+    interrupted = False
+
+    def flush():
+        nonlocal pending, window_start, train_metrics
+        if not pending:
+            return
+        try:
+            host = check_finite(pending, window_start, last_good(), lr_of)
+        except TrainingError as e:
+            raise TrainingError(f"{e} {locate_nonfinite(rt, state[0], last_batch)}") from None
+        n = len(host)
+        means = {k: float(np.mean([h[k] for h in host])) for k in host[0]}
+        rate = None
+        if timed_from is not None and step > timed_from[1]:
+            rate = (step - timed_from[1]) * config.batch / max(clock() - timed_from[0], 1e-9)
+        train_metrics = means
+        for key, value in means.items():  # mechanisms.md 2: never silent
+            if key.endswith("/converged") and value < 1.0 and key not in warned:
+                warned.add(key)
+                gate = key.split("/")[1]
+                bar.print(f"warning: wormhole {gate}: {1 - value:.1%} of examples did not converge "
+                          f"within max_iter (steps {window_start + 1}-{step}); raise max_iter or tol")  # fmt: skip
+        record(step, "train", means, lr=lr_of(step - 1), grad_norm=means["grad_norm"],
+               examples_per_s=round(rate, 1) if rate else None, steps=n)  # fmt: skip
+        bar.update(step, means["loss"], rate)
+        pending, window_start = [], step
+
+    final_eval: dict[str, float] = {}
+    warned: set[str] = set()
+    try:
+        try:
+            while step < total:
+                batch = next(stream)
+                last_batch = batch
+                state, logs = step_fn(state, batch)
+                step += 1
+                pending.append(logs)
+                if timed_from is None:  # first step compiled: time from here
+                    jax.block_until_ready(logs)
+                    timed_from = (clock(), step)
+                if callback is not None:
+                    callback(step, logs)
+                if sigint.hit:
+                    raise KeyboardInterrupt
+                if step % log_every == 0 or step == total:
+                    flush()
+                if config.eval_every and step % config.eval_every == 0 and step < total:
+                    flush()
+                    record(step, "eval", rt.evaluate(state[0], eval_sets))
+                if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                    flush()
+                    save(step, state[0], state[1])
+        except KeyboardInterrupt:
+            interrupted = True
+            leaves = jax.tree_util.tree_leaves(state)
+            if not any(getattr(x, "is_deleted", lambda: False)() for x in leaves):
+                flush()
+                save(step, state[0], state[1])
+                bar.print(f"interrupted at step {step}: checkpoint written to {last_ckpt}; "
+                          "continue with resume=True (--resume)")  # fmt: skip
+            else:
+                bar.print(f"interrupted at step {step} while the state was being updated: "
+                          f"no checkpoint written; last good: {last_good()}")  # fmt: skip
+            raise
+        flush()
+        wall = clock()
+        if timed_from is not None and step > timed_from[1]:
+            steps_per_s = (step - timed_from[1]) / max(wall - timed_from[0], 1e-9)
+        else:
+            steps_per_s = 0.0
+        final_eval = rt.evaluate(state[0], eval_sets)
+        record(step, "eval", final_eval)
+        if saved_step != step:  # only this run's own record counts, never an older one at `step`
+            save(step, state[0], state[1])
+    finally:
+        stream.close()
+        bar.close()
+        if log is not None:
+            log.close()
+        if log is not None and not log.committed:
+            log.discard()  # a replacing run that never checkpointed leaves the old metrics
+        if not interrupted and log is not None and log.committed:
+            try:
+                plot(log.history, out / CURVES)
+            except Exception:  # a plot is a convenience; never fail a run over it
+                pass
+    history = log.history if log is not None else []
+    return TrainResult(
+        metrics=final_eval, train_metrics=train_metrics, history=history, step=step, out_dir=out,
+        checkpoint=Path(last_ckpt) if last_ckpt else None, metrics_path=out / METRICS,
+        plot_path=(out / CURVES) if (out / CURVES).exists() else None,
+        params=state[0], steps_per_s=steps_per_s, examples_per_s=steps_per_s * config.batch,
+        wall_s=wall, start_step=start,
+    )  # fmt: skip

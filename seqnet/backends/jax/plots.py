@@ -1,0 +1,45 @@
+"""curves.png: a run's loss and metrics against step, train and eval.
+
+Drawn on a matplotlib `Figure` with its own Agg canvas: no pyplot, no global backend switch
+(`matplotlib.use`), so training from a notebook leaves the notebook's plotting as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqnet import atomic
+
+
+def curves_figure(history: list[dict]):
+    """A Figure of one panel per quantity (loss first, then each metric)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = ["loss"] + sorted({k for r in history for k in r.get("metrics", {})})
+    fig = Figure(figsize=(4.5 * len(names), 3.5))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(names), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for split, style in (("train", "-"), ("eval", "o-")):
+            pts = [(r["step"], r["loss"] if name == "loss" else r.get("metrics", {}).get(name))
+                   for r in history if r.get("split") == split]  # fmt: skip
+            pts = [(s, v) for s, v in pts if v is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, label=split, markersize=3)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        if name == "loss" and all(r["loss"] > 0 for r in history if "loss" in r):
+            ax.set_yscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot(history: list[dict], path: Path) -> Path | None:
+    """Write curves.png atomically; None when there is nothing to draw."""
+    if not history:
+        return None
+    fig = curves_figure(history)
+    atomic.write_with(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    return path

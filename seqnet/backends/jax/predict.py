@@ -1,0 +1,57 @@
+"""Using a trained checkpoint: `evaluate` (loss and metrics on the eval split) and `predict`
+(the model's outputs on the arrays of an .npz file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from seqnet.backends.jax.failures import InputError
+from seqnet.backends.jax.inputs import check_inputs, read_npz
+from seqnet.backends.jax.runtime import Runtime
+from seqnet.backends.jax.settings import resolve_config
+
+
+def evaluate(model, checkpoint_dir: str | Path, *, batches: int | None = None, **overrides) -> dict[str, float]:
+    """Loss and metrics on the eval split for the newest checkpoint in `checkpoint_dir`
+    (a run folder, its checkpoints folder, or a step_*.json / .safetensors file).
+
+    batches: how many eval batches (default: the config's eval_batches; 0 = the whole split)."""
+    config = resolve_config(model, None, overrides)
+    rt = Runtime(model, config)
+    params, _, _ = rt.restore(checkpoint_dir, with_opt=False)
+    limit = config.eval_batches if batches is None else batches
+    return rt.evaluate(params, rt.eval_batches(rt.load_split("eval"), limit or None))
+
+
+def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz: str | Path | None = None,
+            *, batch: int = 256) -> dict[str, np.ndarray]:  # fmt: skip
+    """Run the model of a checkpoint on the arrays of `input_npz` (named like the spec inputs);
+    write the outputs to `output_npz` atomically (when given) and return them."""
+    import io
+
+    import jax
+
+    from seqnet.backends.jax import checkpoint as ck
+
+    lowered = model.jax_lowering()
+    meta, tensors = ck.read(checkpoint_dir)
+    template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
+    params = ck.unflatten(template, "params", tensors, meta["path"])
+    arrays = read_npz(input_npz, model)
+    inputs = check_inputs(model, arrays)
+    n = len(next(iter(inputs.values()))) if inputs else 0
+    if inputs and n == 0:
+        raise InputError(f"{input_npz} holds no examples (its arrays have length 0)")
+    fn = jax.jit(lambda p, x: lowered.apply(p, x, rng=None, train=False))
+    chunks = []
+    for s in range(0, n, batch):
+        part = {k: v[s:s + batch] for k, v in inputs.items()}
+        chunks.append(jax.device_get(fn(params, part)))
+    outputs = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
+    if output_npz is not None:
+        buf = io.BytesIO()
+        np.savez(buf, **outputs)
+        ck.atomic_write_bytes(output_npz, buf.getvalue())
+    return outputs

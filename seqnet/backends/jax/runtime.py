@@ -1,0 +1,210 @@
+"""The runtime of one model + train config: its lowering, device mesh and shardings, optimiser,
+loss and metrics, data splits, jitted steps, evaluation, and restoring a checkpoint into it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqnet.backends.jax import step
+from seqnet.backends.jax.checkpoint import CheckpointError
+from seqnet.backends.jax.devices import make_mesh
+from seqnet.backends.jax.failures import TrainingError
+from seqnet.backends.jax.inputs import check_targets
+
+
+class Runtime:
+    def __init__(self, model, config, *, need_train_data: bool = True):
+        import jax
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
+        from optax import chain as optax_chain
+
+        from seqnet.backends.jax import losses
+        from seqnet.backends.jax.ops.mechanisms import reverse_mode_problems
+        from seqnet.backends.jax.optim import make_optimizer
+
+        self.model, self.config = model, config
+        problems = reverse_mode_problems(model.graph)
+        if problems:
+            raise TrainingError(problems[0])
+        if config.dtype == "bfloat16":  # bfloat16 compute, float32 parameters and optimiser
+            from seqnet.backends.jax.lower import lower
+
+            self.lowered = lower(model.graph, compute_dtype="bfloat16")
+        else:
+            self.lowered = model.jax_lowering()
+        self.inputs = dict(model.inputs)
+        self.outputs = dict(model.outputs)
+        self.mesh = make_mesh(config)
+        self.data_size = self.mesh.shape[config.data_axis]
+        if config.batch % self.data_size:
+            raise TrainingError(f"batch {config.batch} does not divide over the {self.data_size} "
+                                f"devices of mesh axis '{config.data_axis}'")  # fmt: skip
+        self.replicated = NamedSharding(self.mesh, P())
+        self.batch_sharding = NamedSharding(self.mesh, P(config.data_axis))
+        self.tx, self.schedule = make_optimizer(config)
+        if config.decoder_lr is not None:
+            from seqnet.backends.jax.optim import base_lr, decoder_scales, scale_subtrees
+
+            template = jax.eval_shape(self.lowered.init, jax.random.key(0))
+            ratio = config.decoder_lr / base_lr(config)
+            self.tx = optax_chain(self.tx, scale_subtrees(decoder_scales(template, model.graph, ratio)))
+        lo = config.loss
+        self.loss_fn = losses.get_loss(lo.name)
+        self.loss_probs = losses.output_is_probability(model.graph, lo.output)
+        self.metric_specs = []
+        names = [m.name for m in config.metrics]
+        for m in config.metrics:
+            key = m.name if names.count(m.name) == 1 else f"{m.name}_{m.output}_{m.target}"
+            probs = losses.output_is_probability(model.graph, m.output)
+            self.metric_specs.append((key, losses.get_metric(m.name), m.output, m.target, probs))
+        self.fields = list(dict.fromkeys([*self.inputs, lo.target, *(m.target for m in config.metrics)]))
+        key = jax.random.PRNGKey(config.seed)
+        self.init_key = jax.random.fold_in(key, 0)
+        self.dropout_key = jax.random.fold_in(key, 1)
+        self.local_terms = None
+        if config.mode == "local":
+            self.local_terms = getattr(self.lowered, "local_loss_terms", None)
+            if self.local_terms is None:
+                raise TrainingError(
+                    "mode = local (FEN local training) needs the segment lowering to provide "
+                    "local_loss_terms(params, inputs, rng=, train=); this JAX lowering has none. "
+                    "Use mode = standard."
+                )
+        self._train_step = None
+        self._eval_step = None
+
+    # -- templates
+    def param_template(self):
+        import jax
+
+        return jax.eval_shape(self.lowered.init, self.init_key)
+
+    def opt_template(self, params_template):
+        import jax
+
+        return jax.eval_shape(self.tx.init, params_template)
+
+    def init_state(self):
+        import jax
+
+        params = jax.jit(self.lowered.init, out_shardings=self.replicated)(self.init_key)
+        opt_state = jax.jit(self.tx.init, out_shardings=self.replicated)(params)
+        return params, opt_state
+
+    # -- data
+    def load_split(self, split: str, n_examples: int | None = None) -> dict[str, np.ndarray]:
+        from seqnet.data import get_source
+
+        c = self.config.data
+        arrays = get_source(c.name).load(split, n_examples, self.config.seed, **c.args)
+        missing = [f for f in self.fields if f not in arrays]
+        if missing:
+            raise TrainingError(f"data source {c.name} gives no field {', '.join(map(repr, missing))}")
+        out = {}
+        for f in self.fields:
+            a = np.asarray(arrays[f])
+            if f in self.inputs:
+                a = a.astype(self.inputs[f].dtype, copy=False)
+            out[f] = a
+        checks = [(self.config.loss.name, self.config.loss.output, self.config.loss.target)]
+        checks += [(m.name, m.output, m.target) for m in self.config.metrics]
+        for loss, output, target in checks:
+            check_targets(loss, self.outputs[output], target, out[target], f"{c.name} ({split} split)")
+        return out
+
+    def put_batch(self, batch: dict[str, np.ndarray]):
+        import jax
+
+        count = jax.process_count()
+        if count > 1:
+            # Every process draws the same global batch (same seed); each hands its own slice
+            # to the devices it drives, and JAX assembles the global array from the slices.
+            index = jax.process_index()
+            out = {}
+            for k, v in batch.items():
+                if len(v) % count:
+                    raise TrainingError(f"batch {len(v)} does not split evenly over {count} processes")
+                per = len(v) // count
+                out[k] = jax.make_array_from_process_local_data(
+                    self.batch_sharding, v[index * per : (index + 1) * per], v.shape
+                )
+            return out
+        return jax.device_put(batch, self.batch_sharding)
+
+    # -- functions
+    def forward(self, params, inputs, rng, train):
+        """The lowering's apply, with its stats (wormhole iterations and convergence)."""
+        return self.lowered.apply_with_stats(params, inputs, rng=rng, train=train)
+
+    def local_objective(self, params, batch, inputs, rng):
+        return step.local_objective(self, params, batch, inputs, rng)
+
+    def train_step(self):
+        if self._train_step is None:
+            self._train_step = step.make_train_step(self)
+        return self._train_step
+
+    def eval_step(self):
+        if self._eval_step is None:
+            self._eval_step = step.make_eval_step(self)
+        return self._eval_step
+
+    def eval_batches(self, arrays: dict[str, np.ndarray], limit: int | None):
+        """Fixed-shape batches (the last padded) with a mask of real examples."""
+        b = self.config.batch
+        n = len(next(iter(arrays.values())))
+        if limit:
+            n = min(n, limit * b)
+        out = []
+        for start in range(0, n, b):
+            stop = min(start + b, n)
+            batch = {k: v[start:stop] for k, v in arrays.items()}
+            mask = np.ones(b, np.float32)
+            if stop - start < b:
+                pad = b - (stop - start)
+                batch = {k: np.concatenate([v, np.repeat(v[:1], pad, axis=0)]) for k, v in batch.items()}
+                mask[stop - start:] = 0
+            out.append((batch, mask))
+        return out
+
+    def evaluate(self, params, batches) -> dict[str, float]:
+        import jax
+
+        eval_step = self.eval_step()
+        totals = None
+        for batch, mask in batches:
+            sums = eval_step(params, self.put_batch(batch), self.put_batch({"mask": mask})["mask"])
+            totals = sums if totals is None else jax.tree_util.tree_map(lambda a, b: a + b, totals, sums)
+        if totals is None:
+            return {}
+        totals = jax.device_get(totals)
+        count = max(float(totals.pop("count")), 1.0)
+        return {k: float(v) / count for k, v in totals.items()}
+
+    # -- checkpoints
+    def restore(self, path, *, with_opt: bool = True):
+        """(params, opt_state or None, meta) from a checkpoint, checked against this model."""
+        import jax
+
+        from seqnet.backends.jax import checkpoint as ck
+
+        meta, tensors = ck.read(path)
+        where = meta["path"]
+        p_template = self.param_template()
+        params = ck.unflatten(p_template, "params", tensors, where)
+        opt_state = None
+        if with_opt:
+            o_template = self.opt_template(p_template)
+            if not any(k.startswith("opt/") for k in tensors) and jax.tree_util.tree_leaves(o_template):
+                raise CheckpointError(f"checkpoint {where} holds no optimizer state; it cannot resume training")
+            try:
+                opt_state = ck.unflatten(o_template, "opt", tensors, where)
+            except CheckpointError as e:
+                raise CheckpointError(
+                    f"{e} (the optimizer state does not match: the checkpoint was written with "
+                    f"optimizer {meta.get('optimizer', '?')}, this run uses {self.config.optimizer.name})"
+                ) from None
+            opt_state = jax.device_put(opt_state, self.replicated)
+        params = jax.device_put(params, self.replicated)
+        return params, opt_state, meta

@@ -1,0 +1,117 @@
+"""The jitted steps: one training step (loss, gradient, optimiser update) and one eval step, and
+reading the training step's logs back on the host (where divergence is caught and located).
+
+Everything random in a step derives from the run's seed: dropout at step s from
+fold_in(dropout_key, s), with s carried in the (donated) state, so a resumed run is
+bit-identical to an uninterrupted one."""
+
+from __future__ import annotations
+
+import math
+
+from seqnet.backends.jax.failures import TrainingError
+
+
+def objective(rt, params, batch, rng, train: bool, with_stats: bool = False):
+    """Per-example loss, outputs and inputs of `batch` (and the forward stats when asked)."""
+    inputs = {k: batch[k] for k in rt.inputs}
+    outs, stats = rt.forward(params, inputs, rng, train)
+    lo = rt.config.loss
+    per_example = rt.loss_fn(outs[lo.output], batch[lo.target], rt.loss_probs)
+    if with_stats:
+        return per_example, outs, inputs, stats
+    return per_example, outs, inputs
+
+
+def local_objective(rt, params, batch, inputs, rng):
+    """FEN local training: the sum of the per-segment losses (mechanisms.md 1)."""
+    import jax.numpy as jnp
+
+    lo = rt.config.loss
+
+    def segment_loss(outs, target):
+        return rt.loss_fn(outs[lo.output], target, rt.loss_probs).mean()
+
+    terms = rt.local_terms(params, inputs, segment_loss, batch[lo.target], rng=rng, train=True)
+    return jnp.asarray(terms, jnp.float32).sum()
+
+
+def make_train_step(rt):
+    """jit(step)(state, batch) -> (state, logs); state = (params, opt_state, step), donated."""
+    import jax
+    import optax
+
+    def step(state, batch):
+        params, opt_state, i = state
+        rng = jax.random.fold_in(rt.dropout_key, i)
+
+        def loss_of(p):
+            per_example, outs, inputs, stats = objective(rt, p, batch, rng, True, True)
+            loss = per_example.mean()
+            total = loss
+            if rt.local_terms is not None:
+                # FEN local training (mechanisms.md 1): the gradient is that of the sum
+                # of the per-segment losses only; the end-to-end loss is logged, never
+                # differentiated (adding it would backprop through the whole tree).
+                total = local_objective(rt, p, batch, inputs, rng)
+            return total, (loss, outs, stats)
+
+        (_, (loss, outs, stats)), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        gnorm = optax.tree.norm(grads) if hasattr(optax, "tree") else optax.global_norm(grads)
+        updates, opt_state = rt.tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        logs = {"loss": loss, "grad_norm": gnorm}
+        for key, fn, out, target, probs in rt.metric_specs:
+            logs[key] = fn(outs[out], batch[target], probs).mean()
+        for key, value in stats.items():  # wormholes: iterations and convergence
+            if key.endswith(("/iterations", "/converged")):
+                logs[key] = value.astype("float32").mean()
+        return (params, opt_state, i + 1), logs
+
+    return jax.jit(step, donate_argnums=(0,), out_shardings=(rt.replicated, rt.replicated))
+
+
+def make_eval_step(rt):
+    """jit(step)(params, batch, mask) -> masked sums of the loss and metrics, and the count."""
+    import jax
+
+    def step(params, batch, mask):
+        per_example, outs, _ = objective(rt, params, batch, None, False)
+        sums = {"loss": (per_example * mask).sum(), "count": mask.sum()}
+        for key, fn, out, target, probs in rt.metric_specs:
+            sums[key] = (fn(outs[out], batch[target], probs) * mask).sum()
+        return sums
+
+    return jax.jit(step, out_shardings=rt.replicated)
+
+
+def check_finite(pending: list, start_step: int, last_ckpt: str, lr_of) -> list[dict]:
+    """Host copies of the pending per-step logs; TrainingError at the first non-finite one."""
+    import jax
+
+    host = jax.device_get(pending)
+    for j, logs in enumerate(host):
+        for what in ("loss", "grad_norm"):
+            v = float(logs[what])
+            if not math.isfinite(v):
+                step = start_step + j + 1
+                raise TrainingError(
+                    f"training diverged at step {step}: {what.replace('_', ' ')} is {v} "
+                    f"(learning rate {lr_of(step - 1):.3g}). Last good checkpoint: {last_ckpt}. "
+                    "Lower the learning rate, add clip = 1.0, or check the data."
+                )
+    return host
+
+
+def locate_nonfinite(rt, params, batch) -> str:
+    """A sentence pointing at the spec line where NaN/Inf first appears (best effort)."""
+    if batch is None:
+        return ""
+    try:
+        inputs = {k: batch[k] for k in rt.inputs}
+        where = rt.lowered.first_nonfinite(params, inputs)
+    except Exception as e:  # a diagnosis must never hide the error it explains
+        return f"(could not locate the first non-finite value: {type(e).__name__})"
+    if where is None:
+        return "Every parameter and node output is finite on the last batch: the loss produced it."
+    return where[0].upper() + where[1:] + "."
