@@ -8,7 +8,7 @@ Node attributes (G.nodes[name]):
   flops     estimated FLOPs per example               span, chain   source span, call-site chain
   path      block path (tuple of names)               label     the spec variable it was bound to
   repeats   ((group, index, count, shared), ...)      regions   {role: MultiDiGraph} (segments)
-  order     creation index (deterministic order)
+  order     creation index (deterministic order)  structure_name  its statement's name (segments)
 Edge attributes: arg, index (position in a variadic arg), port, type, wormhole (bool); wormhole
 edges also carry `settings` and `span`.
 Graph attributes: inputs (names), outputs ({name: (node, port)}), output_spans, dims ({name: value}),

@@ -196,7 +196,8 @@ def apply_segments(el, ref: V.SegmentsRef, e: ast.Call, args, kwargs, ctx, label
     attrs = {"structure": structure, "share": ref.share, "out_type": out}
     span = e.span
     return el._op_node("segments", {"x": x}, attrs, span, ctx, label or ref.name,
-                       extra={"regions": regions}, name=node_name)  # fmt: skip
+                       extra={"regions": regions, "structure_name": ref.name},
+                       name=node_name)  # fmt: skip
 
 
 def _copies(s: seg.SegmentStructure, share: str) -> dict[str, int]:

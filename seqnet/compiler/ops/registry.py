@@ -4,6 +4,11 @@ An `OpDef` holds the op's signature (tensor and attribute arguments with kinds a
 shape rule, its parameter shapes and initialisers, a FLOPs estimate, its diagram family, and one
 lowering rule per backend. Backends attach lowerings with `register_lowering` (the way JAX attaches
 per-platform lowering rules to a primitive), so nothing here imports a backend.
+
+Drawing backends attach drawing rules the same way, with `register_drawing(op, backend)`, into
+`OpDef.drawings` (kept apart from `lowerings`: a drawing rule is not a computation, and its shape
+is the drawing backend's own business). An op with no drawing rule of its own is drawn by its
+family's default rule, which the drawing backend defines once per entry of FAMILY_STYLES.
 """
 
 from __future__ import annotations
@@ -123,6 +128,7 @@ class OpDef:
     needs_rng: bool = False  # dropout and friends take a PRNG key in training
     outputs: tuple[str, ...] = ("out",)  # names of the results (several for split, lstm, ...)
     lowerings: dict[str, Callable] = field(default_factory=dict)
+    drawings: dict[str, Any] = field(default_factory=dict)  # backend -> drawing rule
 
     def arg(self, name: str) -> Arg | None:
         for a in self.args:
@@ -191,6 +197,18 @@ def register_lowering(name: str, backend: str):
     def attach(rule: Callable) -> Callable:
         load_ops()
         OPS[name].lowerings[backend] = rule
+        return rule
+
+    return attach
+
+
+def register_drawing(name: str, backend: str):
+    """`register_drawing("segments", "graphviz")(rule)`: a drawing backend's rule for an op (the
+    same form as register_lowering; a rule overrides the family's default drawing)."""
+
+    def attach(rule):
+        load_ops()
+        OPS[name].drawings[backend] = rule
         return rule
 
     return attach
