@@ -211,9 +211,9 @@ def test_simplicial_label():
 
 
 def test_long_labels_wrap_not_clip():
-    from seqnet.backends.graphviz.dot import _wrap
+    from seqnet.backends.graphviz.labels import wrap
 
-    assert _wrap("concat → dense 64, relu → dense 2") == "concat → dense 64, relu\n→ dense 2"
+    assert wrap("concat → dense 64, relu → dense 2") == "concat → dense 64, relu\n→ dense 2"
     m = seqnet.load(str(SPEC_DIR / "lstm_sort.seqnet"))
     dot = to_dot(m.graph, font=FONT)
     assert "…" not in dot
@@ -293,7 +293,7 @@ def test_missing_dot(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_fast_topo_order_matches_compiler(name):
-    from seqnet.backends.graphviz.dot import fast_topo_order
+    from seqnet.backends.graphviz.builder import fast_topo_order
     from seqnet.compiler.graph import topo_order
 
     g = model(name).graph
@@ -308,7 +308,7 @@ def test_fast_topo_order_matches_compiler(name):
 def test_every_shipped_spec_renders(path):
     """Each spec in specs/ draws to DOT and, through the real `dot`, to SVG; every op node drawn
     (copy 0 of a repeat; a segment structure as its cluster) has its id in the SVG."""
-    from seqnet.backends.graphviz.dot import _sanitize
+    from seqnet.backends.graphviz.dot_syntax import sanitize
 
     g = seqnet.load(str(path)).graph
     dot = to_dot(g, font=FONT)
@@ -319,10 +319,10 @@ def test_every_shipped_spec_renders(path):
     for n, data in g.nodes(data=True):
         if any(r[1] for r in data.get("repeats") or ()):
             continue  # later repeat copies are drawn once, as copy 0
-        nid = _sanitize(n)
+        nid = sanitize(n)
         assert (nid if data["op"] != "segments" else "cluster_" + nid) in ids, n
     for name in g.graph["outputs"]:
-        assert "output_" + _sanitize(name) in ids
+        assert "output_" + sanitize(name) in ids
 
 
 def test_recurrent_cells_unrolled():

@@ -1,0 +1,20 @@
+"""Spec inputs (`input x : float32[N, 4]`): the IR's input nodes, which are no op of the registry
+but the graph's `inputs`. An ellipse with the name and type; edges out of it carry no type (the
+node shows it already)."""
+
+from __future__ import annotations
+
+from seqnet.backends.graphviz.rules.base import NodeRule
+
+
+class InputRule(NodeRule):
+    labels_outputs = False
+
+    def family(self, data: dict) -> str:
+        return "io"
+
+    def summary(self, data: dict) -> str:
+        return "input"
+
+    def label(self, c, n: str, data: dict) -> str:
+        return f"{data.get('label') or n}\n{c.type_text(data['outputs'][0])}"
