@@ -240,8 +240,9 @@ def cmd_train(args) -> int:
         from seqnet.errors import Diagnostic
 
         print(Diagnostic("SQN0110", f"{args.file} has no train section: nothing says how to train it",
-                         None, hint="add train { data = ...; loss = ...; optimizer = ... } "
-                         "(docs/language.md)").render(), file=sys.stderr)  # fmt: skip
+                         None, hint="add a section: 'train {', then 'data = ...', 'loss = ...' and "
+                         "any other settings one per line, then '}' (docs/language.md)").render(),
+              file=sys.stderr)  # fmt: skip
         return EXIT_SPEC
     if args.distributed or args.coordinator:
         _start_distributed(args)

@@ -12,6 +12,7 @@ import dataclasses
 import networkx as nx
 
 from seqnet.compiler.graph import topo_order
+from seqnet.compiler.values import spell
 from seqnet.source import SourceFile, Span
 
 STAGES = ("ast", "graph", "stablehlo")
@@ -68,7 +69,7 @@ def emit_graph(g: nx.MultiDiGraph, indent: str = "") -> str:
         d = g.nodes[n]
         types = ", ".join(str(t) for t in d["outputs"])
         args = [f"{a}={_ref(r)}" for a, r in d["args"]]
-        attrs = [f"{k}={v}" for k, v in sorted(d["attrs"].items())
+        attrs = [f"{k}={spell(v)}" for k, v in sorted(d["attrs"].items())
                  if k not in ("structure", "out_type", "target_shape")]  # fmt: skip
         shared = f"  shares {d['param_owner']}" if d.get("param_owner", n) != n else ""
         lines.append(f"{indent}{n} = {d['op']}({', '.join(args + attrs)}) : {types}{shared}  # {d['span']}")

@@ -10,9 +10,8 @@ import networkx as nx
 
 from seqnet.atomic import file_kind
 from seqnet.errors import Diagnostic, Reporter, SpecError
+from seqnet.limits import MAX_FILE_BYTES
 from seqnet.source import SourceFile
-
-MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | None, Diagnostic | None]:

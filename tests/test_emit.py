@@ -17,7 +17,7 @@ def run(capsys, *args):
 def test_emit_graph_lists_every_node_with_its_location(capsys):
     rc, out, _ = run(capsys, SPEC, "--emit", "graph")
     assert rc == 0
-    assert "h1 = dense(x=x, act=tanh, bias=True, units=32) : float32[T, H]  # " in out  # dense(x, H)
+    assert "h1 = dense(x=x, act=tanh, bias=true, units=32) : float32[T, H]  # " in out  # dense(x, H)
     assert "wormhole_sine.seqnet:8:6" in out
     assert "wormhole wormhole_h3_to_h1 -> h1 (" in out and out.rstrip().endswith("outputs: y = y")
 

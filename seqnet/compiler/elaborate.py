@@ -23,12 +23,11 @@ from seqnet.compiler.types import DTYPES, Dim, NamedInt, TensorType, plain
 from seqnet.errors import CompileError, Note, Reporter
 from seqnet.grammar import ast
 from seqnet.grammar.parser import recursion_room
+from seqnet.limits import MAX_BLOCK_DEPTH, MAX_DIM, MAX_INT, MAX_NODES, MAX_NUMBER_CHARS, MAX_REPEAT
 from seqnet.source import SourceFile, Span
 
-MAX_BLOCK_DEPTH = 64
 # Ops made by statements (wormhole, segments) rather than calls: their call signature is no hint.
 STATEMENT_OPS = frozenset({"wormhole_gate", "segments"})
-MAX_NODES = 2_000_000
 INTERNAL_OPS = {"segments", "wormhole_gate"}  # created by statements, not callable by name
 BUILTIN_CONSTANTS = {"true": V.Bool(True), "false": V.Bool(False)}
 STRUCTURES = ("binary_tree", "custom")
@@ -99,8 +98,9 @@ class Builder:
         return name
 
     def add(self, name: str, **data) -> str:
-        if len(self.g) >= MAX_NODES:
-            raise CompileError("SQN0005", f"the graph exceeds {MAX_NODES} nodes", data.get("span"))
+        if self.counter[0] >= MAX_NODES:  # the counter is shared with the regions: all nodes
+            raise CompileError("SQN0005", f"the graph exceeds {MAX_NODES:,} nodes", data.get("span"),
+                               hint="use fewer layers or smaller repeat counts")  # fmt: skip
         self.counter[0] += 1
         self.g.add_node(name, order=self.counter[0], **data)
         return name
@@ -270,6 +270,8 @@ class Elaborator:
             if not (isinstance(value, V.Num) and value.is_int and value.value > 0):
                 raise CompileError("SQN0108", f"dim {stmt.name} must be a positive integer, got "
                                    f"{V.describe(value)}", expr.span, hint=hint, notes=notes)  # fmt: skip
+            if value.value > MAX_DIM:
+                raise _too_big_axis(f"dim {stmt.name}", value.value, expr.span, notes)
         elif not isinstance(value, (V.Num, V.Str, V.Bool, V.Symbol)):
             raise CompileError("SQN0108", f"const {stmt.name} must be a number, string or "
                                f"boolean, got {V.describe(value)}", expr.span, notes=notes)  # fmt: skip
@@ -388,6 +390,8 @@ class Elaborator:
             if not (isinstance(v, V.Num) and v.is_int and v.value > 0):
                 raise CompileError("SQN0108", f"a dimension must be a positive integer, got "
                                    f"{V.describe(v)}", d.span)  # fmt: skip
+            if v.value > MAX_DIM:
+                raise _too_big_axis("this axis", v.value, d.span)
             shape.append(Dim(v.value, v.text))
         vocab = None
         if t.vocab is not None:
@@ -452,6 +456,8 @@ class Elaborator:
             if out.type is not None:
                 try:
                     want = self._tensor_type(out.type, Ctx(scope))
+                except Cascade:
+                    continue  # a dim of its type failed, and was reported
                 except CompileError as e:
                     self.reporter.error(e.code, e.message, e.span, hint=e.hint)
                     continue
@@ -472,6 +478,14 @@ class Elaborator:
 
     def _eval(self, e, ctx: Ctx, label: str | None = None):
         if isinstance(e, ast.Number):
+            if len(e.text) > MAX_NUMBER_CHARS:  # only --set text gets here: the parser refuses these
+                raise CompileError("SQN0005", f"a number of {len(e.text):,} characters; numbers are "
+                                   f"at most {MAX_NUMBER_CHARS} characters long",
+                                   e.span, hint="write large numbers with an exponent (1e30)")  # fmt: skip
+            if isinstance(e.value, int) and abs(e.value) > MAX_INT:
+                raise CompileError("SQN0604", f"{e.text} is too large; integers are at most 2**62",
+                                   e.span, hint="integers are sizes, counts and seeds: at most "
+                                   f"{MAX_INT:,}")  # fmt: skip
             if isinstance(e.value, float) and not math.isfinite(e.value):
                 what = "is not a number" if math.isnan(e.value) else "is too large for a float64"
                 raise CompileError("SQN0604", f"{e.text} {what}", e.span,
@@ -623,6 +637,8 @@ class Elaborator:
             pos += 1
         for name, (value, kw) in kwargs.items():
             arg = op.arg(name)
+            if arg is not None and arg.is_tensor and not arg.required and _is_none(value):
+                continue  # `kv=none`, as the signature writes an optional tensor left out
             if arg is None or (arg.kind == "any"):
                 raise CompileError("SQN0103", f"{op.name} has no argument '{name}'", kw.name_span,
                                    hint=_did_you_mean(name, [a.name for a in op.args if a.kind != "any"])
@@ -717,6 +733,10 @@ class Elaborator:
             flops = op.flops(call, outputs)
         except ShapeError as err:
             raise self._shape_error(err, op, tensors, span, arg_spans or {}) from None
+        for shape in [t.dims for t in outputs] + [p.shape for p in params.values()]:
+            big = next((d for d in shape if d > MAX_DIM), None)
+            if big is not None:
+                raise _too_big_axis(f"{op_name}'s result", big, span)
         builder = self.builder
         name = name or builder.unique(ctx.path, label or op_name)
         owner = name
@@ -778,7 +798,8 @@ class Elaborator:
             raise CompileError("SQN0404", f"block '{ref.qualname}' calls itself ({chain})", e.span,
                                hint="blocks cannot recurse; use repeat to stack layers")  # fmt: skip
         if len(ctx.blocks) >= MAX_BLOCK_DEPTH:
-            raise CompileError("SQN0005", f"blocks nested more than {MAX_BLOCK_DEPTH} deep", e.span)
+            raise CompileError("SQN0005", f"blocks nested more than {MAX_BLOCK_DEPTH} deep", e.span,
+                               hint="call fewer blocks inside each other; stack layers with repeat")  # fmt: skip
         params = block.params
         if len(args) > len(params):
             raise CompileError("SQN0105", f"block '{ref.qualname}' takes {len(params)} argument"
@@ -845,6 +866,10 @@ class Elaborator:
             raise CompileError("SQN0605", f"repeat count must be a positive integer, got "
                                f"{V.describe(count)}", rep.count.span,
                                hint="write `repeat 1 { ... }` or drop the repeat for a single copy")  # fmt: skip
+        if count.value > MAX_REPEAT:
+            raise CompileError("SQN0005", f"repeat {count.value:,} makes more than {MAX_REPEAT:,} "
+                               "copies", rep.count.span,
+                               hint="a repeat makes one copy of its body per count; use fewer layers")  # fmt: skip
         carried = []
         for n in names:
             v = ctx.scope.lookup(n)
@@ -871,7 +896,10 @@ class Elaborator:
                         ctx.blocks, shared, in_block=ctx.in_block)  # fmt: skip
             if i == 0:
                 first_path = path
+                before = self.builder.counter[0]
             out = self._run_body(rep.body, inner, "repeat body", rep.span, allow_last_expr=True)
+            if i == 0:  # one copy is built: the others would make as many nodes each
+                self._check_room(count, self.builder.counter[0] - before, rep)
             outs = out.items if isinstance(out, V.TupleVal) else (out,)
             if len(outs) != len(names):
                 raise CompileError("SQN0605", f"the repeat body gives {len(outs)} value(s) but carries "
@@ -887,6 +915,14 @@ class Elaborator:
                     )  # fmt: skip
             carried = list(outs)
         return carried[0] if len(carried) == 1 else V.TupleVal(tuple(carried), rep.span)
+
+    def _check_room(self, count: V.Num, per_copy: int, rep: ast.Repeat) -> None:
+        """Refuse a repeat whose copies would pass MAX_NODES before building them."""
+        total = self.builder.counter[0] + per_copy * (count.value - 1)
+        if total > MAX_NODES:
+            raise CompileError("SQN0005", f"repeat {count.value:,} would make the graph "
+                               f"{total:,} nodes ({per_copy:,} per copy); the limit is {MAX_NODES:,}",
+                               rep.count.span, hint="use fewer layers, or a smaller body")  # fmt: skip
 
     # -- wormholes
 
@@ -914,11 +950,19 @@ _TRAIN_OVERRIDABLE = ("batch", "steps", "seed", "lr", "eval_every", "checkpoint_
                       "dtype", "mode", "eval_batches", "decoder_lr", "examples")  # fmt: skip
 
 
-class Cascade(CompileError):
-    """A statement uses a name whose own definition failed: already reported, stay quiet."""
+class Cascade(Exception):
+    """A statement uses a name whose own definition failed: already reported, stay quiet. Not a
+    CompileError, so no handler of those can report it: it is no diagnostic and has no code."""
 
-    def __init__(self):
-        super().__init__("cascade", "a name whose definition failed")
+
+def _is_none(value) -> bool:
+    return isinstance(value, V.Symbol) and value.name == "none"
+
+
+def _too_big_axis(what: str, size: int, span: Span, notes=()) -> CompileError:
+    return CompileError("SQN0108", f"{what} has an axis of {size:,}; an axis holds at most "
+                        f"{MAX_DIM:,} (2**31 - 1) elements", span, notes=notes,
+                        hint="XLA indexes each axis with a 32-bit integer; split the axis in two")  # fmt: skip
 
 
 def _defines(stmt) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from seqnet.compiler.ops.registry import OPS
 from seqnet.compiler.types import TensorType
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
+from seqnet.limits import MAX_SEGMENT_N
 
 WORMHOLE_SETTINGS = ("gate", "gate_bias", "tol", "rtol", "max_iter", "solver", "backward_tol",
                      "backward_max_iter")  # fmt: skip
@@ -140,9 +141,9 @@ def _structure(el, e, ctx) -> seg.SegmentStructure:
         raise CompileError("SQN0106", f"{name} needs the sequence length N (a positive integer) first",
                            e.span, hint=f"for example {name}(8) for sequences of length 8")  # fmt: skip
     n = args[0].value
-    if n > 65536:
-        raise CompileError("SQN0108", f"N = {n} is too long for a segment structure (at most 65536)",
-                           e.args[0].span)  # fmt: skip
+    if n > MAX_SEGMENT_N:
+        raise CompileError("SQN0108", f"N = {n} is too long for a segment structure (at most "
+                           f"{MAX_SEGMENT_N})", e.args[0].span)  # fmt: skip
     if name == "binary_tree":
         if len(args) != 1 or e.kwargs:
             raise CompileError("SQN0105", "binary_tree takes one argument, N", e.span)

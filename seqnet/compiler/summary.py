@@ -29,13 +29,16 @@ def summarize(g: nx.MultiDiGraph) -> dict:
             "location": str(d["span"]),
         })  # fmt: skip
     outputs = {k: str(g.nodes[n]["outputs"][p]) for k, (n, p) in g.graph["outputs"].items()}
+    loops = [{"from": u, "to": v, "max_iter": e.get("settings", {}).get("max_iter")}
+             for u, v, e in g.edges(data=True) if e.get("wormhole")]  # fmt: skip
     return {
         "spec": g.graph.get("source"),
         "nodes": rows,
         "outputs": outputs,
         "dims": dict(g.graph["dims"]),
         "total_params": sum(r["params"] for r in rows),
-        "flops_per_example": total_flops,
+        "flops_per_example": total_flops,  # one pass through each wormhole loop
+        "wormhole_loops": loops,
         "activation_bytes_per_example": activation_bytes,
     }
 
@@ -69,6 +72,12 @@ def summary_table(data: dict) -> str:
     out.append("")
     out.append("outputs: " + ", ".join(f"{k}: {v}" for k, v in data["outputs"].items()))
     out.append(f"parameters: {data['total_params']:,} ({_human(data['total_params'] * 4, 'B')} in float32)")
-    out.append(f"FLOPs per example: {_human(data['flops_per_example'])}")
+    flops = f"FLOPs per example: {_human(data['flops_per_example'])}"
+    loops = data.get("wormhole_loops") or []
+    if loops:  # the solver's iteration count is only known at run time
+        most = max((w["max_iter"] or 0 for w in loops), default=0)
+        which = "the wormhole loop" if len(loops) == 1 else f"each of the {len(loops)} wormhole loops"
+        flops += f" (one pass through {which}; solving repeats a loop up to max_iter = {most} times)"
+    out.append(flops)
     out.append(f"activation memory per example: {_human(data['activation_bytes_per_example'], 'B')}")
     return "\n".join(out)

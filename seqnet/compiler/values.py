@@ -124,3 +124,15 @@ def describe(value) -> str:
     if isinstance(value, SegmentsRef):
         return f"the segment structure '{value.name}'"
     return type(value).__name__
+
+
+def spell(value) -> str:
+    """A plain attribute value as a spec writes it: true, false, none, [1, 2] (not Python's
+    True, False, None, (1, 2)), for hints and `--emit graph`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(spell(v) for v in value) + "]"
+    return str(value)

@@ -21,17 +21,16 @@ import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from seqnet.errors import Diagnostic, Note
+from seqnet.limits import (
+    MAX_EXPR_DEPTH,
+    MAX_LINE_CHARS,
+    MAX_NESTING,
+    MAX_NUMBER_CHARS,
+    MAX_STATEMENT_TOKENS,
+    MAX_SYNTAX_ERRORS,
+)
 from seqnet.source import SourceFile, Span, point
 
-MAX_SYNTAX_ERRORS = 20
-MAX_NESTING = 200
-# How deep one statement may nest: every operator, call, attribute, value and block body on the
-# way from the statement to its innermost value is a level (a call or list counts twice: the AST
-# keeps its arguments in a tuple). `y = x + x + ... + x` with N terms is N levels deep, as is
-# `y = --...-x` with N - 1 minuses. Later stages walk the AST recursively, `seqnet --emit ast`
-# with the interpreter's default limit (1000 frames): keep this well below that. The others run
-# inside `recursion_room`.
-MAX_EXPR_DEPTH = 800
 _STATEMENTS = {"import_stmt", "dim_stmt", "input_stmt", "output_stmt", "block_def", "assign",
                "wormhole_stmt", "segments_stmt", "train_stmt", "return_stmt", "expr_stmt",
                "setting", "setting_inline", "param"}  # fmt: skip
@@ -79,26 +78,25 @@ def token_span(source: SourceFile, tok: lark.Token) -> Span:
     return Span(source, tok.line, tok.column, end_line, end_col)
 
 
-def _tokens(source: SourceFile, comments: list, diags: list) -> list[lark.Token]:
-    """Raw tokens (newlines included); lexing errors are reported and the character skipped."""
+def _tokens(source: SourceFile, comments: list, diags: list) -> Iterator[lark.Token]:
+    """Raw tokens (newlines included), lexed lazily so that parsing can stop early; lexing
+    errors are reported and the character skipped. Comments land in `comments` through the
+    lexer callback (parse_tree installs the sink)."""
     text = source.text
-    tokens: list[lark.Token] = []
     pos = 0
     while True:
-        sink: list[lark.Token] = []
-        reset = _comments.set(sink)
+        first_comment = len(comments)
         try:
             for tok in _lark().lex(text[pos:]):
-                tokens.append(_shift(tok, text, pos) if pos else tok)
+                yield _shift(tok, text, pos) if pos else tok
             done = True
         except UnexpectedCharacters as e:
             done = False
             at = pos + e.pos_in_stream
-        finally:
-            _comments.reset(reset)
-            comments.extend(_shift(t, text, pos) if pos else t for t in sink)
+        if pos:  # comments of this chunk were lexed at offsets relative to pos
+            comments[first_comment:] = [_shift(t, text, pos) for t in comments[first_comment:]]
         if done:
-            return tokens
+            return
         line, col = _line_col(text, at)
         diags.append(_bad_character(source, line, col, text[at]))
         pos = at + 1
@@ -110,7 +108,41 @@ def _tokens(source: SourceFile, comments: list, diags: list) -> list[lark.Token]
         elif text[at] == '"':  # an unterminated string: the rest of its line is string
             pos = eol
         if len(diags) >= MAX_SYNTAX_ERRORS:
-            return tokens
+            return
+
+
+def _line_ahead(tokens: Iterator[lark.Token]) -> Iterator[lark.Token]:
+    """The tokens, each yielded only once the lexer has passed the end of its line, so that a
+    lexical error anywhere on a line is known before any token of that line is parsed."""
+    pending: list[lark.Token] = []
+    for tok in tokens:
+        if pending and tok.line != pending[0].line:
+            yield from pending
+            pending.clear()
+        pending.append(tok)
+        if tok.type == "_NL":
+            yield from pending
+            pending.clear()
+    yield from pending
+
+
+def _long_lines(source: SourceFile) -> list[Diagnostic]:
+    """SQN0005 for each line over MAX_LINE_CHARS, found with string scans before any lexing."""
+    text = source.text
+    if len(text) <= MAX_LINE_CHARS or max(map(len, text.split("\n"))) <= MAX_LINE_CHARS:
+        return []
+    diags = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if len(line) > MAX_LINE_CHARS:
+            diags.append(Diagnostic(
+                "SQN0005", f"line {lineno} has {len(line):,} characters; a line holds at most "
+                f"{MAX_LINE_CHARS:,}", point(source, lineno, MAX_LINE_CHARS + 1),
+                hint="break it after a ',' or an opening bracket, or split the expression into "
+                "several statements",
+            ))  # fmt: skip
+            if len(diags) >= MAX_SYNTAX_ERRORS:
+                break
+    return diags
 
 
 def _line_col(text: str, pos: int) -> tuple[int, int]:
@@ -135,7 +167,7 @@ def _bad_character(source: SourceFile, line: int, col: int, ch: str) -> Diagnost
         )
     if ch == ";":
         return Diagnostic(
-            "SQN0002", "unexpected ';'", span, hint="statements end at the end of a line; remove the ';'"
+            "SQN0002", "unexpected ';'", span, hint="statements end at the end of a line: put each on its own line, without ';'"
         )
     if ch == '"':
         return Diagnostic(
@@ -152,8 +184,18 @@ def _bad_character(source: SourceFile, line: int, col: int, ch: str) -> Diagnost
 
 def parse_tree(source: SourceFile, describe=None) -> ParseResult:
     """Parse a whole file; syntax errors are collected, not raised."""
-    describe = describe or syntax_error
+    long_lines = _long_lines(source)
+    if long_lines:
+        return ParseResult(None, [], long_lines)
     comments: list[lark.Token] = []
+    reset = _comments.set(comments)
+    try:
+        return _parse_tree(source, describe or syntax_error, comments)
+    finally:
+        _comments.reset(reset)
+
+
+def _parse_tree(source: SourceFile, describe, comments: list) -> ParseResult:
     diags: list[Diagnostic] = []
     parser = _lark()
     ip = parser.parse_interactive("")
@@ -163,11 +205,30 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
     skipping = False
     first: lark.Token | None = None  # the first token of the statement being parsed
     orphans = 0  # '{' skipped with a broken line, whose '}' is still to come
-    tokens = _tokens(source, comments, diags)
+    fed = 0  # tokens of the statement being parsed
     # A line with a lexical error is already reported: parse errors on it would only echo it.
-    bad_lines = {d.span.line for d in diags if d.span is not None}
-    for tok in tokens:
+    bad_lines: set[int] = set()
+    seen = 0  # diagnostics already looked at for bad_lines
+    for tok in _line_ahead(_tokens(source, comments, diags)):
         if len(diags) >= MAX_SYNTAX_ERRORS:
+            break
+        bad_lines.update(d.span.line for d in diags[seen:] if d.code == "SQN0002")
+        seen = len(diags)
+        if tok.type == "NUMBER" and len(tok.value) > MAX_NUMBER_CHARS:
+            diags.append(Diagnostic(
+                "SQN0005", f"a number of {len(tok.value):,} characters; numbers are at most "
+                f"{MAX_NUMBER_CHARS} characters long", token_span(source, tok),
+                hint="write large numbers with an exponent (1e30); integers are at most 2**62",
+            ))  # fmt: skip
+            bad_lines.add(tok.line)
+        fed += 1
+        if fed > MAX_STATEMENT_TOKENS:
+            diags.append(Diagnostic(
+                "SQN0005", f"this statement has more than {MAX_STATEMENT_TOKENS:,} tokens",
+                token_span(source, first if first is not None else tok),
+                hint="split it into several statements, or let repeat and blocks build the "
+                "layers instead of writing them out",
+            ))  # fmt: skip
             break
         if tok.type == "_NL":
             if skipping:
@@ -182,6 +243,14 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
                 continue  # blank lines, and the line break after '{'
             if last_fed is None and not _at_statement_start(ip):
                 continue
+        if skipping and tok.type == "RBRACE" and orphans == 0 and checkpoint[1] \
+                and checkpoint[1][-1].type == "LBRACE":  # fmt: skip
+            # `train { data = x; loss = y }`: the '}' of the broken line closes the body the
+            # recovery point is in, so the parser resumes there and takes the '}' below.
+            skipping = False
+            _restore(ip, checkpoint[0])
+            stack = list(checkpoint[1])
+            last_fed = None
         if skipping:
             orphans += {"LBRACE": 1, "RBRACE": -1}.get(tok.type, 0)
             continue
@@ -216,6 +285,7 @@ def parse_tree(source: SourceFile, describe=None) -> ParseResult:
             if tok.type in ("_NL", "LBRACE"):
                 # statement boundaries, and the inside of a body, so recovery stays in the block
                 checkpoint = (_snapshot(ip), list(stack))
+                fed = 0
             continue
         if tok.line not in bad_lines:
             diags.append(describe(source, error, stack, first=first))

@@ -88,6 +88,18 @@ MISTAKES: list[tuple[str, str, list[str]]] = [
         ["for i in range(3) {\n}\n", "while x {\n}\n"],
     ),
     (
+        "seqnet has no 'if': a spec describes one fixed network",
+        "make the choice a const and pick it from outside: 'const act = relu', then "
+        "'--set act=gelu'; or keep the variants in two specs",
+        ["if True:\n", "if x {\n}\n", "elif x:\n", "else:\n"],
+    ),
+    (
+        "seqnet imports whole files, named in double quotes",
+        'write \'import "lib.seqnet"\' (its blocks join this spec\'s names) or '
+        '\'import "lib.seqnet" as lib\' and call lib.mlp(...)',
+        ["from lib import mlp\n", "from lib.blocks import mlp, f\n"],
+    ),
+    (
         "separate arguments with ','",
         "write 'dense(h, 32)'",
         ["h = dense(x 32)\n", "h = dense(x units=32)\n", "h = f(x, 3 4)\n"],

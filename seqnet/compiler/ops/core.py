@@ -319,6 +319,13 @@ op("cast", "shape", [Arg("x", "tensor"), Arg("dtype", "str")], _cast_infer, doc=
 # --- normalisation and regularisation -----------------------------------------------------------
 
 
+def _norm_infer(c: OpCall):
+    if c["x"].rank == 0:
+        raise ShapeError(f"{c.op.name} normalises over the last axis, but 'x' is a scalar ({c['x']})",
+                         arg="x", code="SQN0303", hint="normalise a tensor with at least one axis")  # fmt: skip
+    return _same_float(c)
+
+
 def _norm_params(c: OpCall):
     f = c["x"].dims[-1]
     out = {}
@@ -331,10 +338,10 @@ def _norm_params(c: OpCall):
 
 op("layernorm", "norm",
    [Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("scale", "bool", True), Arg("center", "bool", True)],
-   _same_float, params=_norm_params, flops=lambda c, out: 8 * c["x"].size,
+   _norm_infer, params=_norm_params, flops=lambda c, out: 8 * c["x"].size,
    doc="Layer normalisation over the last axis.")  # fmt: skip
 op("rmsnorm", "norm", [Arg("x", "tensor"), Arg("eps", "float", 1e-6), Arg("scale", "bool", True)],
-   _same_float, params=_norm_params, flops=lambda c, out: 4 * c["x"].size,
+   _norm_infer, params=_norm_params, flops=lambda c, out: 4 * c["x"].size,
    doc="Root-mean-square normalisation over the last axis.")  # fmt: skip
 
 

@@ -22,6 +22,10 @@ SOLVERS = ("fixed_point", "unrolled", "forward")
 
 def _wormhole_infer(c: OpCall):
     need_float(c["x"], "x")
+    if c["x"].rank == 0:  # its weights map the source's last axis onto the target's
+        raise ShapeError(f"the source is a scalar ({c['x']}): a wormhole reads a tensor with at "
+                         "least one axis", arg="x", code="SQN0402",
+                         hint="carry back a node before the reduction that made it a scalar")  # fmt: skip
     positive(c, "units")
     if c["tol"] <= 0:
         raise ShapeError(f"tol must be positive, got {c['tol']}", arg="tol", code="SQN0108",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seqnet.compiler.types import Dim, TensorType
+from seqnet.compiler.values import spell
 
 
 class _Required:
@@ -148,13 +149,11 @@ class OpDef:
         parts = []
         for a in self.args:
             text = f"*{a.name}" if a.kind == "tensors" else a.name
-            if not a.required:  # written as a spec would write it
-                if isinstance(a.default, bool):
-                    text += "=true" if a.default else "=false"
-                elif isinstance(a.default, str):
-                    text += f'="{a.default}"' if a.kind == "str" else f"={a.default}"
+            if not a.required:  # written as a spec would write it: true, none, "text"
+                if isinstance(a.default, str) and a.kind == "str":
+                    text += f'="{a.default}"'
                 else:
-                    text += f"={a.default}"
+                    text += f"={spell(a.default)}"
             parts.append(text)
         return f"{self.name}({', '.join(parts)})"
 
