@@ -70,6 +70,11 @@ CODES: dict[str, tuple[str, str, str, str]] = {
     "SQN0404": ("recursive block", "A block calls itself, directly or through others; blocks "
                 "expand at compile time, so recursion would never end.",
                 "block f(x) { return f(x) }", "h = repeat 4 { f(h) }"),
+    "SQN0405": ("op cannot be trained as configured", "A trained spec uses an op in a way that gives "
+                "no gradient: a wormhole solved by forward-mode AD (solver=forward) has tangents "
+                "but no reverse-mode gradient.",
+                "wormhole h2 -> h1 solver=forward  # and a train section",
+                "wormhole h2 -> h1 solver=fixed_point"),
     "SQN0501": ("invalid train section", "A train setting is unknown or a required one is missing.",
                 "train { step = 10 }", "train { steps = 10 }"),
     "SQN0502": ("unknown loss, optimizer or data source", "The train section names a loss, metric, "
@@ -78,6 +83,13 @@ CODES: dict[str, tuple[str, str, str, str]] = {
     "SQN0503": ("data does not fit the spec", "The data source has no field for an input, or its "
                 "type differs from the input's declaration.",
                 "input x : float32[10]  # data = digits(flat=true)", "input x : float32[64]"),
+    "SQN0504": ("loss or metric does not fit its output and target", "A loss or metric pairs an "
+                "output with a data field it cannot compare: real-valued losses (mse, l1) on class "
+                "labels, class losses (cross_entropy, accuracy) on real values or with another "
+                "class count, bce on more than two classes, or shapes that differ (an output per "
+                "position against one label per sequence).",
+                "output y : float32[2] = dense(h, 2)  # digits: 10 classes\nloss = cross_entropy(y, label)",
+                "output y : float32[10] = dense(h, 10)\nloss = cross_entropy(y, label)"),
     "SQN0601": ("unused input (warning)", "An input never reaches an output.",
                 "input mask : float32[N]  # never used", "remove it, or use it"),
     "SQN0602": ("unused value (warning)", "A computed value never reaches an output.",

@@ -54,7 +54,8 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
     attrs["target_shape"] = target_type.shape
     label = f"wormhole_{stmt.source.id}_to_{stmt.target.id}"
     spans = {"x": stmt.source.span, **{st.name: st.value.span for st in stmt.settings}}
-    gate = el._op_node("wormhole_gate", {"x": src}, attrs, stmt.span, ctx, label, spans)
+    gate = el._op_node("wormhole_gate", {"x": src}, attrs, stmt.span, ctx, label, spans,
+                       extra={"attr_spans": {k: v for k, v in spans.items() if k != "x"}})  # fmt: skip
     g.add_edge(gate.node, dst.node, arg="__wormhole__", index=0, port=0, type=gate.type,
                wormhole=True, span=stmt.span,
                settings={k: attrs[k] for k in WORMHOLE_SETTINGS})  # fmt: skip
@@ -151,13 +152,22 @@ def _structure(el, e, ctx) -> seg.SegmentStructure:
     if len(args) != 2 or not isinstance(args[1], V.ListVal):
         raise CompileError("SQN0106", "custom(N, splits) needs a list of [i, j, s] triples", e.span)
     triples = []
+    first: dict[tuple[int, int], tuple[int, V.ListVal]] = {}
     for item in args[1].items:
         ok = isinstance(item, V.ListVal) and len(item.items) == 3 and all(
             isinstance(x, V.Num) and x.is_int for x in item.items)  # fmt: skip
         if not ok:
             raise CompileError("SQN0106", "each split is a list [i, j, s] of three integers",
                                item.span or e.span)  # fmt: skip
-        triples.append(tuple(x.value for x in item.items))
+        i, j, s = (x.value for x in item.items)
+        if (i, j) in first:  # a segment has one split point: a second one would silently win
+            s0, item0 = first[(i, j)]
+            said = "again" if s == s0 else f"at {s}, but it already splits at {s0}"
+            raise CompileError("SQN0403", f"segment ({i}, {j}) is given a split {said}",
+                               item.span or e.span, notes=(Note(item0.span or e.span, "first split here"),),
+                               hint="each segment (i, j) appears once in custom(N, ...), with its one split point")  # fmt: skip
+        first[(i, j)] = (s, item)
+        triples.append((i, j, s))
     return seg.custom(n, triples)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+from seqnet.compiler import objectives
 from seqnet.compiler import values as V
+from seqnet.compiler.graph import output_type
+from seqnet.compiler.objectives import LOSSES, METRICS, OBJECTIVES
+from seqnet.compiler.ops.registry import OPS
 from seqnet.compiler.train_config import (
-    LOSSES,
-    METRICS,
     MODES,
     OPTIMIZERS,
     SCHEDULES,
@@ -16,6 +18,7 @@ from seqnet.compiler.train_config import (
     LossSpec,
     MetricSpec,
     TrainConfig,
+    arg_problems,
 )
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
@@ -53,12 +56,51 @@ def _validation_text(e: Exception) -> str:
                      for err in errors())  # fmt: skip
 
 
-def resolve_train(el, stmt: ast.Train, scope) -> None:
-    from seqnet.compiler.elaborate import Ctx, did_you_mean, override_expr
+class _Section:
+    """Resolves one train section, reporting every setting's error instead of stopping at the
+    first: each step runs through `attempt`, which records a CompileError and carries on."""
 
-    ctx = Ctx(scope)
+    def __init__(self, el):
+        self.el = el
+        self.failed = False
+
+    def attempt(self, fn, *args):
+        from seqnet.compiler.elaborate import Cascade
+
+        try:
+            return fn(*args)
+        except Cascade:  # a name whose own definition failed: that error is already reported
+            self.failed = True
+        except CompileError as e:
+            self.failed = True
+            self.el.reporter.error(e.code, e.message, e.span, hint=e.hint, notes=e.notes)
+        except _AlreadyReported:
+            self.failed = True
+        return None
+
+
+def resolve_train(el, stmt: ast.Train, scope) -> None:
+    from seqnet.compiler.elaborate import Ctx
+
+    first = len(el.reporter.diagnostics)
+    try:
+        _resolve(el, stmt, Ctx(scope))
+    finally:  # the section's errors in the order of the text, wherever they were found
+        el.reporter.diagnostics[first:] = sorted(el.reporter.diagnostics[first:], key=_position)
+
+
+def _position(d) -> tuple:
+    span = d.span
+    return (0, "", 0, 0) if span is None else (1, span.file, span.line, span.column)
+
+
+def _resolve(el, stmt: ast.Train, ctx) -> None:
+    from seqnet.compiler.elaborate import did_you_mean, override_expr
+
+    section = _Section(el)
     settings: dict[str, ast.Setting] = {}
-    for s in stmt.settings:
+
+    def setting(s: ast.Setting) -> None:
         if s.name not in TRAIN_KEYS:
             raise CompileError("SQN0501", f"train has no setting '{s.name}'", s.name_span,
                                hint=did_you_mean(s.name, TRAIN_KEYS) or "settings: " + ", ".join(TRAIN_KEYS))  # fmt: skip
@@ -66,96 +108,140 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
             raise CompileError("SQN0107", f"'{s.name}' is set twice", s.name_span,
                                notes=(Note(settings[s.name].name_span, "first set here"),))  # fmt: skip
         settings[s.name] = s
+
+    for s in stmt.settings:
+        section.attempt(setting, s)
     for name, text in el.overrides.items():  # --set steps=10: checked as if the spec said it
         if name in _SETTING_OVERRIDES:
             el.used_overrides.add(name)
-            expr = override_expr(name, text, el.overrides)
-            settings[name] = ast.Setting(name, expr, expr.span, expr.span)
+            expr = section.attempt(override_expr, name, text, el.overrides)
+            if expr is not None:
+                settings[name] = ast.Setting(name, expr, expr.span, expr.span)
     for key in ("data", "loss"):
         if key not in settings:
-            raise CompileError("SQN0501", f"train needs '{key} = ...'", stmt.span,
-                               hint="for example: data = task.parity(N) and loss = cross_entropy(y, label)")  # fmt: skip
+            section.attempt(_raise, CompileError(
+                "SQN0501", f"train needs '{key} = ...'", stmt.span,
+                hint="for example: data = task.parity(N) and loss = cross_entropy(y, label)"))  # fmt: skip
     out: dict = {}
-    fields = _data(el, settings["data"], ctx, out)
-    outputs = el.graph.graph["outputs"]
+    fields = section.attempt(_data, el, settings["data"], ctx, out) if "data" in settings else None
+    data_span = settings["data"].value.span if "data" in settings else stmt.span
     declared = el.declared_outputs
-    try:
-        out["loss"] = _loss_like(settings["loss"], LOSSES, LossSpec, outputs, fields, "loss", declared)
-        if "metrics" in settings:
-            v = settings["metrics"].value
-            items = v.items if isinstance(v, ast.ListExpr) else (v,)
-            out["metrics"] = tuple(_loss_like(ast.Setting("metrics", i, i.span, i.span), METRICS,
-                                              MetricSpec, outputs, fields, "metric", declared)
-                                   for i in items)  # fmt: skip
-    except _AlreadyReported:
-        return
+    if "loss" in settings:
+        out["loss"] = section.attempt(_objective, el, settings["loss"].value, "loss", fields,
+                                      data_span, declared)  # fmt: skip
+    if "metrics" in settings:
+        v = settings["metrics"].value
+        items = v.items if isinstance(v, ast.ListExpr) else (v,)
+        metrics = tuple(section.attempt(_objective, el, item, "metric", fields, data_span, declared)
+                        for item in items)  # fmt: skip
+        out["metrics"] = metrics
     for key in _INT_KEYS:
         if key in settings:
-            value = el._eval(settings[key].value, ctx)
-            if not (isinstance(value, V.Num) and value.is_int and value.value >= _least(key)):
-                raise CompileError("SQN0108", f"{key} must be {_int_kind(key)} integer, got "
-                                   f"{V.describe(value)}", settings[key].value.span,
-                                   hint=_INT_HINTS[key])  # fmt: skip
-            out[key] = value.value
-    if out.get("examples") is not None and out["examples"] < out.get("batch", 32):
-        raise CompileError("SQN0108", f"examples = {out['examples']} is fewer than one batch "
-                           f"({out.get('batch', 32)})", settings["examples"].value.span)  # fmt: skip
-    if "decoder_lr" in settings:
-        value = el._eval(settings["decoder_lr"].value, ctx)
-        if not (isinstance(value, V.Num) and value.value > 0):
-            raise CompileError("SQN0108", "decoder_lr must be a positive number",
-                               settings["decoder_lr"].value.span)  # fmt: skip
-        out["decoder_lr"] = float(value.value)
-    if "clip" in settings:
-        value = el._eval(settings["clip"].value, ctx)
-        if not (isinstance(value, V.Num) and value.value > 0):
-            raise CompileError("SQN0108", f"clip must be a positive number, got {V.describe(value)}",
-                               settings["clip"].value.span,
-                               hint="the largest global gradient norm, for example 1.0")  # fmt: skip
-        out["clip"] = float(value.value)
+            out[key] = section.attempt(_int_setting, el, key, settings[key], ctx)
+    if isinstance(out.get("examples"), int) and out["examples"] < (out.get("batch") or 32):
+        section.attempt(_raise, CompileError(
+            "SQN0108", f"examples = {out['examples']} is fewer than one batch ({out.get('batch') or 32})",
+            settings["examples"].value.span))  # fmt: skip
+    for key, hint in (("decoder_lr", None), ("clip", "the largest global gradient norm, for example 1.0")):
+        if key in settings:
+            out[key] = section.attempt(_positive_setting, el, key, settings[key], ctx, hint)
     for key, choices in (("mode", MODES), ("dtype", DTYPES)):
         if key in settings:
-            value = el._eval(settings[key].value, ctx)
-            text = value.name if isinstance(value, V.Symbol) else getattr(value, "value", None)
-            if text not in choices:
-                raise CompileError("SQN0108", f"{key} must be one of {', '.join(choices)}",
-                                   settings[key].value.span, hint=did_you_mean(str(text), choices))  # fmt: skip
-            out[key] = text
+            out[key] = section.attempt(_choice_setting, el, key, settings[key], ctx, choices)
     for key, table in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
         if key in settings:
-            out[key] = _named_call(el, settings[key], table, ctx, key)
+            out[key] = section.attempt(_named_call, el, settings[key], table, ctx, key)
     if "mesh" in settings:
-        out["mesh"] = _mesh(el, settings["mesh"], ctx)
+        out["mesh"] = section.attempt(_mesh, el, settings["mesh"], ctx)
     if "data_axis" in settings:
-        v = el._eval(settings["data_axis"].value, ctx)
+        v = section.attempt(el._eval, settings["data_axis"].value, ctx)
         out["data_axis"] = v.name if isinstance(v, V.Symbol) else getattr(v, "value", "data")
-    axis = out.get("data_axis", "data")
-    mesh = out.get("mesh", {"data": -1})
+    axis = out.get("data_axis") or "data"
+    mesh = out.get("mesh") or {"data": -1}
     if axis not in mesh:
         where = settings.get("data_axis") or settings.get("mesh")
-        raise CompileError("SQN0108", f"the data axis '{axis}' is not an axis of the mesh "
-                           f"({', '.join(mesh) or 'none'})", where.value.span if where else stmt.span,
-                           hint=did_you_mean(str(axis), mesh) or f"data_axis = {next(iter(mesh), 'data')}, "
-                           f"or add it: mesh = mesh({axis}=-1)")  # fmt: skip
+        section.attempt(_raise, CompileError(
+            "SQN0108", f"the data axis '{axis}' is not an axis of the mesh ({', '.join(mesh) or 'none'})",
+            where.value.span if where else stmt.span,
+            hint=did_you_mean(str(axis), mesh) or f"data_axis = {next(iter(mesh), 'data')}, "
+            f"or add it: mesh = mesh({axis}=-1)"))  # fmt: skip
     if "lr" in el.overrides:  # --set lr=0.01: the optimiser's learning rate
         el.used_overrides.add("lr")
-        expr = override_expr("lr", el.overrides["lr"], el.overrides)
-        value = el._eval(expr, ctx)
-        if not (isinstance(value, V.Num) and value.value > 0):
-            raise CompileError("SQN0108", f"lr must be a positive number, got {V.describe(value)}",
-                               expr.span, hint=f"for example {el.overrides.written('lr', '3e-4')}")  # fmt: skip
-        opt = out.get("optimizer", TrainConfig.model_fields["optimizer"].default)
-        out["optimizer"] = CallSpec(name=opt.name, args={**opt.args, "lr": float(value.value)})
-    has_segments = any(el.graph.nodes[n]["op"] == "segments" for n in el.graph.nodes)
+        lr = section.attempt(_lr_override, el, ctx)
+        opt = out.get("optimizer") or TrainConfig.model_fields["optimizer"].default
+        if lr is not None:
+            out["optimizer"] = CallSpec(name=opt.name, args={**opt.args, "lr": lr})
+    local = [n for n, op in el.graph.nodes(data="op") if op in OPS and OPS[op].local_training]
     for key in ("mode", "decoder_lr"):
-        if key in settings and not has_segments and (key != "mode" or out.get("mode") == "local"):
-            raise CompileError("SQN0502", f"{key} = ... trains segment structures, but this spec has "
-                               "none", settings[key].value.span,
-                               hint="remove it" if key == "decoder_lr" else "use mode = standard")  # fmt: skip
+        if key in settings and not local and (key != "mode" or out.get("mode") == "local"):
+            section.attempt(_raise, CompileError(
+                "SQN0502", f"{key} = ... trains segment structures, but this spec has none",
+                settings[key].value.span,
+                hint="remove it" if key == "decoder_lr" else "use mode = standard"))  # fmt: skip
+    _check_trainable(section, el.graph)
+    if section.failed:
+        return
     try:
-        el.graph.graph["train"] = TrainConfig(**out)
+        el.graph.graph["train"] = TrainConfig(**{k: v for k, v in out.items() if v is not None})
     except Exception as e:  # pydantic validation of an override value
         raise CompileError("SQN0108", f"invalid train setting: {_validation_text(e)}", stmt.span) from None
+
+
+def _raise(error: CompileError):
+    raise error
+
+
+def _int_setting(el, key: str, setting: ast.Setting, ctx) -> int:
+    value = el._eval(setting.value, ctx)
+    if not (isinstance(value, V.Num) and value.is_int and value.value >= _least(key)):
+        raise CompileError("SQN0108", f"{key} must be {_int_kind(key)} integer, got {V.describe(value)}",
+                           setting.value.span, hint=_INT_HINTS[key])  # fmt: skip
+    return value.value
+
+
+def _positive_setting(el, key: str, setting: ast.Setting, ctx, hint) -> float:
+    value = el._eval(setting.value, ctx)
+    if not (isinstance(value, V.Num) and value.value > 0 and math.isfinite(value.value)):
+        raise CompileError("SQN0108", f"{key} must be a positive number, got {V.describe(value)}",
+                           setting.value.span, hint=hint)  # fmt: skip
+    return float(value.value)
+
+
+def _choice_setting(el, key: str, setting: ast.Setting, ctx, choices) -> str:
+    from seqnet.compiler.elaborate import did_you_mean
+
+    value = el._eval(setting.value, ctx)
+    text = value.name if isinstance(value, V.Symbol) else getattr(value, "value", None)
+    if text not in choices:
+        raise CompileError("SQN0108", f"{key} must be one of {', '.join(choices)}", setting.value.span,
+                           hint=did_you_mean(str(text), choices))  # fmt: skip
+    return text
+
+
+def _lr_override(el, ctx) -> float:
+    from seqnet.compiler.elaborate import override_expr
+
+    expr = override_expr("lr", el.overrides["lr"], el.overrides)
+    value = el._eval(expr, ctx)
+    if not (isinstance(value, V.Num) and value.value > 0 and math.isfinite(value.value)):
+        raise CompileError("SQN0108", f"lr must be a positive number, got {V.describe(value)}",
+                           expr.span, hint=f"for example {el.overrides.written('lr', '3e-4')}")  # fmt: skip
+    return float(value.value)
+
+
+def _check_trainable(section: _Section, graph) -> None:
+    """Ops that cannot be trained as configured (their registry entry's `train_rule` says why),
+    anywhere in the graph, segment regions included."""
+    for n in graph.nodes:
+        data = graph.nodes[n]
+        rule = OPS[data["op"]].train_rule if data["op"] in OPS else None
+        problem = rule(data["attrs"]) if rule is not None else None
+        if problem is not None:
+            message, attr, hint = problem
+            span = data.get("attr_spans", {}).get(attr, data["span"])
+            section.attempt(_raise, CompileError("SQN0405", message, span, hint=hint))
+        for region in data.get("regions", {}).values():
+            _check_trainable(section, region)
 
 
 def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
@@ -184,7 +270,7 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
             raise CompileError("SQN0103", f"{bare} has no argument '{kw.name}'", kw.name_span,
                                hint=did_you_mean(kw.name, names) or "arguments: " + ", ".join(names))  # fmt: skip
         args[kw.name] = _plain(el._eval(kw.value, ctx), kw.value.span)
-    if bare == "npz":
+    if source.uses_base_dir:
         root = el.root_dir
         args.setdefault("base_dir", str(root) if root else ".")
     try:
@@ -193,24 +279,37 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
         raise CompileError("SQN0108", f"{bare}: {e}", call.span) from None
     except TypeError as e:
         raise CompileError("SQN0104", f"{bare}: {e}", call.span) from None
-    graph = el.graph
-    for inp in graph.graph["inputs"]:
-        t = graph.nodes[inp]["outputs"][0]
-        if inp not in fields:
-            raise CompileError(
-                "SQN0503", f"the data source {bare} has no field '{inp}' for the input '{inp}'",
-                graph.nodes[inp]["span"],
-                hint="its fields: " + ", ".join(f"{k}: {v}" for k, v in fields.items()),
-            )  # fmt: skip
-        f = fields[inp]
-        if f.dims != t.dims or f.dtype != t.dtype:
-            raise CompileError(
-                "SQN0503", f"input '{inp}' is {t} but the data source {bare} gives {f}",
-                graph.nodes[inp]["span"], notes=(Note(call.span, f"data source {bare}"),),
-                hint=f"declare 'input {inp} : {f}'",
-            )  # fmt: skip
+    problems = [p for inp in el.graph.graph["inputs"]
+                if (p := _input_problem(el.graph, inp, fields, bare, call)) is not None]  # fmt: skip
+    for p in problems[1:]:  # every input's mismatch in one run; the caller reports the first
+        el.reporter.error(p.code, p.message, p.span, hint=p.hint, notes=p.notes)
+    if problems:
+        raise problems[0]
     out["data"] = CallSpec(name=bare, args=args)
     return fields
+
+
+def _input_problem(graph, inp: str, fields: dict, bare: str, call) -> CompileError | None:
+    """Why the data cannot feed the input `inp`: no such field, another shape or dtype, or
+    another vocabulary (token ids past a smaller vocabulary would be clamped by the embedding)."""
+    t = graph.nodes[inp]["outputs"][0]
+    span = graph.nodes[inp]["span"]
+    if inp not in fields:
+        return CompileError("SQN0503", f"the data source {bare} has no field '{inp}' for the input '{inp}'",
+                            span, hint="its fields: " + ", ".join(f"{k}: {v}" for k, v in fields.items()))  # fmt: skip
+    f = fields[inp]
+    note = (Note(call.span, f"data source {bare}"),)
+    if f.dims != t.dims or f.dtype != t.dtype:
+        return CompileError("SQN0503", f"input '{inp}' is {t} but the data source {bare} gives {f}",
+                            span, notes=note, hint=f"declare 'input {inp} : {f}'")  # fmt: skip
+    if f.vocab is not None and t.vocab != f.vocab:
+        if t.vocab is None:
+            message = f"input '{inp}' declares no vocabulary, but the data source {bare} gives token ids of vocab {f.vocab}"
+        else:
+            message = (f"input '{inp}' declares vocab {t.vocab}, but the data source {bare} gives "
+                       f"token ids 0..{f.vocab - 1} (vocab {f.vocab})")  # fmt: skip
+        return CompileError("SQN0503", message, span, notes=note, hint=f"declare 'input {inp} : {f}'")
+    return None
 
 
 def _plain(value, span):
@@ -233,33 +332,52 @@ class _AlreadyReported(Exception):
     """The loss names an output whose own definition failed: that error is already reported."""
 
 
-def _loss_like(setting: ast.Setting, table, cls, outputs: dict, fields: dict, what: str,
-               declared=()):  # fmt: skip
+def _objective(el, call, what: str, fields: dict | None, data_span, declared=()) -> LossSpec | MetricSpec:
+    """`cross_entropy(y, label)`: a loss or metric of an output and a data field, type-checked by
+    the objective's rule (compiler/objectives.py)."""
     from seqnet.compiler.elaborate import did_you_mean
 
-    call = setting.value
+    table = LOSSES if what == "loss" else METRICS
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and len(call.args) == 2
             and all(isinstance(a, ast.Name) for a in call.args)):  # fmt: skip
         raise CompileError("SQN0502", f"a {what} is written {table[0]}(output, target)", call.span,
                            hint=f"for example {table[0]}(y, label)")  # fmt: skip
     name = call.func.id
     if name not in table:
-        raise CompileError("SQN0502", f"unknown {what} '{name}'", call.func.span,
-                           hint=did_you_mean(name, table) or f"{what}es: " + ", ".join(table)
-                           if what == "loss" else "metrics: " + ", ".join(table))  # fmt: skip
+        hint = did_you_mean(name, table) or f"{what}{'es' if what == 'loss' else 's'}: " + ", ".join(table)
+        if name in OBJECTIVES:
+            hint = f"{name} is a {'metric' if what == 'loss' else 'loss'}; {what}es: " + ", ".join(table)
+        raise CompileError("SQN0502", f"unknown {what} '{name}'", call.func.span, hint=hint)
     output, target = call.args
+    outputs = el.graph.graph["outputs"]
     if output.id not in outputs:
         if output.id in declared:
             raise _AlreadyReported()
         raise CompileError("SQN0502", f"'{output.id}' is not an output of the spec", output.span,
                            hint=did_you_mean(output.id, outputs) or ("outputs: " + ", ".join(outputs) if outputs else None))  # fmt: skip
+    spec = (LossSpec if what == "loss" else MetricSpec)(name=name, output=output.id, target=target.id)
+    if fields is None:  # the data source failed, and said why
+        raise _AlreadyReported()
     if target.id not in fields:
         raise CompileError("SQN0503", f"the data has no field '{target.id}'", target.span,
                            hint=did_you_mean(target.id, fields) or "fields: " + ", ".join(fields))  # fmt: skip
-    return cls(name=name, output=output.id, target=target.id)
+    out_type = output_type(el.graph, outputs[output.id])
+    try:
+        objectives.check(name, out_type, fields[target.id])
+    except objectives.ObjectiveTypeError as e:
+        notes = []
+        out_span = el.graph.graph["output_spans"].get(output.id)
+        if out_span is not None:
+            notes.append(Note(out_span, f"'{output.id}' is {out_type}, declared here"))
+        notes.append(Note(data_span, f"'{target.id}' is {fields[target.id]}, from this data"))
+        raise CompileError("SQN0504", e.message, output.span if e.side == "output" else target.span,
+                           hint=e.hint, notes=tuple(notes)) from None
+    return spec
 
 
 def _named_call(el, setting: ast.Setting, table: dict, ctx, what: str) -> CallSpec:
+    """`optimizer = adam(lr=1e-3)`: a name from the table and keyword arguments its pydantic model
+    accepts; each refused argument is reported at its own value."""
     from seqnet.compiler.elaborate import did_you_mean
 
     call = setting.value
@@ -273,46 +391,24 @@ def _named_call(el, setting: ast.Setting, table: dict, ctx, what: str) -> CallSp
                            hint=did_you_mean(name, table) or f"{what}s: " + ", ".join(table))  # fmt: skip
     if call.args:
         raise CompileError("SQN0105", f"{what} arguments are named: {name}(lr=...)", call.args[0].span)
-    args = {}
+    fields = table[name].model_fields
+    args, shown, spans = {}, {}, {}
     for kw in call.kwargs:
-        if kw.name not in table[name]:
+        if kw.name not in fields:
             raise CompileError("SQN0103", f"{name} has no argument '{kw.name}'", kw.name_span,
-                               hint=did_you_mean(kw.name, table[name]) or "arguments: " + ", ".join(table[name]))  # fmt: skip
+                               hint=did_you_mean(kw.name, fields) or "arguments: " + (", ".join(fields) or "none"))  # fmt: skip
         value = el._eval(kw.value, ctx)
-        rule = _ARG_RULES.get(kw.name)
-        if rule is not None and not rule[0](value):
-            raise CompileError("SQN0108", f"{name}'s {kw.name} must be {rule[1]}, got {V.describe(value)}",
-                               kw.value.span, hint=f"for example {name}({kw.name}={rule[2]})")  # fmt: skip
-        args[kw.name] = _plain(value, kw.value.span)
+        args[kw.name] = value.value if isinstance(value, (V.Num, V.Str, V.Bool)) else value
+        shown[kw.name], spans[kw.name] = V.describe(value), kw.value.span
+    problems = arg_problems(table, name, args)
+    for arg, must, example in problems[1:]:  # all but the first: the caller reports that one
+        el.reporter.error("SQN0108", f"{name}'s {arg} must be {must}, got {shown[arg]}", spans[arg],
+                          hint=f"for example {name}({arg}={example})")  # fmt: skip
+    if problems:
+        arg, must, example = problems[0]
+        raise CompileError("SQN0108", f"{name}'s {arg} must be {must}, got {shown[arg]}", spans[arg],
+                           hint=f"for example {name}({arg}={example})")  # fmt: skip
     return CallSpec(name=name, args=args)
-
-
-def _num(v, lo=None, hi=None, lo_open=False, hi_open=False, whole=False) -> bool:
-    if not isinstance(v, V.Num) or isinstance(v.value, bool) or not math.isfinite(v.value):
-        return False
-    x = v.value
-    if whole and not float(x).is_integer():
-        return False
-    if lo is not None and (x <= lo if lo_open else x < lo):
-        return False
-    return not (hi is not None and (x >= hi if hi_open else x > hi))
-
-
-# Optimiser and schedule arguments: (check, what it must be, an example).
-_ARG_RULES = {
-    "lr": (lambda v: _num(v, 0, lo_open=True), "a positive number", "1e-3"),
-    "eps": (lambda v: _num(v, 0, lo_open=True), "a positive number", "1e-8"),
-    "b1": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.9"),
-    "b2": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.999"),
-    "decay": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.9"),
-    "momentum": (lambda v: _num(v, 0, 1, hi_open=True), "a number in [0, 1)", "0.9"),
-    "weight_decay": (lambda v: _num(v, 0), "a number of at least 0", "1e-4"),
-    "nesterov": (lambda v: isinstance(v, V.Bool), "true or false", "true"),
-    "warmup": (lambda v: _num(v, 0, whole=True), "a whole number of steps, at least 0", "100"),
-    "end": (lambda v: _num(v, 0, 1), "a fraction of lr in [0, 1]", "0.1"),
-    "rate": (lambda v: _num(v, 0, lo_open=True), "a positive number", "0.5"),
-    "every": (lambda v: _num(v, 1, whole=True), "a whole number of steps, at least 1", "1000"),
-}
 
 
 def _mesh(el, setting: ast.Setting, ctx) -> dict[str, int]:
@@ -332,21 +428,14 @@ def _mesh(el, setting: ast.Setting, ctx) -> dict[str, int]:
 def check_setting(key: str, value) -> str | None:
     """What is wrong with a train setting given as a plain Python value (`model.train(lr=...)`),
     by the rules a spec's train section obeys; None when it is fine."""
-
-    def wrap(v):
-        if isinstance(v, bool):
-            return V.Bool(v)
-        if isinstance(v, (int, float)):
-            return V.Num(v, str(v))
-        return V.Str(str(v))
-
     if key in _INT_KEYS:
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= _least(key)):
             return f"{key} must be {_int_kind(key)} integer, got {value!r}"
-    elif key == "lr" or key == "decoder_lr" or key == "clip":
+    elif key in ("lr", "decoder_lr", "clip"):
         if key == "clip" and value is None:
             return None
-        if not _num(wrap(value), 0, lo_open=True):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value) and value > 0):  # fmt: skip
             return f"{key} must be a positive number, got {value!r}"
     elif key == "mode" and value not in MODES:
         return f"mode must be one of {', '.join(MODES)}, got {value!r}"
@@ -357,10 +446,10 @@ def check_setting(key: str, value) -> str | None:
         name, args = value.get("name"), value.get("args", {}) or {}
         if name not in table:
             return f"unknown {key} {name!r}; choose one of {', '.join(table)}"
-        for arg, v in args.items():
-            if arg not in table[name]:
-                return f"{name} has no argument {arg!r}; arguments: {', '.join(table[name]) or 'none'}"
-            rule = _ARG_RULES.get(arg)
-            if rule is not None and not rule[0](wrap(v)):
-                return f"{name}'s {arg} must be {rule[1]}, got {v!r}"
+        fields = table[name].model_fields
+        for arg in args:
+            if arg not in fields:
+                return f"{name} has no argument {arg!r}; arguments: {', '.join(fields) or 'none'}"
+        for arg, must, _example in arg_problems(table, name, args):
+            return f"{name}'s {arg} must be {must}, got {args[arg]!r}"
     return None

@@ -6,9 +6,17 @@ Every callable setting is a `CallSpec` (a name and keyword arguments, resolved t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+)
 
 
 class CallSpec(BaseModel):
@@ -54,21 +62,125 @@ class TrainConfig(BaseModel):
     data_axis: str = "data"
 
 
-LOSSES = ("cross_entropy", "mse", "bce", "l1")
-METRICS = ("accuracy", "mse", "cross_entropy", "l1")
-OPTIMIZERS = {
-    "sgd": ("lr",),
-    "momentum": ("lr", "momentum", "nesterov"),
-    "adam": ("lr", "b1", "b2", "eps"),
-    "adamw": ("lr", "b1", "b2", "eps", "weight_decay"),
-    "rmsprop": ("lr", "decay", "eps", "momentum"),
-    "lion": ("lr", "b1", "b2", "weight_decay"),
-}
-SCHEDULES = {
-    "constant": (),
-    "warmup_cosine": ("warmup", "end"),  # warmup steps; end: final lr as a fraction of lr
-    "exponential": ("rate", "every"),  # lr * rate ** (step / every)
-}
+# --- optimisers and schedules: one pydantic model each --------------------------------------------
+# A field's constraints decide what is valid; its description says so in words, and its example
+# is the hint ("for example adam(lr=1e-3)"). Both the spec's train section and model.train(...)
+# validate through these models, and the runtime reads the defaults from them.
+
+
+def _number(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError("not a number")
+    return v
+
+
+def _whole(v: float) -> int:
+    if not float(v).is_integer():
+        raise ValueError("not a whole number")
+    return int(v)
+
+
+Number = Annotated[float, BeforeValidator(_number)]
+Whole = Annotated[float, BeforeValidator(_number), AfterValidator(_whole)]
+
+
+def _arg(default, what: str, example: str, **constraints):
+    return Field(default, description=what, examples=[example], allow_inf_nan=False, **constraints)
+
+
+def _positive(default, example):
+    return _arg(default, "a positive number", example, gt=0)
+
+
+def _fraction(default, example):
+    return _arg(default, "a number in [0, 1)", example, ge=0, lt=1)
+
+
+class SettingArgs(BaseModel):
+    """The keyword arguments of one optimiser or schedule, with their defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Sgd(SettingArgs):
+    lr: Number = _positive(1e-2, "1e-2")
+
+
+class Momentum(SettingArgs):
+    lr: Number = _positive(1e-2, "1e-2")
+    momentum: Number = _fraction(0.9, "0.9")
+    nesterov: StrictBool = Field(False, description="true or false", examples=["true"])
+
+
+class Adam(SettingArgs):
+    lr: Number = _positive(1e-3, "1e-3")
+    b1: Number = _fraction(0.9, "0.9")
+    b2: Number = _fraction(0.999, "0.999")
+    eps: Number = _positive(1e-8, "1e-8")
+
+
+class AdamW(Adam):
+    weight_decay: Number = _arg(1e-4, "a number of at least 0", "1e-4", ge=0)
+
+
+class RmsProp(SettingArgs):
+    lr: Number = _positive(1e-3, "1e-3")
+    decay: Number = _fraction(0.9, "0.9")
+    eps: Number = _positive(1e-8, "1e-8")
+    momentum: Number = _fraction(0.0, "0.9")
+
+
+class Lion(SettingArgs):
+    lr: Number = _positive(1e-4, "1e-4")
+    b1: Number = _fraction(0.9, "0.9")
+    b2: Number = _fraction(0.99, "0.99")
+    weight_decay: Number = _arg(0.0, "a number of at least 0", "1e-4", ge=0)
+
+
+class Constant(SettingArgs):
+    pass
+
+
+class WarmupCosine(SettingArgs):
+    warmup: Whole = _arg(0, "a whole number of steps, at least 0", "100", ge=0)
+    end: Number = _arg(0.0, "a fraction of lr in [0, 1]", "0.1", ge=0, le=1)  # final lr / lr
+
+
+class Exponential(SettingArgs):  # lr * rate ** (step / every)
+    rate: Number = _positive(0.5, "0.5")
+    every: Whole = _arg(1, "a whole number of steps, at least 1", "1000", ge=1)
+
+
+OPTIMIZERS: dict[str, type[SettingArgs]] = {
+    "sgd": Sgd, "momentum": Momentum, "adam": Adam, "adamw": AdamW, "rmsprop": RmsProp, "lion": Lion,
+}  # fmt: skip
+SCHEDULES: dict[str, type[SettingArgs]] = {
+    "constant": Constant, "warmup_cosine": WarmupCosine, "exponential": Exponential,
+}  # fmt: skip
+
+
+def arg_problems(table: dict[str, type[SettingArgs]], name: str, args: dict[str, Any]):
+    """[(argument, what it must be, an example)] for each argument the model refuses."""
+    model = table[name]
+    try:
+        model(**args)
+    except ValidationError as e:
+        out = []
+        for err in e.errors():
+            arg = str(err["loc"][0]) if err.get("loc") else ""
+            info = model.model_fields.get(arg)
+            what = info.description if info is not None else err.get("msg", "invalid")
+            example = info.examples[0] if info is not None and info.examples else None
+            out.append((arg, what, example))
+        return out
+    return []
+
+
+def resolved_args(table: dict[str, type[SettingArgs]], call: CallSpec) -> dict[str, Any]:
+    """A call's arguments with the defaults filled in (already validated by the compiler)."""
+    return table[call.name](**call.args).model_dump()
+
+
 MODES = ("standard", "local")
 TRAIN_KEYS = (
     "data", "loss", "optimizer", "schedule", "batch", "steps", "eval_every", "eval_batches",

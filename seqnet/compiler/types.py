@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "int8", "uint8", "bool")
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
@@ -99,11 +99,14 @@ class TensorType:
     dtype: str
     shape: tuple[Dim, ...]
     vocab: int | None = None  # integer tensors of token ids carry their vocabulary size
+    # the closed range every value lies in, where a data source knows it (for the type rules of
+    # losses: bce needs targets in [0, 1]); not part of the type's identity
+    bounds: tuple[float, float] | None = field(default=None, compare=False)
 
     @staticmethod
-    def of(dtype: str, dims, vocab: int | None = None) -> TensorType:
+    def of(dtype: str, dims, vocab: int | None = None, bounds=None) -> TensorType:
         return TensorType(dtype, tuple(d if isinstance(d, Dim) else Dim(int(d), getattr(d, "expr", None))
-                                       for d in dims), vocab)  # fmt: skip
+                                       for d in dims), vocab, bounds)  # fmt: skip
 
     @property
     def dims(self) -> tuple[int, ...]:

@@ -302,14 +302,15 @@ def _seq2seq_fields(n: int, vocab: int) -> dict[str, TensorType]:
 
 
 def _sine_fields(n: int, horizon: int) -> dict[str, TensorType]:
-    return {"x": TensorType.of(_F32, (n, 1)), "target": TensorType.of(_F32, (n, 1))}
+    amp = (-1.5, 1.5)  # amplitudes are drawn from [0.5, 1.5]
+    return {"x": TensorType.of(_F32, (n, 1), bounds=amp), "target": TensorType.of(_F32, (n, 1), bounds=amp)}
 
 
 def _matvec_fields(n: int, sparsity: float, binary: bool, symmetric: bool) -> dict:
     return {
-        "adj": TensorType.of(_F32, (n, n)),
-        "x": TensorType.of(_F32, (n,)),
-        "target": TensorType.of(_F32, (n,)),
+        "adj": TensorType.of(_F32, (n, n), bounds=(0.0, 1.0)),
+        "x": TensorType.of(_F32, (n,), bounds=(-1.0, 1.0)),
+        "target": TensorType.of(_F32, (n,), bounds=(-float(n), float(n))),
     }
 
 
@@ -325,7 +326,7 @@ def relational_modulus(n: int, m: int) -> int:
 def _relational_fields(n: int, m: int, d: int) -> dict[str, TensorType]:
     mod = relational_modulus(n, m)
     return {
-        "x": TensorType.of(_F32, (n, d)),
+        "x": TensorType.of(_F32, (n, d), bounds=(-1.0, 1.0)),
         "types": TensorType.of(_I32, (n,), mod),
         "label": TensorType.of(_I32, (), 2),
     }
@@ -354,7 +355,7 @@ def _brackets_check(args: dict[str, Any]) -> None:
 
 
 def _digits_fields(flat: bool) -> dict[str, TensorType]:
-    x = TensorType.of(_F32, (64,)) if flat else TensorType.of(_F32, (8, 8, 1))
+    x = TensorType.of(_F32, (64,) if flat else (8, 8, 1), bounds=(0.0, 1.0))
     return {"x": x, "label": TensorType.of(_I32, (), 10)}
 
 

@@ -4,63 +4,51 @@ from __future__ import annotations
 
 import optax
 
-from seqnet.compiler.train_config import TrainConfig
+from seqnet.compiler.train_config import OPTIMIZERS, SCHEDULES, TrainConfig
 
-_DEFAULTS = {
-    "sgd": {"lr": 1e-2},
-    "momentum": {"lr": 1e-2, "momentum": 0.9, "nesterov": False},
-    "adam": {"lr": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-8},
-    "adamw": {"lr": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4},
-    "rmsprop": {"lr": 1e-3, "decay": 0.9, "eps": 1e-8, "momentum": 0.0},
-    "lion": {"lr": 1e-4, "b1": 0.9, "b2": 0.99, "weight_decay": 0.0},
+# One optax builder per entry of the compiler's registries (compiler/train_config.py), given the
+# learning rate (a schedule) and the entry's validated arguments with their defaults filled in.
+OPTIMIZER_RULES = {
+    "sgd": lambda lr, a: optax.sgd(lr),
+    "momentum": lambda lr, a: optax.sgd(lr, momentum=a.momentum, nesterov=a.nesterov),
+    "adam": lambda lr, a: optax.adam(lr, b1=a.b1, b2=a.b2, eps=a.eps),
+    "adamw": lambda lr, a: optax.adamw(lr, b1=a.b1, b2=a.b2, eps=a.eps, weight_decay=a.weight_decay),
+    "rmsprop": lambda lr, a: optax.rmsprop(lr, decay=a.decay, eps=a.eps, momentum=a.momentum or None),
+    "lion": lambda lr, a: optax.lion(lr, b1=a.b1, b2=a.b2, weight_decay=a.weight_decay),
 }
+SCHEDULE_RULES = {
+    "constant": lambda lr, steps, a: optax.constant_schedule(lr),
+    "warmup_cosine": lambda lr, steps, a: optax.warmup_cosine_decay_schedule(
+        0.0, lr, warmup_steps=a.warmup, decay_steps=max(steps, a.warmup + 1), end_value=lr * a.end),
+    "exponential": lambda lr, steps, a: optax.exponential_decay(
+        lr, transition_steps=a.every, decay_rate=a.rate),
+}  # fmt: skip
+# Parameter-sized buffers each optimiser keeps (for the memory estimate).
+OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 2, "lion": 1}
+
+
+def _args(table: dict, call):
+    if call.name not in table:
+        raise ValueError(f"unknown {'optimizer' if table is OPTIMIZERS else 'schedule'} "
+                         f"'{call.name}'; choose one of {', '.join(table)}")  # fmt: skip
+    return table[call.name](**call.args)
 
 
 def base_lr(config: TrainConfig) -> float:
-    return float({**_DEFAULTS.get(config.optimizer.name, {"lr": 1e-3}), **config.optimizer.args}["lr"])
+    return float(_args(OPTIMIZERS, config.optimizer).lr)
 
 
 def make_schedule(config: TrainConfig, steps: int | None = None):
     """step -> learning rate (an optax schedule)."""
-    args = {**_DEFAULTS.get(config.optimizer.name, {"lr": 1e-3}), **config.optimizer.args}
-    lr = float(args["lr"])
     steps = config.steps if steps is None else steps
-    s = config.schedule
-    if s.name == "constant":
-        return optax.constant_schedule(lr)
-    if s.name == "warmup_cosine":
-        warmup = int(s.args.get("warmup", 0))
-        end = float(s.args.get("end", 0.0))
-        return optax.warmup_cosine_decay_schedule(
-            0.0, lr, warmup_steps=warmup, decay_steps=max(steps, warmup + 1), end_value=lr * end)
-    if s.name == "exponential":
-        return optax.exponential_decay(lr, transition_steps=int(s.args.get("every", 1)),
-                                       decay_rate=float(s.args.get("rate", 0.5)))  # fmt: skip
-    raise ValueError(f"unknown schedule '{s.name}'; schedules: constant, warmup_cosine, exponential")
+    return SCHEDULE_RULES[config.schedule.name](base_lr(config), steps, _args(SCHEDULES, config.schedule))
 
 
 def make_optimizer(config: TrainConfig, steps: int | None = None):
     """(optax GradientTransformation, schedule), with global-norm clipping first when set."""
-    name = config.optimizer.name
-    if name not in _DEFAULTS:
-        raise ValueError(f"unknown optimizer '{name}'; optimizers: {', '.join(_DEFAULTS)}")
-    a = {**_DEFAULTS[name], **config.optimizer.args}
+    args = _args(OPTIMIZERS, config.optimizer)
     lr = make_schedule(config, steps)
-    if name == "sgd":
-        opt = optax.sgd(lr)
-    elif name == "momentum":
-        opt = optax.sgd(lr, momentum=float(a["momentum"]), nesterov=bool(a["nesterov"]))
-    elif name == "adam":
-        opt = optax.adam(lr, b1=float(a["b1"]), b2=float(a["b2"]), eps=float(a["eps"]))
-    elif name == "adamw":
-        opt = optax.adamw(lr, b1=float(a["b1"]), b2=float(a["b2"]), eps=float(a["eps"]),
-                          weight_decay=float(a["weight_decay"]))  # fmt: skip
-    elif name == "rmsprop":
-        opt = optax.rmsprop(lr, decay=float(a["decay"]), eps=float(a["eps"]),
-                            momentum=float(a["momentum"]) or None)  # fmt: skip
-    else:
-        opt = optax.lion(lr, b1=float(a["b1"]), b2=float(a["b2"]),
-                         weight_decay=float(a["weight_decay"]))  # fmt: skip
+    opt = OPTIMIZER_RULES[config.optimizer.name](lr, args)
     if config.clip is not None:
         opt = optax.chain(optax.clip_by_global_norm(float(config.clip)), opt)
     return opt, lr
@@ -68,7 +56,7 @@ def make_optimizer(config: TrainConfig, steps: int | None = None):
 
 def adam_like(config: TrainConfig) -> int:
     """How many parameter-sized buffers the optimiser keeps (for the memory estimate)."""
-    return {"sgd": 0, "momentum": 1, "rmsprop": 2, "lion": 1}.get(config.optimizer.name, 2)
+    return OPTIMIZER_BUFFERS[config.optimizer.name]
 
 
 def scale_subtrees(scales):
@@ -96,8 +84,8 @@ def decoder_scales(params, graph, ratio: float):
     """1.0 everywhere except the `decoder` parameters of every segments node: `ratio`."""
     import jax
 
-    prefixes = [tuple(n.split("/")) + ("decoder",) for n in graph.nodes
-                if graph.nodes[n]["op"] == "segments"]  # fmt: skip
+    prefixes = [tuple(n.split("/")) + ("decoder",) for n, regions in graph.nodes(data="regions")
+                if regions and "decoder" in regions]  # fmt: skip
 
     def scale(path, _leaf):
         keys = tuple(getattr(k, "key", str(k)) for k in path)

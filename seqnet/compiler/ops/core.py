@@ -65,6 +65,12 @@ def _embed_infer(c: OpCall):
 
 
 def _vocab(c: OpCall) -> int:
+    declared = c["x"].vocab
+    if c["vocab"] and declared and c["vocab"] < declared:  # ids past vocab would be clamped
+        raise ShapeError(
+            f"vocab={c['vocab']} is smaller than the vocabulary of 'x' ({c['x']})", arg="vocab",
+            code="SQN0503", hint=f"leave vocab out to use the input's {declared}, or pass vocab={declared}",
+        )  # fmt: skip
     vocab = c["vocab"] or c["x"].vocab
     if not vocab:
         raise ShapeError(
@@ -89,6 +95,9 @@ def _one_hot_infer(c: OpCall):
     if x.is_float:
         raise ShapeError(f"one_hot takes integer ids, but 'x' is {x}", arg="x", code="SQN0302")
     vocab = c["vocab"] or x.vocab
+    if c["vocab"] and x.vocab and c["vocab"] < x.vocab:
+        raise ShapeError(f"vocab={c['vocab']} is smaller than the vocabulary of 'x' ({x})", arg="vocab",
+                         code="SQN0503", hint=f"leave vocab out, or pass vocab={x.vocab}")  # fmt: skip
     if not vocab:
         raise ShapeError("one_hot needs the vocabulary size", arg="x", code="SQN0104",
                          hint="declare the input with 'vocab V' or pass vocab=V")  # fmt: skip

@@ -39,6 +39,17 @@ def _wormhole_infer(c: OpCall):
     return [TensorType.of(c["x"].dtype, c["target_shape"])]
 
 
+def _wormhole_trainable(attrs: dict):
+    """Forward-mode AD gives tangents, not gradients: JAX refuses reverse mode through its
+    tangent loop, so a trained spec must solve its wormholes with a reverse-mode solver."""
+    if attrs.get("solver") == "forward":
+        return ("a wormhole solved with solver=forward cannot be trained: forward-mode AD gives "
+                "no reverse-mode gradient", "solver",
+                "train with solver=fixed_point (implicit gradients) or solver=unrolled; keep "
+                "forward for jax.jvp and Hessian-vector products outside training")  # fmt: skip
+    return None
+
+
 op(
     "wormhole_gate", "mechanism",
     [Arg("x", "tensor", doc="the later node h_b"),
@@ -60,6 +71,7 @@ op(
     flops=lambda c, out: 4 * c["x"].size * c["units"],
     doc="The gated back-connection of a wormhole: g * W h_b with g = gate(W_g h_b + b_g), added to "
         "the target's pre-activation; the cycle it closes is solved to a fixed point.",
+    train_rule=_wormhole_trainable,
 )  # fmt: skip
 
 
@@ -115,4 +127,5 @@ op(
     _segments_infer,
     doc="A fusion encoder network over a segment structure: token encoders at the leaves, fusion "
         "encoders over split points, an output decoder; its blocks are the node's regions.",
+    local_training=True,
 )  # fmt: skip

@@ -130,6 +130,10 @@ class OpDef:
     outputs: tuple[str, ...] = ("out",)  # names of the results (several for split, lstm, ...)
     lowerings: dict[str, Callable] = field(default_factory=dict)
     drawings: dict[str, Any] = field(default_factory=dict)  # backend -> drawing rule
+    # attrs -> (message, attribute at fault, hint) when a trained spec cannot use the op so
+    # configured (a wormhole solved by forward-mode AD has no gradient to train with)
+    train_rule: Callable[[dict[str, Any]], tuple[str, str, str | None] | None] | None = None
+    local_training: bool = False  # trains with `mode = local` (segment structures)
 
     def arg(self, name: str) -> Arg | None:
         for a in self.args:
