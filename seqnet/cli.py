@@ -306,7 +306,8 @@ def cmd_predict(args) -> int:
         return EXIT_SPEC
     from seqnet.backends.jax.train import predict
 
-    outputs = predict(model, args.checkpoint, args.input, args.output)
+    outputs = predict(model, args.checkpoint, args.input, args.output,
+                      allow_nonfinite=args.allow_nonfinite)  # fmt: skip
     shapes = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in outputs.items())
     print(f"wrote {args.output} ({shapes})")
     return EXIT_OK
@@ -396,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", required=True, metavar="DIR")
     pr.add_argument("--input", required=True, metavar="X.npz")
     pr.add_argument("-o", "--output", default="predictions.npz", metavar="OUT.npz")
+    pr.add_argument("--allow-nonfinite", action="store_true",
+                    help="predict on inputs that hold NaN or Inf (refused otherwise)")
     pr.set_defaults(run=cmd_predict)
 
     x = with_set(sub.add_parser("export", help="serialised StableHLO with the parameters"))

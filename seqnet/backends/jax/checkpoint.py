@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -83,7 +85,28 @@ def unflatten(template, prefix: str, tensors: dict[str, np.ndarray], where: str)
             f"checkpoint {where} does not match this model: " + "; ".join(problems[:6]) + more
             + ". Was it written by another spec or with other dims?"
         )
+    check_finite(dict(zip(key_paths(leaves, prefix), values, strict=True)), where)
     return jax.tree_util.tree_unflatten(treedef, values)
+
+
+def key_paths(leaves, prefix: str) -> list[str]:
+    return ["/".join([prefix, *(_key_str(k) for k in path)]) for path, _ in leaves]
+
+
+def check_finite(tensors: dict[str, np.ndarray], where: str) -> None:
+    """CheckpointError at the first NaN or Inf: a model of NaN parameters would evaluate,
+    predict and train to NaN without a word (training never saves one; a file edited or
+    damaged in a way its hash cannot tell can hold one)."""
+    for key, value in tensors.items():
+        a = np.asarray(value)
+        if a.dtype.kind != "f" and "bfloat16" not in str(a.dtype):
+            continue
+        bad = ~np.isfinite(a.astype(np.float32, copy=False))
+        if bad.any():
+            i = tuple(int(j) for j in np.argwhere(bad)[0])
+            raise CheckpointError(f"checkpoint {where}: '{key}' holds {a[i] if i else a} at index "
+                                  f"{list(i)}; a model of non-finite parameters cannot be used. "
+                                  "Use an earlier checkpoint")  # fmt: skip
 
 
 def structure_hash(tree) -> str:
@@ -102,8 +125,9 @@ def atomic_write(path: str | Path, writer) -> None:
     atomic.write_with(path, writer)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    atomic.write_bytes(path, data)
+def atomic_write_bytes(path: str | Path, data: bytes, within: str | Path | None = None) -> None:
+    """within: the folder the write must stay in (a symlink out of it is refused)."""
+    atomic.write_bytes(path, data, within=within)
 
 
 # -- save / load -----------------------------------------------------------------------------------
@@ -116,10 +140,11 @@ def _to_numpy(tensors: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict | None = None,
-         keep: int | None = 3) -> Path:  # fmt: skip
+         keep: int | None = 3, within: str | Path | None = None) -> Path:  # fmt: skip
     """Write checkpoint `step` under `directory` atomically; returns the JSON path.
 
-    keep: how many of the newest checkpoints to keep (None: all)."""
+    keep: how many of the newest checkpoints to keep (None: all). within: the folder the files
+    must stay in (the run folder: a symlink planted there to elsewhere is refused)."""
     from safetensors.numpy import save as st_save
 
     directory = Path(directory)
@@ -128,12 +153,13 @@ def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict
         tensors.update(flatten(opt_state, "opt"))
     data = st_save(_to_numpy(tensors), metadata={"seqnet_step": str(step), "format": str(FORMAT)})
     stem = f"step_{step:08d}"
-    atomic_write_bytes(directory / f"{stem}.safetensors", data)
+    atomic_write_bytes(directory / f"{stem}.safetensors", data, within)
     record = {
         "format": FORMAT, "step": int(step), **(meta or {}),
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "time": time.time(),
     }  # fmt: skip
-    atomic_write_bytes(directory / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True).encode())
+    atomic_write_bytes(directory / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True).encode(),
+                       within)  # fmt: skip
     prune(directory, keep)
     for orphan in directory.glob("step_*.safetensors"):  # data of a save killed before its record
         if not orphan.with_suffix(".json").exists():
@@ -217,26 +243,64 @@ def read(path: str | Path, *, verify: bool = True) -> tuple[dict, dict[str, np.n
     raise CheckpointError(f"no intact checkpoint in {path}: " + "; ".join(skipped))
 
 
+RECORD_LIMIT = 1 << 20  # a checkpoint record is a few hundred bytes of JSON
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, at most `limit` + 1 of them (the caller compares the
+    length): a FIFO would block a plain read until a writer came and /dev/zero never ends, so
+    anything but a regular file is refused before a byte is read (O_NONBLOCK opens a FIFO
+    without waiting for its writer)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({e.strerror or e})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CheckpointError(f"checkpoint {path} is {atomic.file_kind(st.st_mode)}, not a "
+                                  "regular file; it was not read")  # fmt: skip
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({e.strerror or e})") from None
+    finally:
+        os.close(fd)
+
+
 def _read_record(record_path: Path, verify: bool) -> tuple[dict, dict[str, np.ndarray]]:
     from safetensors.numpy import load as st_load
+
+    text = read_regular(record_path, RECORD_LIMIT)
     try:
-        meta = json.loads(record_path.read_text())
+        if len(text) > RECORD_LIMIT:
+            raise ValueError(f"over {RECORD_LIMIT} bytes")
+        meta = json.loads(text)
         if not isinstance(meta, dict) or "step" not in meta:
             raise ValueError("no step")
-    except (OSError, ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"checkpoint record {record_path} is corrupt ({e})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {record_path} has format {meta.get('format')!r}; "
                               f"this seqnet reads format {FORMAT}")  # fmt: skip
     data_path = record_path.with_suffix(".safetensors")
-    try:
-        data = data_path.read_bytes()
-    except OSError as e:
-        raise CheckpointError(f"checkpoint {data_path} cannot be read ({e.strerror or e})") from None
-    if verify and "bytes" in meta and len(data) != meta["bytes"]:
-        raise CheckpointError(f"checkpoint {data_path} is truncated or altered: {len(data)} bytes, "
-                              f"the record says {meta['bytes']}")  # fmt: skip
-    if verify and "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+    size = meta.get("bytes")
+    if verify and not (isinstance(size, int) and size >= 0 and isinstance(meta.get("sha256"), str)):
+        raise CheckpointError(f"checkpoint record {record_path} has no sha256 and size of its data "
+                              "file, so the data cannot be verified; it was not used")  # fmt: skip
+    # The record says how big the data is: never read more than that (and one byte to notice).
+    data = read_regular(data_path, size if verify else 1 << 40)
+    if verify and len(data) != size:
+        shown = f"over {size}" if len(data) > size else str(len(data))
+        raise CheckpointError(f"checkpoint {data_path} is truncated or altered: {shown} bytes, "
+                              f"the record says {size}")  # fmt: skip
+    if verify and hashlib.sha256(data).hexdigest() != meta["sha256"]:
         raise CheckpointError(f"checkpoint {data_path} is corrupt: its sha256 does not match the record")
     try:
         tensors = st_load(data)

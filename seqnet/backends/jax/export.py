@@ -124,11 +124,17 @@ def export(model, checkpoint_dir: str | Path, out_path: str | Path, *, batch: in
         for name, data in files.items():
             ck.atomic_write_bytes(tmp / name, data)
         if out_path.exists():
-            old = out_path.with_name(f".{out_path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_path, old)
-            os.replace(tmp, out_path)
-            shutil.rmtree(old, ignore_errors=True)
+            # The earlier export (checked to be one) moves into a folder made for it just now,
+            # and only that folder is deleted: never a path that might be someone else's.
+            holder = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", suffix=".old", dir=out_path.parent))
+            os.replace(out_path, holder / out_path.name)
+            try:
+                os.replace(tmp, out_path)
+            except BaseException:
+                os.replace(holder / out_path.name, out_path)  # put the earlier export back
+                holder.rmdir()
+                raise
+            shutil.rmtree(holder, ignore_errors=True)
         else:
             os.replace(tmp, out_path)
     except BaseException:

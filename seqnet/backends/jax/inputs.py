@@ -16,6 +16,17 @@ def first_true(mask: np.ndarray) -> tuple[int, ...] | None:
     return tuple(int(i) for i in found[0]) if len(found) else None
 
 
+def check_finite(name: str, a: np.ndarray, where: str, hint: str) -> None:
+    """InputError at the first NaN or Inf of a float array, naming the example and position:
+    a NaN input trains to a NaN loss ("diverged") and predicts NaN, both without naming it."""
+    if a.dtype.kind != "f" or not a.size:
+        return
+    i = first_true(~np.isfinite(a))
+    if i is not None:
+        at = f", position {list(i[1:])}" if len(i) > 1 else ""
+        raise InputError(f"{where} '{name}' holds {a[i]} at example {i[0]}{at}; {hint}")
+
+
 def read_npz(path, model) -> dict[str, np.ndarray]:
     """The arrays of an .npz file of inputs; anything else is refused in words (never unpickled)."""
     import zipfile
@@ -69,8 +80,10 @@ def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str
                          f"example {i[0]}")  # fmt: skip
 
 
-def check_inputs(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Arrays for the spec's inputs, shapes and dtypes checked (same-kind dtypes are cast)."""
+def check_inputs(model, arrays: dict[str, np.ndarray], *, allow_nonfinite: bool = False,
+                 source: str = "predict") -> dict[str, np.ndarray]:  # fmt: skip
+    """Arrays for the spec's inputs, shapes and dtypes checked (same-kind dtypes are cast), and
+    every float value finite unless allow_nonfinite."""
     out, n = {}, None
     for name, t in model.inputs.items():
         want = f"{t.dtype}[batch, {', '.join(map(str, t.dims))}]".replace(", ]", "]")
@@ -92,6 +105,9 @@ def check_inputs(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                 raise InputError(f"input '{name}': token ids must lie in 0..{t.vocab - 1} "
                                  f"(declared {want} vocab {t.vocab}), but example {where[0]} holds "
                                  f"{a[where]} at position {where[1:]}")  # fmt: skip
+        if not allow_nonfinite:
+            check_finite(name, a, f"{source}: input", "fix the data, or pass "
+                         "--allow-nonfinite (allow_nonfinite=True) to predict on it anyway")  # fmt: skip
         n = a.shape[0]
         out[name] = a.astype(t.dtype if t.dtype != "bfloat16" else np.float32, copy=False)
     return out

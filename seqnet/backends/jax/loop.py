@@ -4,6 +4,7 @@ the eval and checkpoint schedule, divergence and Ctrl-C, and the final evaluatio
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from seqnet.backends.jax.runfolder import (
     CHECKPOINTS,
     CURVES,
     METRICS,
+    RunLock,
     check_writable,
+    clean_temp_files,
     refuse_earlier_run,
 )
 from seqnet.backends.jax.runtime import Runtime
@@ -52,19 +55,36 @@ def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, ke
     """The body of `train` (train.py), run with Ctrl-C turned into `sigint`'s flag."""
     import jax
 
-    from seqnet.data.batches import batches, prefetch
-
     config = resolve_config(model, steps, overrides)
     enable_compilation_cache()
     check_memory(model, config)
     rt = Runtime(model, config)
     name = spec_name(model)
     out = Path(out) if out is not None else Path("runs") / name
-    ckpt_dir = out / CHECKPOINTS
     is_main = jax.process_index() == 0
+    if not is_main:  # only process 0 writes the run folder
+        return train_in(rt, model, config, name, out, resume, progress, sigint, overwrite=overwrite,
+                        log_every=log_every, keep=keep, callback=callback, is_main=False)  # fmt: skip
+    if out.exists() and not out.is_dir():
+        refuse_earlier_run(out, [])
+    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out):  # one run at a time in a folder, from its first look to its last write
+        for path in clean_temp_files(out):
+            print(f"seqnet: removed {path}, left by a write that was killed", file=sys.stderr)
+        return train_in(rt, model, config, name, out, resume, progress, sigint, overwrite=overwrite,
+                        log_every=log_every, keep=keep, callback=callback, is_main=True)  # fmt: skip
+
+
+def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrite, log_every, keep,
+             callback, is_main) -> TrainResult:  # fmt: skip
+    """The run itself, in `out` (whose lock process 0 holds)."""
+    import jax
+
+    from seqnet.data.batches import batches, prefetch
+
+    ckpt_dir = out / CHECKPOINTS
     if not resume and not overwrite and is_main:
         refuse_earlier_run(out, ck.list_checkpoints(ckpt_dir))
-    out.mkdir(parents=True, exist_ok=True)
 
     start, last_ckpt, replaced = 0, None, []
     if is_main:  # find an unwritable output before training, not after it
@@ -108,7 +128,7 @@ def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, ke
                 "optimizer": config.optimizer.name,
                 "data": {"source": config.data.name, "seed": config.seed, "batch": config.batch,
                          "start_step": step}}  # fmt: skip
-        written = ck.save(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep)
+        written = ck.save(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep, within=out)
         if replaced:  # the run this one overwrites goes now that this one has a checkpoint
             for old in replaced:
                 if old != written:
@@ -213,7 +233,9 @@ def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, ke
         else:
             steps_per_s = 0.0
         final_eval = rt.evaluate(state[0], eval_sets)
-        record(step, "eval", final_eval)
+        if step > start or not any(r.get("split") == "eval" and r.get("step") == step
+                                   for r in (log.history if log is not None else [])):  # fmt: skip
+            record(step, "eval", final_eval)  # once: a resumed finished run has its record
         if saved_step != step:  # only this run's own record counts, never an older one at `step`
             save(step, state[0], state[1])
     finally:
@@ -225,7 +247,7 @@ def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, ke
             log.discard()  # a replacing run that never checkpointed leaves the old metrics
         if not interrupted and log is not None and log.committed:
             try:
-                plot(log.history, out / CURVES)
+                plot(log.history, out / CURVES, within=out)
             except Exception:  # a plot is a convenience; never fail a run over it
                 pass
     history = log.history if log is not None else []

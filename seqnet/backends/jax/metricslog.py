@@ -15,7 +15,7 @@ class MetricsLog:
         """staged: write to metrics.jsonl.new until `commit()` (a run replacing another keeps
         the old metrics until it has a checkpoint of its own); `discard()` drops it."""
         self.final = out / "metrics.jsonl"
-        self.path = self.final.with_name("metrics.jsonl.new") if staged else self.final
+        self.path = self.final.with_name(self.final.name + ".new") if staged else self.final
         self.committed = not staged
         self.history: list[dict] = []
         if resume_step is not None and self.final.exists():  # keep the lines up to the checkpoint
@@ -30,8 +30,9 @@ class MetricsLog:
                     self.history.append(rec)
         from seqnet import atomic
 
-        atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.history))
-        self._file = open(self.path, "a")
+        # Within the run folder: a metrics.jsonl planted as a symlink to elsewhere is refused.
+        atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.history), within=out)
+        self._file = atomic.open_append(self.path, out)
         self._tb = None
         if tensorboard:
             self._tb = tensorboard_writer(out / "tensorboard")

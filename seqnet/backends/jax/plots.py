@@ -36,10 +36,10 @@ def curves_figure(history: list[dict]):
     return fig
 
 
-def plot(history: list[dict], path: Path) -> Path | None:
-    """Write curves.png atomically; None when there is nothing to draw."""
+def plot(history: list[dict], path: Path, within: Path | None = None) -> Path | None:
+    """Write curves.png atomically (inside `within` when given); None when there is nothing to draw."""
     if not history:
         return None
     fig = curves_figure(history)
-    atomic.write_with(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    atomic.write_with(path, lambda f: fig.savefig(f, format="png", dpi=100), within=within)
     return path

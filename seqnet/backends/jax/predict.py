@@ -26,7 +26,7 @@ def evaluate(model, checkpoint_dir: str | Path, *, batches: int | None = None, *
 
 
 def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz: str | Path | None = None,
-            *, batch: int = 256) -> dict[str, np.ndarray]:  # fmt: skip
+            *, batch: int = 256, allow_nonfinite: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
     """Run the model of a checkpoint on the arrays of `input_npz` (named like the spec inputs);
     write the outputs to `output_npz` atomically (when given) and return them."""
     import io
@@ -40,7 +40,7 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
     params = ck.unflatten(template, "params", tensors, meta["path"])
     arrays = read_npz(input_npz, model)
-    inputs = check_inputs(model, arrays)
+    inputs = check_inputs(model, arrays, allow_nonfinite=allow_nonfinite, source=str(input_npz))
     n = len(next(iter(inputs.values()))) if inputs else 0
     if inputs and n == 0:
         raise InputError(f"{input_npz} holds no examples (its arrays have length 0)")

@@ -9,7 +9,7 @@ from seqnet.backends.jax import step
 from seqnet.backends.jax.checkpoint import CheckpointError
 from seqnet.backends.jax.devices import make_mesh
 from seqnet.backends.jax.failures import TrainingError
-from seqnet.backends.jax.inputs import check_targets
+from seqnet.backends.jax.inputs import check_finite, check_targets
 
 
 class Runtime:
@@ -109,6 +109,9 @@ class Runtime:
             out[f] = a
         checks = [(self.config.loss.name, self.config.loss.output, self.config.loss.target)]
         checks += [(m.name, m.output, m.target) for m in self.config.metrics]
+        for f, a in out.items():  # a NaN here would surface as "training diverged"
+            check_finite(f, a, f"data source {c.name} ({split} split): field",
+                         "the data holds a non-finite value; fix or drop that example")  # fmt: skip
         for loss, output, target in checks:
             check_targets(loss, self.outputs[output], target, out[target], f"{c.name} ({split} split)")
         return out

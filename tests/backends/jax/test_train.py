@@ -309,6 +309,12 @@ def test_corrupt_truncated_and_mismatched_checkpoints_refused(tmp_path):
         T.train(model, out=r.out_dir, steps=5, resume=True, progress=False)
     data.write_bytes(b"\x00" * 10)
     r.checkpoint.write_text(json.dumps({"format": 1, "step": 3}))  # a record without hashes
+    with pytest.raises(ck.CheckpointError, match="cannot be verified"):
+        T.evaluate(model, r.out_dir)
+    import hashlib
+
+    r.checkpoint.write_text(json.dumps({"format": 1, "step": 3, "bytes": 10,  # hashed garbage
+                                        "sha256": hashlib.sha256(b"\x00" * 10).hexdigest()}))  # fmt: skip
     with pytest.raises(ck.CheckpointError, match="not a readable safetensors"):
         T.evaluate(model, r.out_dir)
     r.checkpoint.write_text("{not json")
@@ -377,10 +383,10 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
 
     # a failure while saving step 2 (after its data file, before its record) leaves step 1 the latest
     real = ck.atomic_write_bytes
-    def failing(path, data):
+    def failing(path, data, within=None):
         if str(path).endswith("step_00000002.json"):
             raise OSError("killed")
-        return real(path, data)
+        return real(path, data, within)
 
     monkeypatch.setattr(ck, "atomic_write_bytes", failing)
     with pytest.raises(OSError):
