@@ -75,6 +75,7 @@ def compile_source(
     source: SourceFile, overrides: dict[str, str] | None = None, root_dir: Path | None = None
 ) -> tuple[nx.MultiDiGraph | None, list[Diagnostic]]:
     """Source -> validated graph IR. Returns (graph or None, all diagnostics)."""
+    from seqnet.compiler import ir
     from seqnet.compiler.elaborate import Elaborator, Overrides
     from seqnet.compiler.verify import PASSES
 
@@ -101,11 +102,12 @@ def compile_source(
     graph = el.module(module)
     if reporter.has_errors:
         return None, reporter.diagnostics
+    ir.verify(graph, "elaborate")
     for check in PASSES:
         check(graph, reporter)
     if reporter.has_errors:
         return None, reporter.diagnostics
-    return graph, reporter.diagnostics
+    return ir.freeze(graph), reporter.diagnostics
 
 
 def _display(path: Path, root: Path) -> str:
