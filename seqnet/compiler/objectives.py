@@ -79,15 +79,15 @@ def _classes(name: str, out: TensorType, target: TensorType) -> None:
     if out.rank == 0:
         raise ObjectiveTypeError(f"{name} needs logits with a class axis, but the output is {out}",
                                  "output", hint="give the output a last axis of one score per class")  # fmt: skip
+    if out.shape[-1].value == 1:
+        raise ObjectiveTypeError(
+            f"{name} over a single class is always 0: the output {out} has one score per value",
+            "output",
+            hint="for a real-valued target use mse or l1; for a 0/1 target use bce",
+        )  # fmt: skip
     if target.is_float:
-        if target.shape == out.shape and out.shape[-1].value > 1:
-            return  # probabilities (soft labels) over the same classes
         if target.shape == out.shape:
-            raise ObjectiveTypeError(
-                f"{name} over a single class is always 0, but the output {out} has one score "
-                "per position", "output",
-                hint="for a real-valued target use mse or l1; for a 0/1 target use bce",
-            )  # fmt: skip
+            return  # probabilities (soft labels) over the same classes
         if target.shape == out.shape[:-1] or target.shape == out.shape[:-1] + (Dim(1),):
             raise ObjectiveTypeError(
                 f"{name} needs class indices or class probabilities, but the target holds "

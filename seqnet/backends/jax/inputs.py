@@ -58,15 +58,18 @@ def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str
     indices outside the output's classes, fractional class indices, bce targets outside [0, 1]."""
     if target.size == 0:
         return
+    from seqnet.compiler.objectives import OBJECTIVES
+
+    kind = OBJECTIVES[loss].target_kind
     classes = out_type.dims[-1] if out_type.dims else 1
     soft = np.issubdtype(target.dtype, np.floating) and tuple(target.shape[1:]) == tuple(out_type.dims)
-    if loss == "bce":
+    if kind == "binary":
         i = first_true(~((target >= 0) & (target <= 1)))
         if i is not None:
-            raise InputError(f"{where}: bce targets must lie in [0, 1], but '{name}' holds "
+            raise InputError(f"{where}: {loss} targets must lie in [0, 1], but '{name}' holds "
                              f"{target[i]} at example {i[0]}")  # fmt: skip
         return
-    if loss not in ("cross_entropy", "accuracy") or soft or (loss == "accuracy" and classes == 1):
+    if kind != "classes" or soft or classes == 1:  # real targets, probabilities, one logit
         return
     if np.issubdtype(target.dtype, np.floating):
         i = first_true(target != np.round(target))
@@ -78,6 +81,17 @@ def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str
         raise InputError(f"{where}: {loss} needs class indices 0..{classes - 1} (the output "
                          f"{out_type} has {classes} classes), but '{name}' holds {target[i]} at "
                          f"example {i[0]}")  # fmt: skip
+
+
+def check_token_ids(name: str, a: np.ndarray, t, where: str) -> None:
+    """Token ids outside a declared vocabulary would be clamped by the embedding (XLA's gathers
+    clamp), training on the wrong token without a word: refuse them, naming the first."""
+    if t.vocab is None or not a.size or a.dtype.kind not in "iu":
+        return
+    i = first_true((a < 0) | (a >= t.vocab))
+    if i is not None:
+        raise InputError(f"{where}: token ids must lie in 0..{t.vocab - 1} (declared {t}), but "
+                         f"example {i[0]} holds {a[i]} at position {i[1:]}")  # fmt: skip
 
 
 def check_inputs(model, arrays: dict[str, np.ndarray], *, allow_nonfinite: bool = False,
@@ -99,12 +113,7 @@ def check_inputs(model, arrays: dict[str, np.ndarray], *, allow_nonfinite: bool 
             raise InputError(f"input '{name}': expected dtype {want}, got {got}")
         if n is not None and a.shape[0] != n:
             raise InputError(f"input '{name}' has {a.shape[0]} examples, other inputs have {n}")
-        if t.vocab is not None and a.size:  # token ids out of range would embed garbage, silently
-            where = first_true((a < 0) | (a >= t.vocab))
-            if where is not None:
-                raise InputError(f"input '{name}': token ids must lie in 0..{t.vocab - 1} "
-                                 f"(declared {want} vocab {t.vocab}), but example {where[0]} holds "
-                                 f"{a[where]} at position {where[1:]}")  # fmt: skip
+        check_token_ids(name, a, t, f"input '{name}'")
         if not allow_nonfinite:
             check_finite(name, a, f"{source}: input", "fix the data, or pass "
                          "--allow-nonfinite (allow_nonfinite=True) to predict on it anyway")  # fmt: skip

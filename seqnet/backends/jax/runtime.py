@@ -9,7 +9,7 @@ from seqnet.backends.jax import step
 from seqnet.backends.jax.checkpoint import CheckpointError
 from seqnet.backends.jax.devices import make_mesh
 from seqnet.backends.jax.failures import TrainingError
-from seqnet.backends.jax.inputs import check_finite, check_targets
+from seqnet.backends.jax.inputs import check_finite, check_targets, check_token_ids
 
 
 class Runtime:
@@ -112,6 +112,8 @@ class Runtime:
         for f, a in out.items():  # a NaN here would surface as "training diverged"
             check_finite(f, a, f"data source {c.name} ({split} split): field",
                          "the data holds a non-finite value; fix or drop that example")  # fmt: skip
+        for f, t in self.inputs.items():  # npz ids may exceed a vocabulary the file does not state
+            check_token_ids(f, out[f], t, f"data source {c.name} ({split} split): input '{f}'")
         for loss, output, target in checks:
             check_targets(loss, self.outputs[output], target, out[target], f"{c.name} ({split} split)")
         return out
