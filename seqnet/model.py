@@ -10,7 +10,7 @@ from seqnet.errors import Diagnostic
 
 
 def _overrides(kw: dict):
-    from seqnet.compiler.elaborate import Overrides
+    from seqnet.compiler.overrides import Overrides
 
     return Overrides({k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kw.items()},
                      origin="keyword")  # fmt: skip

@@ -76,7 +76,8 @@ def compile_source(
 ) -> tuple[nx.MultiDiGraph | None, list[Diagnostic]]:
     """Source -> validated graph IR. Returns (graph or None, all diagnostics)."""
     from seqnet.compiler import ir
-    from seqnet.compiler.elaborate import Elaborator, Overrides
+    from seqnet.compiler.elaborate import Elaborator
+    from seqnet.compiler.overrides import Overrides
     from seqnet.compiler.verify import PASSES
 
     reporter = Reporter()

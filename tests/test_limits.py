@@ -103,7 +103,7 @@ def test_an_input_axis_above_max_dim():
 
 def test_max_nodes_stops_nested_blocks_without_a_repeat(monkeypatch):
     """Blocks calling blocks multiply nodes as well as repeats do; the count is global."""
-    monkeypatch.setattr("seqnet.compiler.elaborate.MAX_NODES", 50)
+    monkeypatch.setattr("seqnet.compiler.context.MAX_NODES", 50)
     text = (HEAD + "block a(h) {\n  return relu(relu(relu(relu(h))))\n}\n"
             "block b(h) {\n  return a(a(a(a(h))))\n}\n"
             "block c(h) {\n  return b(b(b(b(h))))\n}\noutput y = c(x)\n")  # fmt: skip

@@ -6,13 +6,17 @@ import networkx as nx
 
 from seqnet.compiler import segments as seg
 from seqnet.compiler import values as V
+from seqnet.compiler.context import Builder, Cascade, Ctx, Scope
 from seqnet.compiler.graph import dag_view, new_graph
+from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.registry import OPS
 from seqnet.compiler.types import TensorType
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
 from seqnet.limits import MAX_SEGMENT_N
 
+SHARE_POLICIES = ("none", "per_level", "all")
+ROLES = {"token": 1, "fusion": 2, "decoder": 3}  # role -> number of tensors it receives
 WORMHOLE_SETTINGS = ("gate", "gate_bias", "tol", "rtol", "max_iter", "solver", "backward_tol",
                      "backward_max_iter")  # fmt: skip
 
@@ -43,7 +47,7 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
         arg = op.arg(s.name)
         if s.name not in WORMHOLE_SETTINGS or arg is None:
             raise CompileError("SQN0103", f"wormholes have no setting '{s.name}'", s.name_span,
-                               hint=el_did_you_mean(s.name, WORMHOLE_SETTINGS)
+                               hint=did_you_mean(s.name, WORMHOLE_SETTINGS)
                                or "settings: " + ", ".join(WORMHOLE_SETTINGS))  # fmt: skip
         attrs[s.name] = el._attr(el._eval(s.value, ctx), s.value.span, op, arg, ctx)
     for a in op.attr_args:
@@ -61,21 +65,13 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
                settings={k: attrs[k] for k in WORMHOLE_SETTINGS})  # fmt: skip
 
 
-def el_did_you_mean(name, candidates):
-    from seqnet.compiler.elaborate import did_you_mean
-
-    return did_you_mean(name, candidates)
-
-
 def _tensor_name(el, name: ast.Name, ctx, what: str) -> V.TensorRef:
     value = ctx.scope.lookup(name.id)
     if isinstance(value, V.Poison):
-        from seqnet.compiler.elaborate import Cascade
-
         raise Cascade()
     if value is None:
         raise CompileError("SQN0101", f"unknown name '{name.id}' (the wormhole's {what})", name.span,
-                           hint=el_did_you_mean(name.id, ctx.scope.names()))  # fmt: skip
+                           hint=did_you_mean(name.id, ctx.scope.names()))  # fmt: skip
     if not isinstance(value, V.TensorRef):
         raise CompileError("SQN0402", f"the wormhole's {what} must be a tensor, but '{name.id}' is "
                            f"{V.describe(value)}", name.span)  # fmt: skip
@@ -98,7 +94,7 @@ def define_segments(el, stmt: ast.Segments, ctx) -> None:
     for s in stmt.settings:
         if s.name not in (*seg_roles(), "share"):
             raise CompileError("SQN0103", f"segment structures have no setting '{s.name}'", s.name_span,
-                               hint=el_did_you_mean(s.name, (*seg_roles(), "share"))
+                               hint=did_you_mean(s.name, (*seg_roles(), "share"))
                                or "settings: token, fusion, decoder, share")  # fmt: skip
     for role in seg_roles():
         if role not in settings:
@@ -112,8 +108,6 @@ def define_segments(el, stmt: ast.Segments, ctx) -> None:
     if "share" in settings:
         v = el._eval(settings["share"].value, ctx)
         share = v.name if isinstance(v, V.Symbol) else v.value if isinstance(v, V.Str) else None
-        from seqnet.compiler.elaborate import SHARE_POLICIES
-
         if share not in SHARE_POLICIES:
             raise CompileError("SQN0108", "share must be none, per_level or all",
                                settings["share"].value.span)  # fmt: skip
@@ -123,8 +117,6 @@ def define_segments(el, stmt: ast.Segments, ctx) -> None:
 
 
 def seg_roles():
-    from seqnet.compiler.elaborate import ROLES
-
     return tuple(ROLES)
 
 
@@ -136,7 +128,7 @@ def _structure(el, e, ctx) -> seg.SegmentStructure:
     args = [el._eval(a, ctx) for a in e.args]
     if name not in ("binary_tree", "custom"):
         raise CompileError("SQN0102", f"unknown segment structure '{name}'", e.func.span,
-                           hint=el_did_you_mean(name, ("binary_tree", "custom"))
+                           hint=did_you_mean(name, ("binary_tree", "custom"))
                            or "use binary_tree(N) or custom(N, [[i, j, s], ...])")  # fmt: skip
     if not args or not (isinstance(args[0], V.Num) and args[0].is_int and args[0].value >= 1):
         raise CompileError("SQN0106", f"{name} needs the sequence length N (a positive integer) first",
@@ -225,8 +217,6 @@ def _copies(s: seg.SegmentStructure, share: str) -> dict[str, int]:
 def _region(el, ref: V.SegmentsRef, role: str, template: ast.Call, inputs: list[TensorType],
             path: tuple[str, ...], ctx):  # fmt: skip
     """Elaborate one role's block into its own graph, fed by `inputs`."""
-    from seqnet.compiler.elaborate import Builder, Ctx, Scope
-
     region = new_graph()
     builder = Builder(region, el.builder.counter)
     saved = el.graph, el.builder

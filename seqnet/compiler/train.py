@@ -6,9 +6,12 @@ import math
 
 from seqnet.compiler import objectives
 from seqnet.compiler import values as V
+from seqnet.compiler.context import Cascade, Ctx
 from seqnet.compiler.graph import output_type
+from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.objectives import LOSSES, METRICS, OBJECTIVES
 from seqnet.compiler.ops.registry import OPS
+from seqnet.compiler.overrides import override_expr
 from seqnet.compiler.train_config import (
     MODES,
     OPTIMIZERS,
@@ -65,8 +68,6 @@ class _Section:
         self.failed = False
 
     def attempt(self, fn, *args):
-        from seqnet.compiler.elaborate import Cascade
-
         try:
             return fn(*args)
         except Cascade:  # a name whose own definition failed: that error is already reported
@@ -80,8 +81,6 @@ class _Section:
 
 
 def resolve_train(el, stmt: ast.Train, scope) -> None:
-    from seqnet.compiler.elaborate import Ctx
-
     first = len(el.reporter.diagnostics)
     try:
         _resolve(el, stmt, Ctx(scope))
@@ -95,8 +94,6 @@ def _position(d) -> tuple:
 
 
 def _resolve(el, stmt: ast.Train, ctx) -> None:
-    from seqnet.compiler.elaborate import did_you_mean, override_expr
-
     section = _Section(el)
     settings: dict[str, ast.Setting] = {}
 
@@ -208,8 +205,6 @@ def _positive_setting(el, key: str, setting: ast.Setting, ctx, hint) -> float:
 
 
 def _choice_setting(el, key: str, setting: ast.Setting, ctx, choices) -> str:
-    from seqnet.compiler.elaborate import did_you_mean
-
     value = el._eval(setting.value, ctx)
     text = value.name if isinstance(value, V.Symbol) else getattr(value, "value", None)
     if text not in choices:
@@ -219,8 +214,6 @@ def _choice_setting(el, key: str, setting: ast.Setting, ctx, choices) -> str:
 
 
 def _lr_override(el, ctx) -> float:
-    from seqnet.compiler.elaborate import override_expr
-
     expr = override_expr("lr", el.overrides["lr"], el.overrides)
     value = el._eval(expr, ctx)
     if not (isinstance(value, V.Num) and value.value > 0 and math.isfinite(value.value)):
@@ -246,7 +239,6 @@ def _check_trainable(section: _Section, graph) -> None:
 
 def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
     """Check `data = task.parity(N)` against the data catalogue and the spec's inputs."""
-    from seqnet.compiler.elaborate import did_you_mean
     from seqnet.data import SOURCES, DataArgError
 
     call = setting.value
@@ -335,8 +327,6 @@ class _AlreadyReported(Exception):
 def _objective(el, call, what: str, fields: dict | None, data_span, declared=()) -> LossSpec | MetricSpec:
     """`cross_entropy(y, label)`: a loss or metric of an output and a data field, type-checked by
     the objective's rule (compiler/objectives.py)."""
-    from seqnet.compiler.elaborate import did_you_mean
-
     table = LOSSES if what == "loss" else METRICS
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and len(call.args) == 2
             and all(isinstance(a, ast.Name) for a in call.args)):  # fmt: skip
@@ -378,8 +368,6 @@ def _objective(el, call, what: str, fields: dict | None, data_span, declared=())
 def _named_call(el, setting: ast.Setting, table: dict, ctx, what: str) -> CallSpec:
     """`optimizer = adam(lr=1e-3)`: a name from the table and keyword arguments its pydantic model
     accepts; each refused argument is reported at its own value."""
-    from seqnet.compiler.elaborate import did_you_mean
-
     call = setting.value
     if isinstance(call, ast.Name):
         call = ast.Call(call, (), (), call.span)

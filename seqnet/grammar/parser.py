@@ -21,6 +21,9 @@ import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from seqnet.errors import Diagnostic, Note
+from seqnet.grammar import ast
+from seqnet.grammar.syntax_errors import index_mistakes, known_mistake
+from seqnet.grammar.to_ast import ToAst, tok_span
 from seqnet.limits import (
     MAX_EXPR_DEPTH,
     MAX_LINE_CHARS,
@@ -448,8 +451,6 @@ _STMT_STARTS = {
 
 
 def syntax_error(source, e: UnexpectedToken, stack: list, at_eof: bool = False, first=None) -> Diagnostic:
-    from seqnet.grammar.syntax_errors import known_mistake
-
     tok = e.token
     eof = at_eof or tok.type == "$END"
     span = point(source, *_eof_pos(source)) if eof else token_span(source, tok)
@@ -461,7 +462,7 @@ def syntax_error(source, e: UnexpectedToken, stack: list, at_eof: bool = False, 
     if unclosed:
         b = unclosed[-1]
         notes.append(Note(token_span(source, b), f"'{b.value}' opened here"))
-    mistake = known_mistake(e, first.value if first is not None else None)
+    mistake = known_mistake(_mistakes(), e, first.value if first is not None else None)
     if unclosed and _OPEN[unclosed[-1].type] in expected and unclosed[-1].type != "LBRACE":
         b = unclosed[-1]
         closer = "]" if b.type == "LSQB" else ")"
@@ -485,6 +486,12 @@ def _generic_hint(tok, expected: set[str], eof: bool) -> str | None:
     if tok.type == "NAME" and "EQUAL" in expected:
         return "statements are 'name = expression'"
     return None
+
+
+@lru_cache(maxsize=1)
+def _mistakes():
+    """The catalogue of common mistakes, indexed by where each makes this parser fail."""
+    return index_mistakes(_first_error)
 
 
 def _first_error(text: str) -> tuple[int, str, str | None] | None:
@@ -556,11 +563,8 @@ def recursion_room(levels: int = MAX_EXPR_DEPTH, frames_per_level: int = 8) -> I
 
 def parse(source: SourceFile) -> tuple[object, list[Diagnostic]]:  # (ast.Module | None, ...)
     """Text -> AST. Returns the module (None if there were syntax errors) and the diagnostics."""
-    from seqnet.grammar import ast
-    from seqnet.grammar.to_ast import ToAst, _tspan
-
     result = parse_tree(source)
-    comments = tuple(ast.Comment(str(c), _tspan(source, c)) for c in result.comments)
+    comments = tuple(ast.Comment(str(c), tok_span(source, c)) for c in result.comments)
     if result.tree is None:
         return None, result.diagnostics
     deep = too_deep(source, result.tree)

@@ -6,7 +6,7 @@ token at which it fails identify the mistake. The same table drives the golden t
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
 
 from lark.exceptions import UnexpectedToken
 
@@ -137,17 +137,19 @@ MISTAKES: list[tuple[str, str, list[str]]] = [
 ]
 
 
-@lru_cache(maxsize=1)
-def _table() -> tuple[dict, dict]:
-    """Two indexes: (state, token type, first word of the statement) -> mistake, which tells
-    `for i in ...` from `def f(...)`, and the coarser (state, token type) -> first mistake seen."""
-    from seqnet.grammar.parser import _first_error
+MistakeIndex = tuple[dict, dict]
 
+
+def index_mistakes(first_error: Callable[[str], tuple | None]) -> MistakeIndex:
+    """Two indexes: (state, token type, first word of the statement) -> mistake, which tells
+    `for i in ...` from `def f(...)`, and the coarser (state, token type) -> first mistake seen.
+    `first_error(text)` is the parser's (state, token type, first word) of the first syntax error
+    in `text`: passed in, so this catalogue needs nothing from the parser (no import cycle)."""
     specific: dict[tuple, tuple[str, str]] = {}
     coarse: dict[tuple, tuple[str, str]] = {}
     for message, hint, examples in MISTAKES:
         for example in examples:
-            err = _first_error(example)
+            err = first_error(example)
             if err is None:
                 continue  # tests/grammar/test_syntax_errors.py requires every example to fail
             specific.setdefault(err, (message, hint))
@@ -155,7 +157,7 @@ def _table() -> tuple[dict, dict]:
     return specific, coarse
 
 
-def known_mistake(e: UnexpectedToken, first: str | None = None) -> tuple[str, str] | None:
-    specific, coarse = _table()
+def known_mistake(index: MistakeIndex, e: UnexpectedToken, first: str | None = None) -> tuple[str, str] | None:
+    specific, coarse = index
     key = (e.state.position, e.token.type)
     return specific.get((*key, first)) or coarse.get(key)

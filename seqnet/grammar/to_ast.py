@@ -12,7 +12,7 @@ def _span(source: SourceFile, meta) -> Span:
     return Span(source, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-def _tspan(source: SourceFile, tok: Token) -> Span:
+def tok_span(source: SourceFile, tok: Token) -> Span:
     return Span(source, tok.line, tok.column, tok.end_line, tok.end_column)
 
 
@@ -49,7 +49,7 @@ class ToAst(Transformer):
         return min(self._starts[line - 1] + column - 1, len(self.source.text))
 
     def _t(self, tok: Token) -> Span:
-        return _tspan(self.source, tok)
+        return tok_span(self.source, tok)
 
     def transform(self, tree: Tree):
         """Lark's own transform recurses once per tree level, so a long `x + x + ... + x` would

@@ -1,0 +1,247 @@
+"""Calls: binding arguments to an op's signature, checking each attribute's kind, and adding the
+op's node with its inferred types, parameters and cost; blocks and segment structures are called
+through here too."""
+
+from __future__ import annotations
+
+from seqnet.compiler import mechanisms
+from seqnet.compiler import values as V
+from seqnet.compiler.context import Ctx, prefix_of
+from seqnet.compiler.expressions import INTERNAL_OPS
+from seqnet.compiler.names import IDENT, did_you_mean
+from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError
+from seqnet.compiler.statements import too_big_axis
+from seqnet.compiler.types import NamedInt, plain
+from seqnet.errors import CompileError, Note
+from seqnet.grammar import ast
+from seqnet.limits import MAX_DIM
+from seqnet.source import Span
+
+# Ops made by statements (wormhole, segments) rather than calls: their call signature is no hint.
+STATEMENT_OPS = frozenset({"wormhole_gate", "segments"})
+
+
+class Calls:
+    """Elaborator methods for calls (a mixin of Elaborator)."""
+
+    def _call(self, e: ast.Call, ctx: Ctx, label):
+        if e.misplaced:
+            raise CompileError("SQN0105", "a positional argument follows a keyword argument",
+                               e.misplaced[0].span, hint="put positional arguments first")  # fmt: skip
+        seen: dict[str, Span] = {}
+        for kw in e.kwargs:
+            if kw.name in seen:
+                raise CompileError("SQN0109", f"argument '{kw.name}' is given twice", kw.name_span,
+                                   notes=(Note(seen[kw.name], "first here"),))  # fmt: skip
+            seen[kw.name] = kw.name_span
+        func = self._eval(e.func, ctx)
+        if isinstance(func, V.Symbol) and func.name == "size":
+            return self._size(e, ctx)
+        if isinstance(func, V.Symbol):
+            if func.name in INTERNAL_OPS:
+                raise CompileError("SQN0102", f"'{func.name}' is created by its own statement and "
+                                   "cannot be called", func.span,
+                                   hint="use a 'wormhole' or 'segments' statement")  # fmt: skip
+            raise self._unknown(func, ctx, "op or block")
+        args = [self._eval(a, ctx) for a in e.args]
+        kwargs = {kw.name: (self._eval(kw.value, ctx), kw) for kw in e.kwargs}
+        if isinstance(func, V.OpRef):
+            return self._op_call(OPS[func.name], e, args, kwargs, ctx, label)
+        if isinstance(func, V.BlockRef):
+            return self._block_call(func, e, args, kwargs, ctx, label)
+        if isinstance(func, V.SegmentsRef):
+            return self._apply_segments(func, e, args, kwargs, ctx, label)
+        raise CompileError("SQN0106", f"{V.describe(func)} cannot be called", e.func.span)
+
+    def _op_call(self, op: OpDef, e: ast.Call, args, kwargs, ctx: Ctx, label):
+        bound: dict[str, tuple[object, Span]] = {}
+        params = list(op.args)
+        pos = 0
+        for value, node in zip(args, e.args):
+            if pos < len(params) and params[pos].kind == "tensors":
+                bound.setdefault(params[pos].name, ([], node.span))[0].append((value, node.span))
+                continue
+            if pos >= len(params):
+                raise CompileError("SQN0105", f"{op.name} takes at most {len(params)} positional "
+                                   f"argument{'s' if len(params) != 1 else ''}", node.span,
+                                   hint=f"signature: {op.signature()}")  # fmt: skip
+            bound[params[pos].name] = (value, node.span)
+            pos += 1
+        for name, (value, kw) in kwargs.items():
+            arg = op.arg(name)
+            if arg is not None and arg.is_tensor and not arg.required and _is_none(value):
+                continue  # `kv=none`, as the signature writes an optional tensor left out
+            if arg is None or (arg.kind == "any"):
+                raise CompileError("SQN0103", f"{op.name} has no argument '{name}'", kw.name_span,
+                                   hint=did_you_mean(name, [a.name for a in op.args if a.kind != "any"])
+                                   or f"signature: {op.signature()}")  # fmt: skip
+            if name in bound:
+                raise CompileError("SQN0109", f"argument '{name}' is given twice (by position and by "
+                                   "name)", kw.name_span)  # fmt: skip
+            bound[name] = (value, kw.value.span)
+        tensors, attrs = {}, {}
+        for arg in op.args:
+            if arg.name not in bound:
+                if arg.required and arg.kind != "tensors":
+                    raise CompileError("SQN0104", f"{op.name} is missing its argument '{arg.name}'",
+                                       e.span, hint=f"signature: {op.signature()}")  # fmt: skip
+                if arg.kind == "tensors":
+                    tensors[arg.name] = []
+                elif arg.is_tensor:
+                    if arg.default is not None:
+                        tensors[arg.name] = arg.default
+                else:
+                    attrs[arg.name] = arg.default
+                continue
+            value, span = bound[arg.name]
+            if arg.kind == "tensors":
+                tensors[arg.name] = [self._expect_tensor(v, s, op, arg.name, ctx) for v, s in value]
+            elif arg.kind == "tensor":
+                tensors[arg.name] = self._expect_tensor(value, span, op, arg.name, ctx)
+            else:
+                attrs[arg.name] = self._attr(value, span, op, arg, ctx)
+        spans = {k: v[1] for k, v in bound.items()}
+        for k, v in bound.items():
+            if isinstance(v[0], list):  # a variadic argument: one span per tensor
+                spans.update({f"{k}{i}": item_span for i, (_, item_span) in enumerate(v[0])})
+        return self._op_node(op.name, tensors, attrs, e.span, ctx, label, spans)
+
+    def _expect_tensor(self, value, span: Span, op: OpDef, arg: str, ctx: Ctx) -> V.TensorRef:
+        if isinstance(value, V.TensorRef):
+            return value
+        if isinstance(value, V.Symbol):
+            raise self._unknown(value, ctx)
+        raise CompileError("SQN0106", f"{op.name}'s argument '{arg}' must be a tensor, but it is "
+                           f"{V.describe(value)}", span, hint=f"signature: {op.signature()}")  # fmt: skip
+
+    def _attr(self, value, span: Span, op: OpDef, arg, ctx: Ctx):
+        kind = arg.kind
+        where = f"{op.name}'s argument '{arg.name}'"
+        if kind == "int":
+            if isinstance(value, V.Num) and value.is_int:
+                return _named_int(value)
+            if isinstance(value, V.Num) and float(value.value).is_integer():
+                return int(value.value)
+        elif kind == "float":
+            if isinstance(value, V.Num):
+                return float(value.value)
+        elif kind == "bool":
+            if isinstance(value, V.Bool):
+                return value.value
+        elif kind == "str":
+            if isinstance(value, (V.Str, V.Symbol)):
+                return value.value if isinstance(value, V.Str) else value.name
+            if isinstance(value, V.OpRef):
+                return value.name
+        elif kind == "choice":
+            text = {V.Str: lambda v: v.value, V.Symbol: lambda v: v.name, V.OpRef: lambda v: v.name}
+            if type(value) in text:
+                chosen = text[type(value)](value)
+                if chosen in arg.choices:
+                    return chosen
+                raise CompileError("SQN0108", f"{where} must be one of {', '.join(arg.choices)}; got "
+                                   f"'{chosen}'", span, hint=did_you_mean(chosen, arg.choices))  # fmt: skip
+        elif kind == "ints":
+            if isinstance(value, V.ListVal) and all(isinstance(i, V.Num) and i.is_int for i in value.items):
+                return tuple(_named_int(i) for i in value.items)
+        elif kind == "any":
+            return value
+        if isinstance(value, V.Symbol):
+            raise self._unknown(value, ctx)
+        want = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+                "choice": "one of " + ", ".join(arg.choices), "ints": "a list of integers"}[kind]  # fmt: skip
+        raise CompileError("SQN0106", f"{where} must be {want}, but it is {V.describe(value)}", span,
+                           hint=f"signature: {op.signature()}")  # fmt: skip
+
+    def _op_node(self, op_name: str, tensors: dict, attrs: dict, span: Span, ctx: Ctx, label,
+                 arg_spans: dict | None = None, extra: dict | None = None, name: str | None = None):  # fmt: skip
+        op = OPS[op_name]
+        types = {k: (tuple(t.type for t in v) if isinstance(v, list) else v.type)
+                 for k, v in tensors.items() if v is not None}  # fmt: skip
+        call = OpCall(op, types, attrs)
+        try:
+            outputs = op.infer(call)
+            params = op.params(call)
+            flops = op.flops(call, outputs)
+        except ShapeError as err:
+            raise self._shape_error(err, op, tensors, span, arg_spans or {}) from None
+        for shape in [t.dims for t in outputs] + [p.shape for p in params.values()]:
+            big = next((d for d in shape if d > MAX_DIM), None)
+            if big is not None:
+                raise too_big_axis(f"{op_name}'s result", big, span)
+        builder = self.builder
+        name = name or builder.unique(ctx.path, label or op_name)
+        owner = name
+        if ctx.shared_with is not None and params:
+            owner = ctx.shared_with + name[len(prefix_of(ctx)) :]
+        args = []
+        for arg in op.tensor_args:
+            v = tensors.get(arg.name)
+            if v is None:
+                continue
+            refs = tuple((t.node, t.port) for t in v) if isinstance(v, list) else (v.node, v.port)
+            args.append((arg.name, refs))
+        attrs = {k: plain(v) for k, v in attrs.items()}
+        builder.add(name, op=op_name, attrs=attrs, args=tuple(args), outputs=tuple(outputs),
+                    params=params, param_owner=owner, flops=flops, span=span, chain=ctx.chain,
+                    path=ctx.path, label=None, repeats=ctx.repeats, **(extra or {}))  # fmt: skip
+        for arg, refs in args:
+            if isinstance(refs[0], tuple):
+                for i, (node, port) in enumerate(refs):
+                    self._edge(node, name, arg, port, i)
+            else:
+                self._edge(refs[0], name, arg, refs[1], 0)
+        results = tuple(V.TensorRef(name, i, t, span) for i, t in enumerate(outputs))
+        return results[0] if len(results) == 1 else V.TupleVal(results, span)
+
+    def _edge(self, src: str, dst: str, arg: str, port: int, index: int) -> None:
+        g = self.builder.g
+        g.add_edge(src, dst, arg=arg, index=index, port=port,
+                   type=g.nodes[src]["outputs"][port], wormhole=False)  # fmt: skip
+
+    def _shape_error(self, err: ShapeError, op: OpDef, tensors, span: Span, arg_spans: dict):
+        """A shape rule's complaint, pointed at the argument at fault, with notes saying where
+        each tensor involved came from, named as the user wrote them."""
+        where = arg_spans.get(err.arg, span) if err.arg else span
+        notes = []
+        base = (err.arg or "").rstrip("0123456789")
+        if base in tensors:  # a complaint about tensors: show where each operand came from
+            for name, v in tensors.items():
+                refs = v if isinstance(v, list) else [v] if v is not None else []
+                for i, ref in enumerate(refs):
+                    arg_key = f"{name}{i}" if isinstance(v, list) else name
+                    arg_span = arg_spans.get(arg_key)
+                    text = _span_text(arg_span) if arg_span is not None else None
+                    if ref.span in (arg_span, where) or text is None:
+                        continue
+                    how = "declared" if self.graph.nodes[ref.node]["op"] == "input" else "computed"
+                    notes.append(Note(ref.span, f"'{text}' is {ref.type}, {how} here"))
+        shown = "wormhole" if op.name == "wormhole_gate" else op.name
+        message = err.message if err.message.startswith(shown) else f"{shown}: {err.message}"
+        hint = err.hint
+        if hint is None and op.name not in STATEMENT_OPS:  # at least: what the op takes
+            hint = f"{op.name} takes {op.signature()}"
+        return CompileError(err.code, message, where, hint=hint, notes=notes[:3])
+
+    def _apply_segments(self, ref: V.SegmentsRef, e: ast.Call, args, kwargs, ctx: Ctx, label):
+        return mechanisms.apply_segments(self, ref, e, args, kwargs, ctx, label)
+
+
+def _is_none(value) -> bool:
+    return isinstance(value, V.Symbol) and value.name == "none"
+
+
+def _span_text(span: Span) -> str | None:
+    """The source text under a one-line span, if short enough to quote in a message."""
+    if span.end_line != span.line:
+        return None
+    text = span.source.line(span.line)[span.column - 1 : span.end_column - 1].strip()
+    return text if 0 < len(text) <= 32 else None
+
+
+def _named_int(v: V.Num) -> int:
+    """An integer attribute; one written with dims keeps its text for the shapes it makes."""
+    text = v.text
+    if isinstance(text, str) and IDENT.search(text) and text != str(v.value):
+        return NamedInt(v.value, text)
+    return v.value

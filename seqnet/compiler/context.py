@@ -1,0 +1,97 @@
+"""What elaboration carries from statement to statement: scopes of names, the context of the
+expansion being built (path, call sites, repeats, sharing) and the builder that adds graph nodes.
+A leaf of the compiler: the elaborator, mechanisms and the train section all use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from seqnet.errors import CompileError
+from seqnet.limits import MAX_NODES
+from seqnet.source import Span
+
+
+class Scope:
+    def __init__(self, parent: Scope | None = None):
+        self.vars: dict[str, object] = {}
+        self.spans: dict[str, Span] = {}
+        self.parent = parent
+
+    def lookup(self, name: str):
+        scope = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope.vars[name]
+            scope = scope.parent
+        return None
+
+    def names(self) -> set[str]:
+        out, scope = set(), self
+        while scope is not None:
+            out |= set(scope.vars)
+            scope = scope.parent
+        return out
+
+    def bind(self, name: str, value, span: Span | None = None) -> None:
+        self.vars[name] = value
+        if span is not None:
+            self.spans[name] = span
+
+
+@dataclass(frozen=True)
+class Ctx:
+    scope: Scope
+    path: tuple[str, ...] = ()
+    chain: tuple[Span, ...] = ()  # call sites, innermost first
+    repeats: tuple = ()  # (group, index, count, shared)
+    blocks: tuple[str, ...] = ()  # blocks being expanded (recursion check)
+    shared_with: str | None = None  # path prefix whose parameters this expansion reuses
+    in_block: bool = False
+
+
+class Builder:
+    """Adds nodes to one graph with unique hierarchical names and deterministic order."""
+
+    def __init__(self, graph: nx.MultiDiGraph, counter: list[int]):
+        self.g = graph
+        self.counter = counter  # shared across regions so `order` is global
+        self.used: set[str] = set()
+        self.next_suffix: dict[str, int] = {}  # base name -> next suffix to try (linear naming)
+
+    def unique(self, path: tuple[str, ...], local: str) -> str:
+        base = "/".join((*path, local))
+        name, k = base, self.next_suffix.get(base, 1)
+        if name in self.used:
+            name = f"{base}_{k}"
+            while name in self.used:
+                k += 1
+                name = f"{base}_{k}"
+            self.next_suffix[base] = k + 1
+        self.used.add(name)
+        return name
+
+    def add(self, name: str, **data) -> str:
+        if self.counter[0] >= MAX_NODES:  # the counter is shared with the regions: all nodes
+            raise CompileError("SQN0005", f"the graph exceeds {MAX_NODES:,} nodes", data.get("span"),
+                               hint="use fewer layers or smaller repeat counts")  # fmt: skip
+        self.counter[0] += 1
+        self.g.add_node(name, order=self.counter[0], **data)
+        return name
+
+
+class Cascade(Exception):
+    """A statement uses a name whose own definition failed: already reported, stay quiet. Not a
+    CompileError, so no handler of those can report it: it is no diagnostic and has no code."""
+
+
+def prefix_of(ctx: Ctx) -> str:
+    return "/".join(ctx.path)
+
+
+def shared_path(ctx: Ctx, path: tuple[str, ...]) -> str | None:
+    """The parameter owner's path for an expansion nested inside a shared repeat copy."""
+    if ctx.shared_with is None:
+        return None
+    return ctx.shared_with + "/" + "/".join(path[len(ctx.path) :])
