@@ -86,26 +86,16 @@ def cmd_check(args) -> int:
 
 def _emit(args) -> int:
     from seqnet import emit
+    from seqnet.pipeline import run
 
     if len(args.files) != 1:
         raise UsageError("--emit takes one file")
-    path = args.files[0]
-    if args.emit == "ast":
-        from seqnet.grammar.parser import parse
-        from seqnet.pipeline import read_source
-
-        source, err = read_source(Path(path), path)
-        module, diags = (None, [err]) if err else parse(source)
-        _print_diags(diags, False)
-        if module is None:
-            return EXIT_SPEC
-        print(emit.emit_ast(module), end="")
-        return EXIT_OK
-    graph, diags, _ = _compile(path, args)
-    _print_diags(diags, False)
-    if graph is None:
+    stage, show = emit.EMITTERS[args.emit]
+    c = run(Path(args.files[0]), until=stage, overrides=_overrides(args.set))
+    _print_diags(c.diagnostics, False)
+    text = show(c)
+    if text is None:
         return EXIT_SPEC
-    text = emit.emit_graph(graph) if args.emit == "graph" else emit.emit_stablehlo(graph)
     print(text, end="")
     return EXIT_OK
 
@@ -338,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("--json", action="store_true", help="diagnostics as JSON")
     c.add_argument("-q", "--quiet", action="store_true", help="print only diagnostics")
-    c.add_argument("--emit", choices=["ast", "graph", "stablehlo"],
+    from seqnet.emit import EMITTERS
+
+    c.add_argument("--emit", choices=list(EMITTERS),
                    help="print what a stage produced: the syntax tree, the graph IR, or the "
                         "StableHLO of apply (op locations name the spec's nodes)")  # fmt: skip
     c.set_defaults(run=cmd_check)

@@ -15,7 +15,14 @@ from seqnet.compiler.graph import topo_order
 from seqnet.compiler.values import spell
 from seqnet.source import SourceFile, Span
 
-STAGES = ("ast", "graph", "stablehlo")
+# what --emit can print: {name: (the pipeline stage it needs, its text, or None when the stage
+# produced nothing to print)}. A syntax tree recovered past syntax errors is still printed.
+EMITTERS = {
+    "ast": ("parse", lambda c: None if c.module is None else emit_ast(c.module)),
+    "graph": ("verify", lambda c: None if c.failed else emit_graph(c.graph)),
+    "stablehlo": ("verify", lambda c: None if c.failed else emit_stablehlo(c.graph)),
+}
+STAGES = tuple(EMITTERS)
 
 
 def emit_ast(module) -> str:

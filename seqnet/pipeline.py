@@ -1,9 +1,17 @@
-"""The compiler pipeline, one straight list of stages: read -> parse -> elaborate -> verify."""
+"""The compiler pipeline, one straight list of named stages: read -> parse -> elaborate -> verify.
+
+`run(spec, until=STAGE)` runs them in order and stops after `until` (or at the first stage that
+reports an error); `seqnet check --emit` prints what a stage produced (see `emit.EMITTERS`).
+Elaboration infers each node's types as it builds it, through the op registry's shape rules;
+the IR schema is verified after every stage that builds the graph, and "verify" freezes it.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
@@ -71,44 +79,124 @@ def parse_source(source: SourceFile):
     return parse(source)
 
 
-def compile_source(
-    source: SourceFile, overrides: dict[str, str] | None = None, root_dir: Path | None = None
-) -> tuple[nx.MultiDiGraph | None, list[Diagnostic]]:
-    """Source -> validated graph IR. Returns (graph or None, all diagnostics)."""
-    from seqnet.compiler import ir
+# --- the stages ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Compilation:
+    """One spec on its way through the stages: what each has produced so far, and every
+    diagnostic. A stage that reports an error ends the run; `stage` is the last one that ran."""
+
+    path: Path | None = None
+    source: SourceFile | None = None
+    overrides: dict[str, str] | None = None
+    root_dir: Path | None = None
+    module: object = None  # grammar.ast.Module, after "parse"
+    graph: nx.MultiDiGraph | None = None  # after "elaborate"
+    reporter: Reporter = field(default_factory=Reporter)
+    stage: str | None = None
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.reporter.diagnostics
+
+    @property
+    def failed(self) -> bool:
+        return self.reporter.has_errors
+
+
+def _read(c: Compilation) -> None:
+    if c.source is None:
+        c.source, err = read_source(c.path, str(c.path))
+        if err is not None:
+            c.reporter.diagnostics.append(err)
+
+
+def _parse(c: Compilation) -> None:
+    c.module, diags = parse_source(c.source)
+    c.reporter.diagnostics.extend(diags)
+    if c.module is None and not c.failed:  # pragma: no cover - the parser reports why
+        c.reporter.error("SQN0001", "the spec could not be parsed", None)
+
+
+def _elaborate(c: Compilation) -> None:
     from seqnet.compiler.elaborate import Elaborator
     from seqnet.compiler.overrides import Overrides
-    from seqnet.compiler.verify import PASSES
 
-    reporter = Reporter()
-    module, diags = parse_source(source)
-    reporter.diagnostics.extend(diags)
-    if module is None:
-        return None, reporter.diagnostics
+    source = c.source
+    root = c.root_dir or (source.path.parent if source.path else None)
 
     def loader(path: Path):
-        shown = _display(path, root_dir or (source.path.parent if source.path else Path.cwd()))
+        shown = _display(path, root or Path.cwd())
         sub, err = read_source(path, shown)
         if err is not None:
             return None, None, [err]
         sub_module, sub_diags = parse_source(sub)
         return sub, sub_module, sub_diags
 
-    if not isinstance(overrides, Overrides):
-        overrides = Overrides(overrides or {})
-    el = Elaborator(reporter, overrides, root_dir or (source.path.parent if source.path else None),
-                    loader)  # fmt: skip
+    overrides = c.overrides if isinstance(c.overrides, Overrides) else Overrides(c.overrides or {})
+    el = Elaborator(c.reporter, overrides, root, loader)
     if source.path is not None:
         el.import_stack.append(source.path)
-    graph = el.module(module)
-    if reporter.has_errors:
-        return None, reporter.diagnostics
-    ir.verify(graph, "elaborate")
+    c.graph = el.module(c.module)
+
+
+def _verify(c: Compilation) -> None:
+    from seqnet.compiler import ir
+    from seqnet.compiler.verify import PASSES
+
     for check in PASSES:
-        check(graph, reporter)
-    if reporter.has_errors:
-        return None, reporter.diagnostics
-    return ir.freeze(graph), reporter.diagnostics
+        check(c.graph, c.reporter)
+    if not c.failed:
+        c.graph = ir.freeze(c.graph)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Compilation], None]
+    builds_graph: bool = False  # the IR schema is verified after it (see compiler/ir.py)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("read", _read),
+    Stage("parse", _parse),
+    Stage("elaborate", _elaborate, builds_graph=True),  # shapes are inferred as nodes are built
+    Stage("verify", _verify),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def run(spec: SourceFile | str | Path, until: str = "verify", *, overrides=None,
+        root_dir: Path | None = None, verify_ir: bool = True) -> Compilation:  # fmt: skip
+    """Run the stages on a spec (a SourceFile, or a path), up to and including `until`."""
+    if until not in STAGE_NAMES:
+        raise ValueError(f"unknown stage {until!r}; stages: {', '.join(STAGE_NAMES)}")
+    c = Compilation(overrides=overrides, root_dir=root_dir)
+    if isinstance(spec, SourceFile):
+        c.source = spec
+    else:
+        c.path = Path(spec)
+    for stage in STAGES:
+        stage.run(c)
+        c.stage = stage.name
+        if c.failed:
+            break
+        if stage.builds_graph and verify_ir:
+            from seqnet.compiler import ir
+
+            ir.verify(c.graph, stage.name)
+        if stage.name == until:
+            break
+    return c
+
+
+def compile_source(
+    source: SourceFile, overrides: dict[str, str] | None = None, root_dir: Path | None = None
+) -> tuple[nx.MultiDiGraph | None, list[Diagnostic]]:
+    """Source -> validated graph IR. Returns (graph or None, all diagnostics)."""
+    c = run(source, overrides=overrides, root_dir=root_dir)
+    return (None if c.failed else c.graph), c.diagnostics
 
 
 def _display(path: Path, root: Path) -> str:
