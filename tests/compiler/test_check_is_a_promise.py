@@ -75,6 +75,10 @@ def specs(draw) -> str:
         body, shape = draw(st.sampled_from(fits * 3 + reduce + keep))
     elif len(x_dims) == 1:
         body, shape = "h = dense(x, 8, act=relu)", (8,)
+        solver = draw(st.sampled_from([None, None, "fixed_point", "unrolled", "forward"]))
+        if solver is not None:  # a gated back-edge, solved to a fixed point
+            body = ("g = dense(x, 8, act=tanh)\nh = dense(g, 8, act=tanh)\n"
+                    f"wormhole h -> g solver={solver} max_iter=5")  # fmt: skip
     else:
         body, shape = draw(st.sampled_from([
             ("h = dense(x, 8, act=tanh)", ("N", 8)),
