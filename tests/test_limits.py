@@ -9,7 +9,8 @@ import pytest
 
 from seqnet import limits
 from seqnet.codes import CODES
-from seqnet.compiler.ops.registry import OPS, OpCall, ShapeError, load_ops
+from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.registry import OPS, OpCall, ShapeError
 from seqnet.compiler.summary import summarize, summary_table
 from seqnet.compiler.types import Dim, TensorType
 from seqnet.grammar.parser import parse

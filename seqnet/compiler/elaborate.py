@@ -25,7 +25,7 @@ from seqnet.compiler.declarations import Declarations
 from seqnet.compiler.expressions import Expressions
 from seqnet.compiler.graph import new_graph
 from seqnet.compiler.names import did_you_mean
-from seqnet.compiler.ops.registry import load_ops
+from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.overrides import TRAIN_OVERRIDABLE, Overrides
 from seqnet.compiler.statements import Statements
 from seqnet.compiler.train import resolve_train

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from seqnet.compiler.types import DTYPES, TensorType
-from seqnet.data.sources import DataArgError
+from seqnet.data.errors import DataArgError
 
 VOCAB_SUFFIX = "__vocab"
 EVAL_FRACTION = 0.1

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.ops.reference import markdown
-from seqnet.compiler.ops.registry import load_ops
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ops.md"
 

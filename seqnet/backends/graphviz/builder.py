@@ -23,7 +23,7 @@ from seqnet.backends.graphviz.edges import edge_label, edge_tooltip, emit_edges,
 from seqnet.backends.graphviz.labels import params_text
 from seqnet.backends.graphviz.legend import Mark, graph_label
 from seqnet.compiler.graph import param_count, topo_order
-from seqnet.compiler.ops.registry import load_ops
+from seqnet.compiler.ops.catalog import load_ops
 
 COLLAPSED = Mark("fg", "▤", "collapsed block")
 

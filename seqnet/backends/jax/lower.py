@@ -32,7 +32,8 @@ from seqnet.backends.jax.context import LowerCtx
 from seqnet.backends.jax.init import init_params
 from seqnet.backends.jax.ops.common import ACTIVATIONS
 from seqnet.compiler.graph import output_type, topo_order
-from seqnet.compiler.ops.registry import OPS, load_ops
+from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.registry import OPS
 
 BACKEND = "jax"
 LOW_PRECISION = ("bfloat16", "float16")

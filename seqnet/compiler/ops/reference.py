@@ -5,7 +5,8 @@ Regenerate with `python -m seqnet.compiler.ops.reference > docs/ops.md`; a test 
 
 from __future__ import annotations
 
-from seqnet.compiler.ops.registry import FAMILY_STYLES, load_ops
+from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.registry import FAMILY_STYLES
 
 INTERNAL = {"segments", "wormhole_gate"}
 

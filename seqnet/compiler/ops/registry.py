@@ -2,8 +2,9 @@
 
 An `OpDef` holds the op's signature (tensor and attribute arguments with kinds and defaults), its
 shape rule, its parameter shapes and initialisers, a FLOPs estimate, its diagram family, and one
-lowering rule per backend. Backends attach lowerings with `register_lowering` (the way JAX attaches
-per-platform lowering rules to a primitive), so nothing here imports a backend.
+lowering rule per backend. Backends attach lowerings with `catalog.register_lowering` (the way JAX
+attaches per-platform lowering rules to a primitive), so nothing here imports a backend. This
+module is a leaf: `catalog.py` loads the family modules that fill OPS.
 
 Drawing backends attach drawing rules the same way, with `register_drawing(op, backend)`, into
 `OpDef.drawings` (kept apart from `lowerings`: a drawing rule is not a computation, and its shape
@@ -192,51 +193,6 @@ def op(name: str, family: str, args, infer, **kw) -> OpDef:
     definition = OpDef(name, family, tuple(args), infer, **kw)
     OPS[name] = definition
     return definition
-
-
-def register_lowering(name: str, backend: str):
-    """Decorator: `@register_lowering("dense", "jax")` attaches a backend's rule to an op."""
-
-    def attach(rule: Callable) -> Callable:
-        load_ops()
-        OPS[name].lowerings[backend] = rule
-        return rule
-
-    return attach
-
-
-def register_drawing(name: str, backend: str):
-    """`register_drawing("segments", "graphviz")(rule)`: a drawing backend's rule for an op (the
-    same form as register_lowering; a rule overrides the family's default drawing)."""
-
-    def attach(rule):
-        load_ops()
-        OPS[name].drawings[backend] = rule
-        return rule
-
-    return attach
-
-
-def missing_lowerings(backend: str) -> list[str]:
-    load_ops()
-    return sorted(n for n, d in OPS.items() if backend not in d.lowerings)
-
-
-_loaded = False
-
-
-def load_ops() -> dict[str, OpDef]:
-    """Import every op family module once (they register themselves)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from seqnet.compiler.ops import (  # noqa: F401
-            attention,
-            core,
-            mechanisms,
-            recurrent,
-        )
-    return OPS
 
 
 # --- helpers shared by shape rules ---------------------------------------------------------------

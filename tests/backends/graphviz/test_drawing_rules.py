@@ -14,7 +14,8 @@ import seqnet
 from seqnet.backends.graphviz import to_dot
 from seqnet.backends.graphviz.rules.base import BACKEND, FAMILY_RULES, NodeRule
 from seqnet.backends.graphviz.rules.lookup import rule_for_op
-from seqnet.compiler.ops.registry import FAMILY_STYLES, OPS, load_ops
+from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.registry import FAMILY_STYLES, OPS
 
 GRAPHVIZ = Path(seqnet.__file__).parent / "backends" / "graphviz"
 

@@ -17,7 +17,8 @@ import numpy as np
 
 import seqnet.backends.jax.ops  # noqa: F401  (registers the rules)
 from seqnet.backends.jax.context import LowerCtx
-from seqnet.compiler.ops.registry import OPS, OpCall, load_ops
+from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.registry import OPS, OpCall
 from seqnet.compiler.types import Dim, TensorType
 
 BATCH = 2

@@ -22,7 +22,8 @@ from op_cases import CASES, Built, as_jax, as_tuple, build, case, run
 
 from seqnet.backends.jax.ops import common
 from seqnet.backends.jax.ops.attention import triple_product
-from seqnet.compiler.ops.registry import ACTIVATIONS, OPS, load_ops, missing_lowerings
+from seqnet.compiler.ops.catalog import load_ops, missing_lowerings
+from seqnet.compiler.ops.registry import ACTIVATIONS, OPS
 
 RTOL = 1e-5
 

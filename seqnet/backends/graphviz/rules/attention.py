@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
-from seqnet.compiler.ops.registry import register_drawing
+from seqnet.compiler.ops.catalog import register_drawing
 
 
 class SimplicialRule(NodeRule):

@@ -8,7 +8,8 @@ from __future__ import annotations
 from seqnet.backends.graphviz.rules import attention, recurrent, segments, wormhole  # noqa: F401
 from seqnet.backends.graphviz.rules.base import BACKEND, FAMILY_RULES, NodeRule
 from seqnet.backends.graphviz.rules.inputs import InputRule
-from seqnet.compiler.ops.registry import OPS, load_ops
+from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.registry import OPS
 
 INPUT_RULE = InputRule()
 

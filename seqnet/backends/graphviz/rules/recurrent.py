@@ -10,7 +10,7 @@ from seqnet.backends.graphviz.dot_syntax import attr_list, edge_stmt, node_stmt,
 from seqnet.backends.graphviz.labels import node_tooltip
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
-from seqnet.compiler.ops.registry import register_drawing
+from seqnet.compiler.ops.catalog import register_drawing
 
 STATE = Mark("state", "⟲", "recurrent state")
 

@@ -21,7 +21,7 @@ from seqnet.backends.graphviz.labels import clip, count, op_summary, params_text
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
 from seqnet.compiler.graph import param_count, topo_order
-from seqnet.compiler.ops.registry import register_drawing
+from seqnet.compiler.ops.catalog import register_drawing
 
 ELLIPSIS = Mark("muted", "⋯", "subtree not drawn")
 ROLES = ("token", "fusion", "decoder")

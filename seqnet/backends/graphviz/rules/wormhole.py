@@ -7,7 +7,7 @@ from seqnet.backends.graphviz.dot_syntax import edge_stmt
 from seqnet.backends.graphviz.labels import fmt_value
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
-from seqnet.compiler.ops.registry import register_drawing
+from seqnet.compiler.ops.catalog import register_drawing
 
 WORMHOLE = Mark("wormhole", "- - ▶", "wormhole (back-edge)")
 

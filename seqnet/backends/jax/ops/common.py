@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from seqnet.backends.jax.context import LowerCtx
-from seqnet.compiler.ops.registry import register_lowering
+from seqnet.compiler.ops.catalog import register_lowering
 
 BACKEND = "jax"
 
