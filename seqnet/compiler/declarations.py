@@ -96,18 +96,11 @@ class Declarations:
             cycle = " -> ".join(p.name for p in [*self.import_stack, target])
             raise CompileError("SQN0203", f"cyclic import: {cycle}", stmt.path_span,
                                hint="move the shared blocks into a third file both import")  # fmt: skip
-        if target.exists() and not target.is_file():  # a folder, FIFO or device: never read it
-            kind = file_kind(target.stat().st_mode)
-            raise CompileError("SQN0201", f'"{stmt.path}" is {kind}, not a spec file', stmt.path_span,
-                               hint="import a .seqnet file")  # fmt: skip
-        if not target.is_file():
-            siblings = sorted(p for p in target.parent.glob("*.seqnet") if p.is_file()) \
-                if target.parent.is_dir() else []  # fmt: skip
-            stems = {p.stem: p.name for p in siblings}
-            match = difflib.get_close_matches(Path(stmt.path).stem, stems, n=1, cutoff=0.75)
-            near = f"did you mean '{stems[match[0]]}'?" if match else None
-            raise CompileError("SQN0201", f'cannot find "{stmt.path}"', stmt.path_span,
-                               hint=near or f"no such file next to {here.name}")  # fmt: skip
+        try:
+            self._check_import_target(stmt, target, here)
+        except OSError as e:  # a name too long for the file system, a folder it may not read, ...
+            raise CompileError("SQN0201", f'cannot open "{stmt.path}": {e.strerror or e}', stmt.path_span,
+                               hint="import a .seqnet file by a shorter path inside the spec's folder") from None  # fmt: skip
         if target not in self.module_cache:
             source, sub, diags = self.loader(target)
             for d in diags:
@@ -131,3 +124,19 @@ class Declarations:
             for name, value in sub_scope.vars.items():
                 self._check_free(name, stmt.span, scope, "import")
                 scope.bind(name, value, stmt.span)
+
+    def _check_import_target(self, stmt: ast.Import, target: Path, here: Path) -> None:
+        """That the import names a regular file, with a near miss suggested when it does not;
+        the file system's own refusals (OSError) are the caller's to report."""
+        if target.exists() and not target.is_file():  # a folder, FIFO or device: never read it
+            kind = file_kind(target.stat().st_mode)
+            raise CompileError("SQN0201", f'"{stmt.path}" is {kind}, not a spec file', stmt.path_span,
+                               hint="import a .seqnet file")  # fmt: skip
+        if not target.is_file():
+            siblings = sorted(p for p in target.parent.glob("*.seqnet") if p.is_file()) \
+                if target.parent.is_dir() else []  # fmt: skip
+            stems = {p.stem: p.name for p in siblings}
+            match = difflib.get_close_matches(Path(stmt.path).stem, stems, n=1, cutoff=0.75)
+            near = f"did you mean '{stems[match[0]]}'?" if match else None
+            raise CompileError("SQN0201", f'cannot find "{stmt.path}"', stmt.path_span,
+                               hint=near or f"no such file next to {here.name}")  # fmt: skip

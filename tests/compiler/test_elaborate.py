@@ -174,3 +174,16 @@ def test_wormhole_edge_flagged_and_rest_is_a_dag():
     plain = nx.MultiDiGraph(g)
     plain.remove_edges_from([(u, v, k) for u, v, k, a in g.edges(keys=True, data=True) if a.get("wormhole")])
     assert nx.is_directed_acyclic_graph(plain)
+
+
+def test_an_import_path_too_long_for_the_file_system_is_a_located_diagnostic(tmp_path):
+    """Found by tests/drills/test_fuzz_drill.py: pathlib's exists() lets ENAMETOOLONG through."""
+    name = "x" * 300 + ".seqnet"  # one path component over every file system's 255-byte limit
+    spec = tmp_path / "m.seqnet"
+    text = f'import "{name}"\ninput x : float32[2]\noutput y : float32[2] = x\n'
+    spec.write_text(text)
+    graph, diags, _ = compile_path(spec)
+    assert graph is None
+    [d] = [d for d in diags if d.severity == "error"]
+    assert d.code == "SQN0201" and "File name too long" in d.message
+    assert (d.span.line, d.span.column) == (1, 8)
