@@ -31,7 +31,7 @@ from pathlib import Path
 
 from seqnet import cli
 from seqnet.compiler.objectives import LOSSES, METRICS
-from seqnet.compiler.ops.registry import load_ops
+from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.train_config import OPTIMIZERS, SCHEDULES
 from seqnet.data.sources import SOURCES
 from seqnet.pipeline import run
