@@ -3,7 +3,7 @@ exactly when every cycle runs through a wormhole edge, and topo_order is a valid
 dependency order."""
 
 import networkx as nx
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from seqnet.compiler.graph import dag_view, new_graph, topo_order
@@ -38,7 +38,6 @@ def _plain_back_edge_on_a_cycle(g) -> bool:
     return not nx.is_directed_acyclic_graph(plain)
 
 
-@settings(max_examples=300, deadline=None)
 @given(graphs())
 def test_cycle_check_matches_the_reference(g):
     reporter = Reporter()
@@ -49,7 +48,6 @@ def test_cycle_check_matches_the_reference(g):
         assert d.code == "SQN0401" and "->" in d.message
 
 
-@settings(max_examples=300, deadline=None)
 @given(graphs())
 def test_topo_order_is_a_valid_deterministic_order(g):
     if not nx.is_directed_acyclic_graph(dag_view(g)):

@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hang_guard import HANG_GUARD_S
+from hypothesis import given
 from hypothesis import strategies as st
 
 from seqnet.data.batches import batches, prefetch, steps_per_epoch
@@ -71,7 +72,6 @@ def test_resume_matches_uninterrupted_run(drop_last, shuffle):
         _same(_take(resumed, 40 - start), full[start:])
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(1, 30), batch=st.integers(1, 8), seed=st.integers(-5, 2**40),
     start=st.integers(0, 60), drop_last=st.booleans(),
@@ -138,19 +138,23 @@ def test_prefetch_transform_runs_in_the_worker_thread():
 
 def test_prefetch_is_bounded_and_closes_an_endless_stream():
     produced = []
+    full = threading.Event()
 
     def endless():
         for i in itertools.count():
             produced.append(i)
+            if i == 3:
+                full.set()
             yield i
 
     p = prefetch(endless(), size=2)
     assert next(p) == 0
-    time.sleep(0.2)
-    # At most: the one consumed, `size` queued, and one in the worker's hand.
-    assert len(produced) <= 1 + 2 + 1
+    # The worker fills up: the one consumed, `size` queued, and one in the worker's hand.
+    assert full.wait(HANG_GUARD_S), "the worker never ran ahead"
+    time.sleep(0.2)  # room to overrun the bound, if it did not hold (a bug could only add items)
+    assert len(produced) == 1 + 2 + 1
     assert p.running
-    p.close()
+    p.close(timeout=HANG_GUARD_S)
     assert not p.running
     with pytest.raises(StopIteration):
         next(p)
@@ -160,16 +164,22 @@ def test_prefetch_is_bounded_and_closes_an_endless_stream():
 
 
 def test_prefetch_runs_ahead_of_a_slow_consumer():
-    def slow_source():
+    """While the consumer still holds item 0, the worker goes on to produce items 1 and 2 (the
+    queue's size): the source's work overlaps the consumer's. Shown with an event, not a clock:
+    a prefetcher that only fetched on demand would never reach item 2 and fail at the guard."""
+    reached_2 = threading.Event()
+
+    def source():
         for i in range(10):
-            time.sleep(0.03)
+            if i == 2:
+                reached_2.set()
             yield i
 
-    start = time.perf_counter()
-    with prefetch(slow_source(), size=2) as p:
-        for _ in p:
-            time.sleep(0.03)  # "device work" overlaps the source's work
-    assert time.perf_counter() - start < 0.5  # overlapped ~0.33 s; serial would be 0.6 s
+    with prefetch(source(), size=2) as p:
+        first = next(p)
+        assert reached_2.wait(HANG_GUARD_S), "the worker did not run ahead of the consumer"
+        rest = list(p)
+    assert [first, *rest] == list(range(10))
 
 
 def test_abandoned_prefetcher_stops_its_thread():
@@ -177,5 +187,5 @@ def test_abandoned_prefetcher_stops_its_thread():
     next(p)
     thread = p._thread
     del p
-    thread.join(2.0)
+    thread.join(HANG_GUARD_S)  # returns as soon as the thread ends; the bound only guards a hang
     assert not thread.is_alive()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from seqnet.grammar.format import format_module
@@ -16,7 +15,6 @@ from seqnet.source import SourceFile
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {p.name: p.read_text() for p in sorted((ROOT / "specs").glob("*.seqnet"))}
-FAST = settings(max_examples=int(os.environ.get("SEQNET_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOKEN = re.compile(r'"[^"\n]*"|\w+|->|//|\*\*|\S|\n')
 ALPHABET = st.sampled_from(list("()[]{},=:.+-*/%@#\"'; \n\t_xN0129") + ["->", "**", "\x00", "\u00e9", "\ufeff"])
 
@@ -68,7 +66,6 @@ def _check_diags(text, diags):
             assert 1 <= d.span.column <= len(line) + 2, (d.span.column, rendered)
 
 
-@FAST
 @given(mutated())
 def test_mutations_only_produce_diagnostics(case):
     name, text = case
@@ -79,7 +76,6 @@ def test_mutations_only_produce_diagnostics(case):
     _check_diags(text, diags)
 
 
-@FAST
 @given(mutated())
 def test_fmt_of_parsed_mutation_is_idempotent(case):
     name, text = case
@@ -114,7 +110,6 @@ def dim_expr(draw, depth=0):
     return f"({a_text}) {op} ({b_text})", value
 
 
-@FAST
 @given(dim_expr())
 def test_dim_arithmetic_matches_python(case):
     text, value = case
