@@ -8,7 +8,6 @@ import random
 import string
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -102,17 +101,15 @@ def test_binary_junk(tmp_path, capsys):
     assert rc == 1 and "SQN0004" in err
 
 
-def test_ten_mb_of_random_text_is_fast(tmp_path, capsys):
+def test_ten_mb_of_random_text_gives_capped_diagnostics(tmp_path, capsys):
+    """How fast the rejection is lives in `benchmarks/frontend.py --junk-mb 10`, not here."""
     rng = random.Random(1)
     alphabet = string.printable
     big = tmp_path / "big.seqnet"
     big.write_text("".join(rng.choices(alphabet, k=10 * 2**20)))
-    start = time.perf_counter()
     rc, _, err = run(["check", str(big)], capsys)
-    elapsed = time.perf_counter() - start
     assert rc == 1 and err
     assert len(err) < 200_000, "diagnostics should be capped, not one per junk character"
-    assert elapsed < 5, elapsed
 
 
 def test_deeply_nested_brackets(tmp_path, capsys):

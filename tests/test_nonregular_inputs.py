@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_GUARD_S
 
 from seqnet import cli, pipeline
 
@@ -24,9 +25,11 @@ needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipe
 needs_dev = pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
 
 
-def run_isolated(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """`seqnet ARGV` in a child process with a 1 GiB address-space limit and a timeout. The
-    child sets its own limit: a preexec_fn would fork this (possibly multithreaded) process."""
+def run_isolated(*argv: str) -> subprocess.CompletedProcess:
+    """`seqnet ARGV` in a child process with a 1 GiB address-space limit and a hang guard (a
+    regression that blocks on a FIFO fails at HANG_GUARD_S instead of hanging the suite; how
+    fast the refusal is, is not checked). The child sets its own limit: a preexec_fn would fork
+    this (possibly multithreaded) process."""
     code = (
         "import sys\n"
         "try:\n"
@@ -39,7 +42,7 @@ def run_isolated(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=HANG_GUARD_S, env=env
     )
 
 
@@ -169,7 +172,7 @@ def test_importing_a_fifo_or_folder_is_refused_without_reading(tmp_path):
     for name, kind in (("ff.seqnet", "a named pipe (FIFO)"), ("d.seqnet", "a folder")):
         main = tmp_path / f"uses_{name.split('.')[0]}.seqnet"
         main.write_text(f'import "{name}"\n' + SPEC)
-        proc = run_isolated("check", str(main), timeout=60)
+        proc = run_isolated("check", str(main))
         assert proc.returncode == 1, proc.stderr
         assert f'error[SQN0201]: "{name}" is {kind}, not a spec file' in proc.stderr
         assert "did you mean" not in proc.stderr

@@ -7,26 +7,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hang_guard import HANG_GUARD_S
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_script(*argv: str, timeout: float) -> str:
+def run_script(*argv: str) -> str:
+    """`python ARGV` from the repository root; the timeout only guards against a hang."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=timeout)  # fmt: skip
+                         timeout=HANG_GUARD_S)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 
 
 def test_overhead_quick():
-    out = run_script("benchmarks/overhead.py", "--quick", timeout=60)
+    out = run_script("benchmarks/overhead.py", "--quick")
     assert "ratio seqnet/hand-written (median ms/step): mlp " in out, out
     assert "persistent compilation cache" in out, out
 
 
 def test_frontend_small():
     # frontend.py has no --quick; its --sizes option keeps it short.
-    out = run_script("benchmarks/frontend.py", "--sizes", "100", "1000", timeout=30)
+    out = run_script("benchmarks/frontend.py", "--sizes", "100", "1000")
     lines = out.strip().splitlines()
     assert "x per 10x" in lines[0], out
     assert len(lines) == 3 and lines[2].split()[-1] != "-", out  # the growth ratio of 100 -> 1000

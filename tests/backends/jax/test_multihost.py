@@ -9,12 +9,14 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+from hang_guard import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[3]
 
 SCRIPT = textwrap.dedent("""
     import os, sys
     import numpy as np
+from hang_guard import HANG_GUARD_S
     processes, pid, devices, port, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     import jax
@@ -51,7 +53,7 @@ def _run(tmp_path: Path, processes: int, devices: int, tag: str) -> list[dict]:
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for i in range(processes)
     ]  # fmt: skip
-    logs = [p.communicate(timeout=240)[0] for p in procs]
+    logs = [p.communicate(timeout=HANG_GUARD_S)[0] for p in procs]  # a peer that never connects
     for p, log in zip(procs, logs):
         assert p.returncode == 0, log[-3000:]
     return [dict(np.load(out / f"params{i}.npz")) for i in range(processes)]
