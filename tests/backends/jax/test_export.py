@@ -52,7 +52,7 @@ def test_fixed_batch_and_input_checks(run, tmp_path):
     model, r = run
     loaded = load_exported(export(model, r.out_dir, tmp_path / "fixed", batch=4))
     x = np.random.default_rng(0).random((4, 64), dtype=np.float32)
-    np.testing.assert_allclose(loaded(x=x)["y"], _expected(model, r.params, x), atol=1e-6)
+    np.testing.assert_allclose(loaded(x=x)["y"], _expected(model, r.params, x), atol=1e-6, rtol=1e-6)
     with pytest.raises(ExportError, match="fixed batch of 4"):
         loaded(x=x[:3])
     with pytest.raises(ExportError, match=r"input 'x'.*expected float32\[batch, 64\]"):

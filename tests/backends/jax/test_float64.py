@@ -26,4 +26,4 @@ def test_float64_spec_computes_in_float64():
         p = jax.tree.map(np.asarray, params)
         ref = np.tanh(x @ p["h"]["w"] + p["h"]["b"]) @ p["y"]["w"] + p["y"]["b"]
         assert y.dtype == np.float64
-        np.testing.assert_allclose(y, ref, rtol=1e-13)  # float32 anywhere would give ~1e-7
+        np.testing.assert_allclose(y, ref, rtol=1e-13, atol=1e-14)  # float32 anywhere would give ~1e-7
