@@ -33,24 +33,33 @@ def read_npz(path, model) -> dict[str, np.ndarray]:
 
     names = ", ".join(model.inputs)
     example = "np.savez(path, " + ", ".join(f"{k}=..." for k in model.inputs) + ")"
+    bad = (OSError, ValueError, EOFError, zipfile.BadZipFile)
     try:
-        loaded = np.load(path, allow_pickle=False)
+        # Our own handle, closed on every path: np.load(path) leaks its file when the zip is
+        # damaged (it hands the handle to NpzFile, which raises before owning it).
+        handle = open(path, "rb")  # closed by the `with` below
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path} is a folder, not an .npz file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    except OSError as e:
         raise InputError(f"{path} is not an .npz file of arrays ({type(e).__name__}); write the "
                          f"inputs ({names}) with {example}") from None  # fmt: skip
-    if isinstance(loaded, np.ndarray):
-        raise InputError(f"{path} holds a single array (.npy); predict reads an .npz with one array "
-                         f"per input ({names}): {example}")  # fmt: skip
-    try:
-        with loaded as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: cannot read its arrays ({type(e).__name__}: {e}); is it a "
-                         f"complete .npz file?") from None  # fmt: skip
+    with handle:
+        try:
+            loaded = np.load(handle, allow_pickle=False)
+        except bad as e:
+            raise InputError(f"{path} is not an .npz file of arrays ({type(e).__name__}); write "
+                             f"the inputs ({names}) with {example}") from None  # fmt: skip
+        if isinstance(loaded, np.ndarray):
+            raise InputError(f"{path} holds a single array (.npy); predict reads an .npz with one "
+                             f"array per input ({names}): {example}")  # fmt: skip
+        try:
+            with loaded as f:
+                return {k: f[k] for k in f.files}
+        except bad as e:
+            raise InputError(f"{path}: cannot read its arrays ({type(e).__name__}: {e}); is it a "
+                             f"complete .npz file?") from None  # fmt: skip
 
 
 def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str) -> None:

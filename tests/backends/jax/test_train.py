@@ -136,7 +136,7 @@ def test_fresh_run_never_deletes_an_earlier_one(tmp_path):
     again = T.train(model, out=tmp_path / "run", steps=3, progress=False, overwrite=True)
     assert [p.name for p in ck.list_checkpoints(tmp_path / "run" / "checkpoints")] == ["step_00000003.json"]
     assert again.step == 3 and first.step == 6
-    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 3  # the old run's records are gone with it, not mixed in
     (tmp_path / "file").write_text("mine")
     with pytest.raises(T.TrainingError, match="is a file"):
@@ -192,7 +192,7 @@ def test_a_failed_overwrite_leaves_the_old_metrics_and_plot(tmp_path):
     assert (tmp_path / "run" / "curves.png").read_bytes() == curves
     assert not (tmp_path / "run" / "metrics.jsonl.new").exists()
     T.train(model, out=tmp_path / "run", steps=2, progress=False, overwrite=True)
-    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 2
 
 
@@ -529,7 +529,7 @@ def test_unknown_setting_is_named(tmp_path):
 def test_four_devices_match_one(tmp_path):
     script = textwrap.dedent(f"""
         import sys, numpy as np, jax
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[2])!r}]
         from test_train import make_model
         from seqnet.backends.jax import train as T
         assert len(jax.devices()) == 4, jax.devices()
