@@ -42,11 +42,11 @@ def only_error(text: str, overrides=None):
 
 def test_every_limit_has_a_golden_or_a_test_here():
     names = {n for n in dir(limits) if n.startswith("MAX_")}
-    here = open(__file__).read()
-    for name in names:
-        assert name in GOLDEN or f"limits.{name}" in here, name
     from pathlib import Path
 
+    here = Path(__file__).read_text()
+    for name in names:
+        assert name in GOLDEN or f"limits.{name}" in here, name
     diags = Path(__file__).parent / "diagnostics"
     for case in GOLDEN.values():
         assert (diags / f"{case}.expected").exists(), case
