@@ -34,6 +34,15 @@ def _count(least: int, most: int | None = None):
     return parse
 
 
+def _host_port(text: str) -> str:
+    """An argparse type for --coordinator: HOST:PORT with a port in 1-65535 (JAX itself would
+    fail on a malformed address with an IndexError or a hang)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (for example host0:1234), got {text!r}")
+    return text
+
+
 def _overrides(values: list[str] | None) -> dict[str, str]:
     out = {}
     for item in values or []:
@@ -271,6 +280,9 @@ def _start_distributed(args) -> None:
     if args.coordinator:
         if args.num_processes is None or args.process_id is None:
             raise UsageError("--coordinator needs --num-processes and --process-id")
+        if args.process_id >= args.num_processes:
+            raise UsageError(f"--process-id {args.process_id} is not one of the {args.num_processes} "
+                             f"processes (0 to {args.num_processes - 1})")  # fmt: skip
         jax.distributed.initialize(coordinator_address=args.coordinator,
                                    num_processes=args.num_processes, process_id=args.process_id)  # fmt: skip
     else:  # Cloud TPU, SLURM, Open MPI: JAX discovers the cluster itself
@@ -374,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--distributed", action="store_true",
                    help="multi-host: jax.distributed.initialize() with the cluster discovered")  # fmt: skip
-    t.add_argument("--coordinator", metavar="HOST:PORT", help="multi-host: the coordinator address")
+    t.add_argument("--coordinator", type=_host_port, metavar="HOST:PORT", help="multi-host: the coordinator address")
     t.add_argument("--num-processes", type=_count(1), metavar="N")
     t.add_argument("--process-id", type=_count(0), metavar="I")
     t.set_defaults(run=cmd_train)
