@@ -110,7 +110,7 @@ def fen(quick: bool, tmp: Path) -> list[dict]:
             x = np.random.default_rng(0).integers(0, 2, size=(32, n)).astype(np.int32)
             outs = jax.jit(lambda p, x, low=low: low.local_outputs(p, {"x": x}, train=False)[1])(res["params"], x)
             final = jax.jit(lambda p, x, low=low: low.apply(p, {"x": x}))(res["params"], x)["y"]
-            segs = next(iter(low.program.segments.values())).structure.segments
+            segs = next(iter(low.program.node_programs.values())).structure.segments
             k = list(segs).index((1, n))
             diff = float(np.max(np.abs(np.asarray(outs["y"][k]) - np.asarray(final))))
             res.pop("params")

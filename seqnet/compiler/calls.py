@@ -8,6 +8,7 @@ from seqnet.compiler import mechanisms
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Ctx, prefix_of
 from seqnet.compiler.expressions import INTERNAL_OPS
+from seqnet.compiler.graph import is_input
 from seqnet.compiler.names import IDENT, did_you_mean
 from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError
 from seqnet.compiler.statements import too_big_axis
@@ -18,7 +19,7 @@ from seqnet.limits import MAX_DIM
 from seqnet.source import Span
 
 # Ops made by statements (wormhole, segments) rather than calls: their call signature is no hint.
-STATEMENT_OPS = frozenset({"wormhole_gate", "segments"})
+STATEMENT_OPS = INTERNAL_OPS
 
 
 class Calls:
@@ -214,9 +215,9 @@ class Calls:
                     text = _span_text(arg_span) if arg_span is not None else None
                     if ref.span in (arg_span, where) or text is None:
                         continue
-                    how = "declared" if self.graph.nodes[ref.node]["op"] == "input" else "computed"
+                    how = "declared" if is_input(self.graph, ref.node) else "computed"
                     notes.append(Note(ref.span, f"'{text}' is {ref.type}, {how} here"))
-        shown = "wormhole" if op.name == "wormhole_gate" else op.name
+        shown = op.statement or op.name
         message = err.message if err.message.startswith(shown) else f"{shown}: {err.message}"
         hint = err.hint
         if hint is None and op.name not in STATEMENT_OPS:  # at least: what the op takes

@@ -9,12 +9,14 @@ from dataclasses import replace
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade, Ctx
 from seqnet.compiler.names import did_you_mean
+from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.ops.registry import OPS
 from seqnet.errors import CompileError
 from seqnet.grammar import ast
 from seqnet.limits import MAX_INT, MAX_NUMBER_CHARS
 
-INTERNAL_OPS = {"segments", "wormhole_gate"}  # created by statements, not callable by name
+# created by statements (wormhole, segments), not callable by name
+INTERNAL_OPS = frozenset(n for n, d in load_ops().items() if d.statement)
 BUILTIN_CONSTANTS = {"true": V.Bool(True), "false": V.Bool(False)}
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import networkx as nx
 
+from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.registry import OpCall
 from seqnet.compiler.types import TensorType
 
 
@@ -26,6 +28,26 @@ def new_graph() -> nx.MultiDiGraph:
     g = nx.MultiDiGraph()
     g.graph.update(inputs=[], outputs={}, output_spans={}, dims={}, train=None, files=[])
     return g
+
+
+def is_input(g: nx.MultiDiGraph, node: str) -> bool:
+    """A spec input (or a region's input): a node no op computes, listed in graph["inputs"]."""
+    return node in g.graph["inputs"]
+
+
+def node_call(g: nx.MultiDiGraph, node: str) -> OpCall:
+    """The OpCall a node's op rules saw when it was built (its argument types and attributes,
+    defaults filled in), for rules read after elaboration (`OpDef.temporaries`)."""
+    d = g.nodes[node]
+    op = load_ops()[d["op"]]
+    inputs = {}
+    for arg, ref in d["args"]:
+        if isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str):
+            inputs[arg] = output_type(g, ref)
+        else:
+            inputs[arg] = tuple(output_type(g, r) for r in ref)
+    attrs = {a.name: d["attrs"].get(a.name, a.default) for a in op.attr_args}
+    return OpCall(op, inputs, attrs)
 
 
 def forward_edges(g: nx.MultiDiGraph):

@@ -7,7 +7,7 @@ import networkx as nx
 from seqnet.compiler import segments as seg
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Builder, Cascade, Ctx, Scope
-from seqnet.compiler.graph import dag_view, new_graph
+from seqnet.compiler.graph import dag_view, is_input, new_graph
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.registry import OPS
 from seqnet.compiler.types import TensorType
@@ -30,7 +30,7 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
         raise CompileError("SQN0402", "a wormhole needs two different nodes", stmt.target.span,
                            hint="a wormhole feeds a later node back into an earlier one: "
                            "`wormhole h3 -> h1`")  # fmt: skip
-    if g.nodes[dst.node]["op"] == "input":
+    if is_input(g, dst.node):
         raise CompileError("SQN0402", f"the target '{stmt.target.id}' is a spec input",
                            stmt.target.span, hint="a wormhole feeds back into a computed node")  # fmt: skip
     if not nx.has_path(dag_view(g), dst.node, src.node):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from seqnet.compiler.graph import dag_view
+from seqnet.compiler.graph import dag_view, is_input
 from seqnet.errors import Note, Reporter
 
 
@@ -42,7 +42,7 @@ def warn_unused(g: nx.MultiDiGraph, reporter: Reporter) -> None:
     reported_spans = set()
     for name in g.nodes:
         data = g.nodes[name]
-        if name in live or data["op"] == "input" or g.out_degree(name):
+        if name in live or is_input(g, name) or g.out_degree(name):
             continue
         span = data["span"]
         if span in reported_spans or data.get("repeats"):

@@ -1,22 +1,50 @@
-"""What a JAX lowering rule sees besides its arguments: the node's parameters, PRNG key and types."""
+"""What a JAX lowering rule sees besides its arguments (the node's parameters, PRNG key, types),
+and the two forms a rule takes: a plain function, or a `ProgramRule` that builds a `NodeProgram`
+per node when the op owns more than a function (sub-programs and their parameters)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+
+def stable_hash(name: str) -> int:
+    """A hash of a node name that is the same in every process (Python's hash() is salted)."""
+    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
+
+
+def node_key(key: jax.Array, name: str) -> jax.Array:
+    return jax.random.fold_in(key, stable_hash(name))
+
+
+@dataclass
+class RunState:
+    """What one walk of a graph carries besides values: stats and local-training side outputs."""
+
+    train: bool
+    rng: jax.Array | None
+    stats: dict[str, jax.Array] = field(default_factory=dict)
+    local: dict[str, Any] | None = None  # node -> per-unit outputs, when collecting them
 
 
 @dataclass(frozen=True)
 class LowerCtx:
     """The per-node context passed to every rule as `rule(ctx, **kwargs)`.
 
-    params: this node's parameters, keyed as in `OpDef.params` ("w", "b", ...).
+    params: this node's parameters, keyed as in `OpDef.params` ("w", "b", ...); for a
+    `NodeProgram`, the tree its `init` made.
     rng: a PRNG key when training and the op needs one (`OpDef.needs_rng`), else None.
     in_types / out_types: the registry's types (batch axis excluded) of the arguments and results.
     compute_dtype: float tensor arguments and parameters are cast to this before the rule runs
     (the mixed-precision policy; see `ops.common.lowering`).
+    local: where a node program of a local-training op leaves its per-unit outputs (keyed by
+    node name), when the caller collects them (`Lowered.local_outputs`); else None.
     """
 
     params: dict[str, jax.Array]
@@ -25,3 +53,38 @@ class LowerCtx:
     in_types: dict
     out_types: list
     compute_dtype: jnp.dtype = jnp.float32
+    local: dict[str, Any] | None = None
+
+
+class NodeProgram(ABC):
+    """One node's lowering when its op owns sub-programs (the regions of a segment structure)
+    and the parameters they hold. Built once per node by the op's `ProgramRule`; called like a
+    plain rule, `program(ctx, **kwargs)`, with `ctx.params` the tree `init` made."""
+
+    @abstractmethod
+    def init(self, key: jax.Array) -> dict:
+        """The node's parameter tree (merged with its own ParamSpecs' under the node's path)."""
+
+    @abstractmethod
+    def __call__(self, ctx: LowerCtx, **kwargs) -> Any:
+        """The node's outputs, from its tensor arguments and attributes as a plain rule gets."""
+
+    @property
+    def local_units(self) -> tuple:
+        """What local training computes one output for, in order (segments: the structure's
+        segments); empty for programs of ops that do not train locally."""
+        return ()
+
+
+# build(node name, node data, lower_region) -> NodeProgram; lower_region(region, prefix) makes
+# a region graph runnable (a GraphProgram of the same compute dtype).
+RegionLowering = Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class ProgramRule:
+    """A JAX lowering registered as an object rather than a function: `build` makes the node's
+    program once, at lowering time. In training the program gets a PRNG key whenever `apply`
+    was given one, and never demands one (the ops inside its regions ask for their own)."""
+
+    build: Callable[[str, dict, RegionLowering], NodeProgram]

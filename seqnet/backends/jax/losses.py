@@ -18,6 +18,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from seqnet.compiler.ops.catalog import load_ops
+
 
 def _per_example(x: jax.Array) -> jax.Array:
     x = x.astype(jnp.float32)
@@ -105,6 +107,10 @@ def output_is_probability(graph, output: str) -> bool:
         data = graph.nodes[node]
     except (KeyError, TypeError, ValueError):
         return False
-    act = (data.get("attrs") or {}).get("act")
-    act = getattr(act, "name", act)
-    return data.get("op") in ("softmax", "sigmoid") or act in ("softmax", "sigmoid")
+    opdef = load_ops().get(data.get("op"))
+    if opdef is None:  # a spec input passed straight through
+        return False
+    attrs = dict(data.get("attrs") or {})
+    if "act" in attrs:
+        attrs["act"] = getattr(attrs["act"], "name", attrs["act"])
+    return opdef.gives_probabilities(attrs)

@@ -12,13 +12,15 @@ The graph is walked in dependency order; each node runs its op's registered JAX 
   target gets the gate's output added to its pre-activation: ops with an `act` attribute run with
   act="none", the injection is added, then the activation; other ops get it added to the output.
   See `fixed_point.py` for the solvers.
-* segment structures (op `segments`): lowered by `segments.py` from the node's regions.
+
+Everything else about an op is its registered rule: a function `rule(ctx, **kwargs)`, or a
+`ProgramRule` whose `NodeProgram` (built here once per node) owns sub-programs and parameters
+(a segment structure's regions: `segments.py`). Spec inputs are the graph's `inputs`.
 """
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -28,24 +30,22 @@ import networkx as nx
 from seqnet.backends.jax import fixed_point as fp
 from seqnet.backends.jax import ops as _ops  # noqa: F401  (registers the lowering rules)
 from seqnet.backends.jax import repeats
-from seqnet.backends.jax.context import LowerCtx
+from seqnet.backends.jax.context import (  # noqa: F401  (stable_hash: part of this module's API)
+    LowerCtx,
+    NodeProgram,
+    ProgramRule,
+    RunState,
+    node_key,
+    stable_hash,
+)
 from seqnet.backends.jax.init import init_params
 from seqnet.backends.jax.ops.common import ACTIVATIONS
-from seqnet.compiler.graph import output_type, topo_order
+from seqnet.compiler.graph import is_input, output_type, topo_order
 from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.ops.registry import OPS
 
 BACKEND = "jax"
 LOW_PRECISION = ("bfloat16", "float16")
-
-
-def stable_hash(name: str) -> int:
-    """A hash of a node name that is the same in every process (Python's hash() is salted)."""
-    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
-
-
-def node_key(key: jax.Array, name: str) -> jax.Array:
-    return jax.random.fold_in(key, stable_hash(name))
 
 
 # --- nested parameter trees ----------------------------------------------------------------------
@@ -153,16 +153,6 @@ def _refs(ref) -> list[tuple[str, int]]:
 # --- running one graph ---------------------------------------------------------------------------
 
 
-@dataclass
-class RunState:
-    """What one walk of a graph carries besides values: stats and segment side outputs."""
-
-    train: bool
-    rng: jax.Array | None
-    stats: dict[str, jax.Array] = field(default_factory=dict)
-    local: dict[str, Any] | None = None  # node -> per-segment outputs, when collecting them
-
-
 class GraphProgram:
     """One graph (the model, or a region of a segments node) made runnable.
 
@@ -172,33 +162,37 @@ class GraphProgram:
 
     def __init__(self, graph: nx.MultiDiGraph, compute_dtype="float32", prefix: str = "",
                  scan_repeats: int = 8):  # fmt: skip
-        from seqnet.backends.jax.segments import SegmentsProgram
-
         load_ops()
         self.graph = graph
         self.compute_dtype = jnp.dtype(compute_dtype)
         self.prefix = prefix
         self.schedule = _schedule(graph)
+        # nodes whose op's rule is a ProgramRule: their programs, built once here
+        self.node_programs: dict[str, NodeProgram] = {}
+        for n in graph.nodes:
+            if is_input(graph, n):
+                continue
+            op = graph.nodes[n]["op"]
+            if op not in OPS:
+                raise ValueError(f"node {n!r}: unknown op {op!r}")
+            rule = OPS[op].lowerings.get(BACKEND)
+            if rule is None:
+                raise NotImplementedError(f"node {n!r}: op {op!r} has no JAX lowering yet")
+            if isinstance(rule, ProgramRule):
+                self.node_programs[n] = rule.build(n, graph.nodes[n], self._lower_region)
         self.scan_groups: dict[str, repeats.ScanGroup] = {}  # first member -> group
         self.scanned: set[str] = set()
         if scan_repeats:
-            in_cycles = {n for u in self.schedule if isinstance(u, Cycle) for n in u.members}
-            for group in repeats.find_groups(graph, in_cycles, min_copies=int(scan_repeats)):
+            # cycles are solved as one unit, and node programs run their own regions
+            unscannable = {n for u in self.schedule if isinstance(u, Cycle) for n in u.members}
+            unscannable |= set(self.node_programs)
+            for group in repeats.find_groups(graph, unscannable, min_copies=int(scan_repeats)):
                 self.scan_groups[group.template[0]] = group
                 self.scanned |= group.members
-        self.segments = {
-            n: SegmentsProgram(n, graph.nodes[n], GraphProgram, self.compute_dtype)
-            for n in graph.nodes
-            if graph.nodes[n]["op"] == "segments"
-        }
-        for n in graph.nodes:
-            op = graph.nodes[n]["op"]
-            if op in ("input", "segments"):
-                continue
-            if op not in OPS:
-                raise ValueError(f"node {n!r}: unknown op {op!r}")
-            if BACKEND not in OPS[op].lowerings:
-                raise NotImplementedError(f"node {n!r}: op {op!r} has no JAX lowering yet")
+
+    def _lower_region(self, region: nx.MultiDiGraph, prefix: str) -> GraphProgram:
+        """A node program's region, runnable with this program's compute dtype."""
+        return GraphProgram(region, self.compute_dtype, prefix)
 
     # -- parameters
     def param_path(self, name: str) -> tuple[str, ...]:
@@ -214,7 +208,7 @@ class GraphProgram:
             d = g.nodes[n]
             if d.get("param_owner", n) != n:
                 continue
-            if d.get("params") or n in self.segments:
+            if d.get("params") or n in self.node_programs:
                 found.append(n)
         return found
 
@@ -225,15 +219,15 @@ class GraphProgram:
             # float64 programs keep float64 parameters; float32 and low-precision ones float32
             pdtype = jnp.float64 if self.compute_dtype == jnp.float64 else jnp.float32
             value = init_params(k, self.graph.nodes[n].get("params", {}), pdtype)
-            if n in self.segments:
-                value.update(self.segments[n].init(k))
+            if n in self.node_programs:
+                value.update(self.node_programs[n].init(k))
             tree_set(params, self.param_path(n), value, f"node {n!r}")
         return params
 
     def node_params(self, params: dict, name: str) -> dict:
         d = self.graph.nodes[name]
         owner = d.get("param_owner", name)
-        if not d.get("params") and name not in self.segments:
+        if not d.get("params") and name not in self.node_programs:
             return {}
         return tree_get(params, self.param_path(owner))
 
@@ -260,23 +254,24 @@ class GraphProgram:
                 continue
             if unit in self.scanned and not overrides:
                 continue  # evaluated inside its group's scan
-            d = self.graph.nodes[unit]
-            if d["op"] == "input":
+            if is_input(self.graph, unit):
                 env[(unit, 0)] = inputs[unit]
                 continue
             outs = self.eval_node(unit, self.node_params(params, unit), env,
-                                  self._node_rng(unit, state), state)  # fmt: skip
+                                  self.node_rng(unit, state), state)  # fmt: skip
             for port, v in enumerate(outs):
                 env[(unit, port)] = v
         return env
 
-    def _node_rng(self, name: str, state: RunState):
+    def node_rng(self, name: str, state: RunState):
+        """The node's PRNG key in training: ops with `needs_rng` must get one; node programs
+        get one whenever `apply` was given one (their regions' ops ask for their own)."""
         d = self.graph.nodes[name]
-        needs = d["op"] == "segments" or OPS[d["op"]].needs_rng
-        if not (state.train and needs):
+        program = name in self.node_programs
+        if not (state.train and (program or OPS[d["op"]].needs_rng)):
             return None
         if state.rng is None:
-            if d["op"] == "segments":
+            if program:
                 return None
             raise ValueError(f"node {name!r} ({d['op']}) needs a PRNG key in training: "
                              "pass rng=jax.random.key(...) to apply")  # fmt: skip
@@ -288,10 +283,6 @@ class GraphProgram:
         g = self.graph
         d = g.nodes[name]
         with jax.named_scope(name):
-            if d["op"] == "segments":
-                (x_ref,) = [ref for arg, ref in d["args"] if arg == "x"]
-                out = self.segments[name].apply(node_params, env[tuple(x_ref)], rng, state)
-                return (_add(out, injection),)
             opdef = OPS[d["op"]]
             args = dict(d["args"])
             kwargs: dict[str, Any] = {}
@@ -311,8 +302,10 @@ class GraphProgram:
             if injection is not None and opdef.arg("act") is not None:
                 activation, kwargs["act"] = kwargs["act"], "none"
             ctx = LowerCtx(params=node_params, rng=rng, train=state.train, in_types=in_types,
-                           out_types=list(d["outputs"]), compute_dtype=self.compute_dtype)  # fmt: skip
-            out = opdef.lowerings[BACKEND](ctx, **kwargs)
+                           out_types=list(d["outputs"]), compute_dtype=self.compute_dtype,
+                           local=state.local)  # fmt: skip
+            rule = self.node_programs.get(name) or opdef.lowerings[BACKEND]
+            out = rule(ctx, **kwargs)
             outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
             if injection is not None:
                 first = _add(outs[0], injection)
@@ -328,7 +321,7 @@ class GraphProgram:
             "params": {n: self.node_params(params, n) for n in members},
             "env": {f"{n}:{p}": env[(n, p)] for n, p in cycle.external},
             "rng": {n: _key_data(r) for n in members
-                    if (r := self._node_rng(n, state)) is not None},
+                    if (r := self.node_rng(n, state)) is not None},
         }  # fmt: skip
         typed_keys = state.rng is not None and jnp.issubdtype(state.rng.dtype, jax.dtypes.prng_key)
         train = state.train
@@ -425,9 +418,10 @@ class Lowered:
         """The model's outputs with the segments node replaced by each local output y_(i,j).
 
         Returns (segments, outputs): the structure's segments in `SegmentStructure.segments`
-        order, and {output name: array with a leading segments axis}.
+        order (the node program's `local_units`), and {output name: array with a leading
+        segments axis}.
         """
-        (node,) = self._segments_node()
+        (node,) = self._local_training_node()
         state = RunState(train=train, rng=rng, local={})
         checked = self._check_inputs(inputs)
         self.program.run(params, checked, state)
@@ -438,7 +432,7 @@ class Lowered:
                                    overrides={node: (y,)})  # fmt: skip
             return self._outputs(env)
 
-        return self.program.segments[node].structure.segments, jax.vmap(downstream)(ys)
+        return self.program.node_programs[node].local_units, jax.vmap(downstream)(ys)
 
     def local_loss_terms(self, params: dict, inputs: dict[str, jax.Array], loss_fn, targets, *,
                          rng=None, train: bool = True) -> jax.Array:  # fmt: skip
@@ -468,12 +462,14 @@ class Lowered:
         env = self.program.run(params, self._check_inputs(inputs), RunState(train=False, rng=None))
         for n in topo_order(g):
             outs = [v for (node, _), v in env.items() if node == n]
-            if g.nodes[n]["op"] != "input" and any(not np.all(np.isfinite(np.asarray(v))) for v in outs):
+            if not is_input(g, n) and any(not np.all(np.isfinite(np.asarray(v))) for v in outs):
                 return f"the first non-finite value comes out of '{n}' ({g.nodes[n]['op']}, {g.nodes[n]['span']})"
         return None
 
-    def _segments_node(self) -> list[str]:
-        nodes = sorted(self.program.segments)
+    def _local_training_node(self) -> list[str]:
+        """The node whose op trains locally (`OpDef.local_training`: a segment structure)."""
+        g = self.graph
+        nodes = sorted(n for n in self.program.node_programs if OPS[g.nodes[n]["op"]].local_training)
         if len(nodes) != 1:
             raise ValueError(f"local training needs exactly one segments node, found {len(nodes)}")
         return nodes

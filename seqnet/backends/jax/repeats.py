@@ -10,7 +10,8 @@ parameter tree is unchanged) are stacked at apply time and scanned over; a `shar
 with its one parameter set as a constant.
 
 A group falls back to unrolled evaluation when scanning would change behaviour or is not
-possible: fewer than 2 copies, copies that differ, a wormhole cycle or a segment structure inside,
+possible: fewer than 2 copies, copies that differ, a node the caller marks unscannable inside
+(the members of a wormhole cycle, nodes lowered by a node program such as a segment structure),
 or values of a copy other than the last read from outside the group.
 
 Ops that draw random numbers (dropout) scan too: each node's key is derived from its own name
@@ -26,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import networkx as nx
 
+from seqnet.compiler.graph import is_input
 from seqnet.compiler.ops.registry import OPS
 
 Ref = tuple[str, int]
@@ -56,8 +58,9 @@ def _refs(ref) -> list[Ref]:
     return list(ref)
 
 
-def find_groups(g: nx.MultiDiGraph, cycle_members: set[str], min_copies: int = 2) -> list[ScanGroup]:
-    """Every top-level repeat group of at least `min_copies` copies that can be scanned."""
+def find_groups(g: nx.MultiDiGraph, unscannable: set[str], min_copies: int = 2) -> list[ScanGroup]:
+    """Every top-level repeat group of at least `min_copies` copies that can be scanned and
+    holds none of the `unscannable` nodes."""
     if min_copies <= 0:
         return []
     copies: dict[str, dict[int, list[str]]] = {}
@@ -71,7 +74,7 @@ def find_groups(g: nx.MultiDiGraph, cycle_members: set[str], min_copies: int = 2
     for name, by_index in copies.items():
         if len(by_index) < max(min_copies, 2):
             continue
-        group = _scan_group(g, name, by_index, cycle_members)
+        group = _scan_group(g, name, by_index, unscannable)
         if group is not None:
             groups.append(group)
     return groups
@@ -82,7 +85,7 @@ def _signature(d: dict) -> tuple:
             tuple(t.dtype for t in d["outputs"]))  # fmt: skip
 
 
-def _scan_group(g, name, by_index, cycle_members) -> ScanGroup | None:
+def _scan_group(g, name, by_index, unscannable) -> ScanGroup | None:
     count = len(by_index)
     if count < 2 or sorted(by_index) != list(range(count)):
         return None
@@ -91,10 +94,8 @@ def _scan_group(g, name, by_index, cycle_members) -> ScanGroup | None:
     if any(len(c) != size for c in copies):
         return None
     members = {n for c in copies for n in c}
-    for n in members:
-        d = g.nodes[n]
-        if n in cycle_members or d["op"] in ("segments", "input"):
-            return None
+    if any(n in unscannable or is_input(g, n) for n in members):
+        return None
     local = [{n: j for j, n in enumerate(c)} for c in copies]
     template_sig = [_signature(g.nodes[n]) for n in copies[0]]
     carry_init: list[Ref] = []
@@ -173,7 +174,7 @@ def run_group(program, group: ScanGroup, params: dict, env: dict, state) -> None
 
     # Each copy's keys, made from its own node names as the unrolled stack makes them. Typed keys
     # travel through the scan as their raw data and are re-wrapped inside.
-    keys = [{j: k for j in group.random if (k := program._node_rng(copy[j], state)) is not None}
+    keys = [{j: k for j in group.random if (k := program.node_rng(copy[j], state)) is not None}
             for copy in group.copies]  # fmt: skip
     typed = any(jnp.issubdtype(k.dtype, jax.dtypes.prng_key) for k in keys[0].values())
     impl = jax.random.key_impl(next(iter(keys[0].values()))) if typed else None

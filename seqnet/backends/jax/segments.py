@@ -27,14 +27,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from seqnet.backends.jax.context import LowerCtx, NodeProgram, RunState, node_key, stable_hash
 from seqnet.compiler.segments import SegmentStructure
 
 ROLES = ("token", "fusion", "decoder")
 Segment = tuple[int, int]
 
 
-class SegmentsProgram:
-    def __init__(self, name: str, data: dict, program_factory, compute_dtype):
+class SegmentsProgram(NodeProgram):
+    """The `segments` op's node program (registered in ops/mechanisms.py as its ProgramRule):
+    one region program per role, parameters stacked per copy under the node's name."""
+
+    def __init__(self, name: str, data: dict, lower_region):
         self.name = name
         attrs = data["attrs"]
         self.structure: SegmentStructure = attrs["structure"]
@@ -50,7 +54,7 @@ class SegmentsProgram:
             region = regions[role]
             first = region.graph["inputs"][0]
             prefix = first.rsplit("/", 1)[0] + "/" if "/" in first else ""
-            self.programs[role] = program_factory(region, compute_dtype, prefix)
+            self.programs[role] = lower_region(region, prefix)
             self.copies[role] = int(region.graph.get("copies", 1))
             self.inputs[role] = list(region.graph["inputs"])
             self.outputs[role] = tuple(region.graph["outputs"]["out"])
@@ -90,9 +94,11 @@ class SegmentsProgram:
         return self._order[seg]
 
     # -- parameters
-    def init(self, key: jax.Array) -> dict:
-        from seqnet.backends.jax.lower import node_key
+    @property
+    def local_units(self) -> tuple[Segment, ...]:
+        return tuple(self.structure.segments)
 
+    def init(self, key: jax.Array) -> dict:
         out = {}
         for role in ROLES:
             keys = jax.random.split(node_key(key, role), self.copies[role])
@@ -129,8 +135,6 @@ class SegmentsProgram:
 
     # -- running one role over many segments
     def _role_fn(self, role: str, state):
-        from seqnet.backends.jax.lower import RunState
-
         program = self.programs[role]
         names = self.inputs[role]
         out_ref = self.outputs[role]
@@ -207,13 +211,13 @@ class SegmentsProgram:
         return self._map("decoder", params, order, rng, state, sg(table[pre]), table[mid],
                          sg(table[suf]))  # fmt: skip
 
-    def apply(self, params: dict, x: jax.Array, rng, state) -> jax.Array:
-        if state.local is not None:
-            state.local[self.name] = self.local(params, x, rng, state)
-        return self.final(params, x, rng, state)
+    def __call__(self, ctx: LowerCtx, x: jax.Array, structure, share, out_type) -> jax.Array:
+        """The final network's output; with `ctx.local` set, also every segment's y_(i,j)."""
+        state = RunState(train=ctx.train, rng=ctx.rng)
+        if ctx.local is not None:
+            ctx.local[self.name] = self.local(ctx.params, x, ctx.rng, state)
+        return self.final(ctx.params, x, ctx.rng, state)
 
 
 def hash_role(role: str) -> int:
-    from seqnet.backends.jax.lower import stable_hash
-
     return stable_hash(role)

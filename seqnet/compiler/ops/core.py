@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from seqnet.compiler.ops.registry import (
     ACTIVATIONS,
+    PROBABILITY_ACTIVATIONS,
     Arg,
     OpCall,
     ParamSpec,
@@ -14,6 +15,7 @@ from seqnet.compiler.ops.registry import (
     norm_axis,
     op,
     positive,
+    zero_flops,
 )
 from seqnet.compiler.types import Dim, TensorType, sum_expr
 
@@ -105,7 +107,7 @@ def _one_hot_infer(c: OpCall):
 
 
 op("one_hot", "embedding", [Arg("x", "tensor"), Arg("vocab", "int", 0)], _one_hot_infer,
-   doc="One-hot float encoding of integer ids.")  # fmt: skip
+   flops=zero_flops, doc="One-hot float encoding of integer ids.")  # fmt: skip
 
 # --- activations ---------------------------------------------------------------------------------
 
@@ -115,9 +117,14 @@ def _same_float(c: OpCall):
     return [c["x"]]
 
 
+def _always(attrs) -> bool:
+    return True
+
+
 for _name in ("relu", "gelu", "tanh", "sigmoid", "silu", "softplus", "elu"):
     op(_name, "activation", [Arg("x", "tensor")], _same_float,
-       flops=lambda c, out: 4 * c["x"].size, doc=f"Elementwise {_name}.")  # fmt: skip
+       flops=lambda c, out: 4 * c["x"].size, doc=f"Elementwise {_name}.",
+       **({"probabilities": _always} if _name in PROBABILITY_ACTIVATIONS else {}))  # fmt: skip
 op("leaky_relu", "activation", [Arg("x", "tensor"), Arg("alpha", "float", 0.01)], _same_float,
    flops=lambda c, out: 2 * c["x"].size, doc="Elementwise leaky ReLU.")  # fmt: skip
 
@@ -129,10 +136,12 @@ def _axis_same(c: OpCall):
 
 
 op("softmax", "activation", [Arg("x", "tensor"), Arg("axis", "int", -1)], _axis_same,
-   flops=lambda c, out: 5 * c["x"].size, doc="Softmax along an axis.")  # fmt: skip
+   flops=lambda c, out: 5 * c["x"].size, doc="Softmax along an axis.",
+   probabilities=_always)  # fmt: skip
 op("log_softmax", "activation", [Arg("x", "tensor"), Arg("axis", "int", -1)], _axis_same,
    flops=lambda c, out: 5 * c["x"].size, doc="Log-softmax along an axis.")  # fmt: skip
-op("identity", "activation", [Arg("x", "tensor")], lambda c: [c["x"]], doc="Returns its input.")
+op("identity", "activation", [Arg("x", "tensor")], lambda c: [c["x"]], flops=zero_flops,
+   doc="Returns its input.")  # fmt: skip
 
 # --- elementwise arithmetic ----------------------------------------------------------------------
 
@@ -227,7 +236,7 @@ def _concat_infer(c: OpCall):
 
 
 op("concat", "shape", [Arg("xs", "tensors"), Arg("axis", "int", -1)], _concat_infer,
-   doc="Concatenate tensors along an axis.")  # fmt: skip
+   flops=zero_flops, doc="Concatenate tensors along an axis.")  # fmt: skip
 
 
 def _split_infer(c: OpCall):
@@ -244,7 +253,7 @@ def _split_infer(c: OpCall):
 
 
 op("split", "shape", [Arg("x", "tensor"), Arg("parts", "int"), Arg("axis", "int", -1)],
-   _split_infer, outputs=("parts...",), doc="Split into equal parts: `a, b = split(x, 2)`.")  # fmt: skip
+   _split_infer, outputs=("parts...",), flops=zero_flops, doc="Split into equal parts: `a, b = split(x, 2)`.")  # fmt: skip
 
 
 def _reshape_infer(c: OpCall):
@@ -269,9 +278,9 @@ def _reshape_infer(c: OpCall):
 
 
 op("reshape", "shape", [Arg("x", "tensor"), Arg("shape", "ints")], _reshape_infer,
-   doc="Reshape one example (the batch axis is kept).")  # fmt: skip
+   flops=zero_flops, doc="Reshape one example (the batch axis is kept).")  # fmt: skip
 op("flatten", "shape", [Arg("x", "tensor")], lambda c: [c["x"].with_shape([c["x"].size])],
-   doc="Flatten one example to a vector.")  # fmt: skip
+   flops=zero_flops, doc="Flatten one example to a vector.")  # fmt: skip
 
 
 def _transpose_infer(c: OpCall):
@@ -283,7 +292,7 @@ def _transpose_infer(c: OpCall):
 
 
 op("transpose", "shape", [Arg("x", "tensor"), Arg("perm", "ints")], _transpose_infer,
-   doc="Permute the axes of one example.")  # fmt: skip
+   flops=zero_flops, doc="Permute the axes of one example.")  # fmt: skip
 
 
 def _take_infer(c: OpCall):
@@ -297,10 +306,10 @@ def _take_infer(c: OpCall):
 
 
 op("take", "shape", [Arg("x", "tensor"), Arg("index", "int"), Arg("axis", "int", 0)], _take_infer,
-   doc="Select one index along an axis, removing it (`last(h)` is take(h, -1)).")  # fmt: skip
+   flops=zero_flops, doc="Select one index along an axis, removing it (`last(h)` is take(h, -1)).")  # fmt: skip
 op("last", "shape", [Arg("x", "tensor"), Arg("axis", "int", 0)],
    lambda c: _take_infer(OpCall(c.op, c.inputs, {**c.attrs, "index": -1})),
-   doc="The last element along an axis (the sequence axis by default).")  # fmt: skip
+   flops=zero_flops, doc="The last element along an axis (the sequence axis by default).")  # fmt: skip
 
 
 def _reduce_infer(c: OpCall):
@@ -323,7 +332,8 @@ def _cast_infer(c: OpCall):
     return [c["x"].with_shape(c["x"].shape, c["dtype"])]
 
 
-op("cast", "shape", [Arg("x", "tensor"), Arg("dtype", "str")], _cast_infer, doc="Change dtype.")
+op("cast", "shape", [Arg("x", "tensor"), Arg("dtype", "str")], _cast_infer, flops=zero_flops,
+   doc="Change dtype.")  # fmt: skip
 
 # --- normalisation and regularisation -----------------------------------------------------------
 

@@ -14,6 +14,7 @@ from seqnet.compiler.ops.registry import (
     need_rank,
     op,
     positive,
+    zero_flops,
 )
 
 GATES = ("sigmoid", "tanh", "none")
@@ -72,6 +73,7 @@ op(
     doc="The gated back-connection of a wormhole: g * W h_b with g = gate(W_g h_b + b_g), added to "
         "the target's pre-activation; the cycle it closes is solved to a fixed point.",
     train_rule=_wormhole_trainable,
+    statement="wormhole",
 )  # fmt: skip
 
 
@@ -125,7 +127,9 @@ op(
     "segments", "mechanism",
     [Arg("x", "tensor"), Arg("structure", "any"), Arg("share", "any"), Arg("out_type", "any")],
     _segments_infer,
+    flops=zero_flops,  # the cost is its regions' nodes', counted once per use (summary.py)
     doc="A fusion encoder network over a segment structure: token encoders at the leaves, fusion "
         "encoders over split points, an output decoder; its blocks are the node's regions.",
     local_training=True,
+    statement="segments",
 )  # fmt: skip

@@ -1,7 +1,8 @@
 """The op registry: every op is defined once, here, and every stage reads that one definition.
 
 An `OpDef` holds the op's signature (tensor and attribute arguments with kinds and defaults), its
-shape rule, its parameter shapes and initialisers, a FLOPs estimate, its diagram family, and one
+shape rule, its parameter shapes and initialisers, a FLOPs estimate, the temporaries its lowering
+holds (for the memory estimate), whether it returns probabilities, its diagram family, and one
 lowering rule per backend. Backends attach lowerings with `catalog.register_lowering` (the way JAX
 attaches per-platform lowering rules to a primitive), so nothing here imports a backend. This
 module is a leaf: `catalog.py` loads the family modules that fill OPS.
@@ -37,6 +38,8 @@ ATTR_KINDS = ("int", "float", "bool", "str", "choice", "ints", "any")
 ACTIVATIONS = (
     "none", "relu", "gelu", "tanh", "sigmoid", "silu", "softplus", "elu", "leaky_relu", "softmax",
 )  # fmt: skip
+# the activations whose results are probabilities (losses then read them as such)
+PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,21 @@ def _no_params(call: OpCall) -> dict[str, ParamSpec]:
     return {}
 
 
-def _no_flops(call: OpCall, outputs: list[TensorType]) -> int:
+def _unstated_flops(call: OpCall, outputs: list[TensorType]) -> int:
     return 0
+
+
+def zero_flops(call: OpCall, outputs: list[TensorType]) -> int:
+    """The cost rule of ops that only move, select or relabel data: no arithmetic to count."""
+    return 0
+
+
+def _no_temporaries(call: OpCall, outputs: list[TensorType]) -> dict[str, int]:
+    return {}
+
+
+def _act_gives_probabilities(attrs: dict[str, Any]) -> bool:
+    return attrs.get("act") in PROBABILITY_ACTIVATIONS
 
 
 @dataclass
@@ -125,7 +141,14 @@ class OpDef:
     args: tuple[Arg, ...]
     infer: Callable[[OpCall], list[TensorType]]
     params: Callable[[OpCall], dict[str, ParamSpec]] = _no_params
-    flops: Callable[[OpCall, list[TensorType]], int] = _no_flops
+    flops: Callable[[OpCall, list[TensorType]], int] = _unstated_flops  # see has_cost_rule
+    # the tensors the lowering holds besides its inputs and outputs, where they outgrow them
+    # (attention scores: heads x T x T), as {what they are: bytes per example}; the memory
+    # estimate adds them up and names the largest when it refuses a run
+    temporaries: Callable[[OpCall, list[TensorType]], dict[str, int]] = _no_temporaries
+    # attrs -> whether the result is a probability (a softmax or sigmoid at the end); by default
+    # an op whose `act` attribute is one of PROBABILITY_ACTIVATIONS
+    probabilities: Callable[[dict[str, Any]], bool] = _act_gives_probabilities
     doc: str = ""
     needs_rng: bool = False  # dropout and friends take a PRNG key in training
     outputs: tuple[str, ...] = ("out",)  # names of the results (several for split, lstm, ...)
@@ -135,6 +158,19 @@ class OpDef:
     # configured (a wormhole solved by forward-mode AD has no gradient to train with)
     train_rule: Callable[[dict[str, Any]], tuple[str, str, str | None] | None] | None = None
     local_training: bool = False  # trains with `mode = local` (segment structures)
+    # the statement that creates the op ("wormhole", "segments"): such an op is not called by
+    # name, and diagnostics name it by its statement
+    statement: str | None = None
+
+    @property
+    def has_cost_rule(self) -> bool:
+        """Whether the op states its FLOPs (`zero_flops` for ops that only move data), rather
+        than leaving the default that counts nothing."""
+        return self.flops is not _unstated_flops
+
+    def gives_probabilities(self, attrs: dict[str, Any]) -> bool:
+        """Whether the op so configured returns probabilities, not logits."""
+        return self.probabilities(attrs)
 
     def arg(self, name: str) -> Arg | None:
         for a in self.args:

@@ -4,7 +4,6 @@ comes from the IR (a repeat's parameters agree with the copy its nodes show)."""
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from seqnet.backends.graphviz.rules.base import BACKEND, FAMILY_RULES, NodeRule
 from seqnet.backends.graphviz.rules.lookup import rule_for_op
 from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.ops.registry import FAMILY_STYLES, OPS
+from tests.op_names import op_name_comparisons
 
 GRAPHVIZ = Path(seqnet.__file__).parent / "backends" / "graphviz"
 
@@ -44,30 +44,15 @@ def test_special_ops_have_their_own_rule(op):
     assert rule is not None and rule not in FAMILY_RULES.values()
 
 
-def _op_name_comparisons(path: Path) -> list[str]:
-    """`x == "dense"`, `op in ("lstm", "gru")`, ...: comparisons against op names in a file."""
-    names = set(load_ops()) | {"input"}
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if not isinstance(node, ast.Compare):
-            continue
-        for side in (node.left, *node.comparators):
-            items = side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side]
-            for item in items:
-                if isinstance(item, ast.Constant) and item.value in names:
-                    found.append(f"{path.name}:{node.lineno}: {item.value!r}")
-    return found
-
-
 @pytest.mark.parametrize("path", sorted(GRAPHVIZ.glob("*.py")), ids=lambda p: p.name)
 def test_generic_drawing_code_compares_no_op_names(path):
-    assert _op_name_comparisons(path) == []
+    assert op_name_comparisons(path) == []
 
 
 def test_the_name_check_finds_op_name_comparisons(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text('def f(op):\n    return op == "dense" or op in ("lstm", "gru")\n')
-    assert len(_op_name_comparisons(bad)) == 3
+    assert len(op_name_comparisons(bad)) == 3
 
 
 # --- facts from the IR ---------------------------------------------------------------------------

@@ -31,8 +31,8 @@ SPEC = SEGMENTS
 def _setup(n, share):
     m = seqnet.loads(SPEC.format(n=n, share=share))
     low = lower(m.graph)
-    (node,) = low.program.segments
-    prog = low.program.segments[node]
+    (node,) = low.program.node_programs
+    prog = low.program.node_programs[node]
     params = low.init(jax.random.key(3))
     return low, node, prog, params
 

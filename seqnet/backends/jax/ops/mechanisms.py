@@ -1,7 +1,9 @@
 """JAX lowerings of the mechanism ops: the wormhole gate and masked (ensemble mask network) layers.
 
-`segments` is lowered at graph level, and so is the fixed-point iteration that closes a
-wormhole's cycle: `wormhole_gate` here is only the gated back-connection g * (x W).
+`segments` is lowered by a `ProgramRule`: a `SegmentsProgram` (segments.py) built per node owns
+the node's regions and their parameters. The fixed-point iteration that closes a wormhole's cycle
+is lowered at graph level (lower.py, fixed_point.py): `wormhole_gate` here is only the gated
+back-connection g * (x W).
 
 masked_dense, with n nodes, c_in copies per node in x and c_out in the output, features
 node-major (feature index = node * copies + copy), W of shape (c_in n, c_out n) used as x @ W:
@@ -22,7 +24,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from seqnet.backends.jax.ops.common import activate, lowering
+from seqnet.backends.jax.context import ProgramRule
+from seqnet.backends.jax.ops.common import BACKEND, activate, lowering
+from seqnet.backends.jax.segments import SegmentsProgram
+from seqnet.compiler.ops.catalog import register_lowering
 
 GATES = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
 
@@ -78,3 +83,6 @@ def masked_dense(ctx, x, adj, copies, mask, act, bias):
     if bias:
         y = y + ctx.params["b"]
     return activate(y, act)
+
+
+register_lowering("segments", BACKEND)(ProgramRule(build=SegmentsProgram))
