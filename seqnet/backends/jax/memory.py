@@ -17,18 +17,41 @@ def available_memory() -> int | None:
     return None
 
 
+def node_temporaries(graph) -> list[tuple[str, dict[str, int]]]:
+    """(node, {what: bytes per example}) for every node whose op's lowering holds temporaries
+    (`OpDef.temporaries`: attention scores, 2-simplicial pair tensors), in dependency order.
+    The nodes of a segment structure's regions are not counted."""
+    from seqnet.compiler.graph import is_input, node_call, topo_order
+    from seqnet.compiler.ops.registry import OPS
+
+    found = []
+    for n in topo_order(graph):
+        if is_input(graph, n):
+            continue
+        d = graph.nodes[n]
+        parts = OPS[d["op"]].temporaries(node_call(graph, n), list(d["outputs"]))
+        if any(parts.values()):
+            found.append((n, parts))
+    return found
+
+
 def memory_parts(model, config) -> dict[str, int]:
     """Bytes one training step holds, from the registry (before anything is allocated):
-    parameters, their gradients, the optimiser's buffers, and the activations kept for the
-    backward pass (twice the forward activations of one batch: values and their cotangents)."""
+    parameters, their gradients, the optimiser's buffers, the activations kept for the
+    backward pass (twice the forward activations of one batch: values and their cotangents),
+    and, where ops hold any, their temporaries (twice over, for the same reason)."""
     from seqnet.backends.jax.optim import adam_like
     from seqnet.compiler.graph import total_params
     from seqnet.compiler.summary import summarize
 
     p = total_params(model.graph) * 4
     act = summarize(model.graph)["activation_bytes_per_example"] * config.batch * 2
-    return {"parameters": p, "gradients": p, f"{config.optimizer.name} state": p * adam_like(config),
-            "activations": act}  # fmt: skip
+    parts = {"parameters": p, "gradients": p, f"{config.optimizer.name} state": p * adam_like(config),
+             "activations": act}  # fmt: skip
+    temporaries = sum(sum(t.values()) for _, t in node_temporaries(model.graph))
+    if temporaries:
+        parts["temporaries"] = temporaries * config.batch * 2
+    return parts
 
 
 def estimate_memory(model, config) -> int:
@@ -53,7 +76,21 @@ def check_memory(model, config) -> None:
         raise MemoryEstimateError(
             f"training needs about {format_bytes(need)} ({detail}) but only {format_bytes(have)} is "
             f"available; shrink the model's dims or the batch ({config.batch}), or use sgd"
+            + largest_temporaries(model.graph)
         )
+
+
+def largest_temporaries(graph) -> str:
+    """A sentence naming the node, op and tensors of the largest temporaries ("" if none)."""
+    found = node_temporaries(graph)
+    if not found:
+        return ""
+    node, parts = max(found, key=lambda item: sum(item[1].values()))
+    d = graph.nodes[node]
+    what, size = max(parts.items(), key=lambda kv: kv[1])
+    return (f"; the largest temporaries are those of {d['op']} '{node}' ({d['span']}): "
+            f"{format_bytes(sum(parts.values()))} per example, most of it {what} "
+            f"({format_bytes(size)})")
 
 
 def format_bytes(n: float) -> str:

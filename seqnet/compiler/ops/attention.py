@@ -13,6 +13,7 @@ from seqnet.compiler.ops.registry import (
     op,
     positive,
 )
+from seqnet.compiler.types import DTYPE_BYTES
 
 
 def _heads(c: OpCall) -> tuple[int, int, int]:
@@ -68,6 +69,16 @@ def _attention_flops(c: OpCall, outs):
     return proj + 4 * n * m * h * d
 
 
+def _attention_temporaries(c: OpCall, outs) -> dict[str, int]:
+    """The scores the lowering holds: the logits and their softmax weights, heads x N x M
+    each (N queries, M keys), in the input's dtype."""
+    h, _, _ = _heads(c)
+    n = c["x"].dims[0]
+    kv = c.inputs.get("kv")
+    m = kv.dims[0] if kv is not None else n
+    return {f"scores 2 × {h} × {n} × {m}": 2 * h * n * m * DTYPE_BYTES[c["x"].dtype]}
+
+
 op(
     "attention", "attention",
     [Arg("x", "tensor"), Arg("heads", "int", 1), Arg("head_dim", "int", 0, doc="0: width/heads"),
@@ -75,6 +86,7 @@ op(
      Arg("kv", "tensor", None, doc="keys/values for cross-attention (default: x)"),
      Arg("bias", "bool", True)],
     _attention_infer, params=_attention_params, flops=_attention_flops,
+    temporaries=_attention_temporaries,
     doc="Multi-head scaled dot-product (1-simplicial) attention.",
 )  # fmt: skip
 
@@ -133,6 +145,33 @@ def _simplicial_flops(c: OpCall, outs):
     return proj + logits + values
 
 
+def _simplicial_temporaries(c: OpCall, outs) -> dict[str, int]:
+    """What the lowering (backends/jax/ops/attention.py) holds per head, with S the keys j and
+    k range over (the M virtual entities, the window w, or all N entities) and d = head_dim:
+    the pair logits and their softmax weights (N x S x S each); the key-key dots l1_j . l2_k
+    (S x S, shared by every query, or N x S x S gathered per query in a window); C_ij =
+    sum_k A u_k (N x S x d); for the triple product D_i = sum_j u_j (x) C_ij (N x d x d); and
+    in a window each key tensor gathered per query (N x S x d for l1, l2, u, and u2 in the
+    trilinear variant). In the input's dtype."""
+    h, d, _ = _heads(c)
+    n = c["x"].dims[0]
+    window = min(c["window"], n) if c["window"] else 0
+    s = c["virtual"] or window or n
+    size = DTYPE_BYTES[c["x"].dtype]
+    dots = n if window else 1
+    parts = {
+        f"pair scores 2 × {h} × {n} × {s} × {s}": 2 * h * n * s * s * size,
+        f"key-key dots {h} × {dots} × {s} × {s}": h * dots * s * s * size,
+        f"value sums {h} × {n} × {s} × {d}": h * n * s * d * size,
+    }
+    if c["variant"] == "triple":
+        parts[f"value outer products {h} × {n} × {d} × {d}"] = h * n * d * d * size
+    if window:
+        k = 3 if c["variant"] == "triple" else 4
+        parts[f"gathered keys {k} × {h} × {n} × {s} × {d}"] = k * h * n * s * d * size
+    return parts
+
+
 op(
     "simplicial_attention", "attention",
     [Arg("x", "tensor"), Arg("heads", "int", 1), Arg("head_dim", "int", 0),
@@ -140,6 +179,7 @@ op(
      Arg("variant", "choice", "triple", ("triple", "trilinear")),
      Arg("window", "int", 0, doc="causal sliding window: j, k in [i-w+1, i]; 0: all pairs")],
     _simplicial_infer, params=_simplicial_params, flops=_simplicial_flops,
+    temporaries=_simplicial_temporaries,
     doc="2-simplicial attention: logits from the unsigned scalar triple product <p_i, l1_j, l2_k>, "
         "values B(u_j (x) u_k); with virtual=M the pair sum runs over M learned virtual entities.",
 )  # fmt: skip

@@ -1,0 +1,129 @@
+"""The temporaries each op's lowering holds (OpDef.temporaries), counted to the byte, found in
+the lowering's own program, and added to the memory estimate so that a long-sequence attention
+spec is refused before XLA is asked for the memory."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+import seqnet
+from seqnet.backends.jax import memory
+from seqnet.backends.jax import train as T
+from seqnet.backends.jax.lower import lower
+from seqnet.compiler.graph import node_call
+from seqnet.compiler.ops.registry import OPS
+
+CASES = {
+    # self-attention, heads=4, N = M = 10: logits and weights 4 x 10 x 10 float32 each
+    "attention": ("input x : float32[10, 16]\nh = attention(x, heads=4)\n"
+                  "output y : float32[10, 16] = h\n",
+                  {"scores 2 × 4 × 10 × 10": 2 * 4 * 10 * 10 * 4}),
+    # cross-attention: 5 queries over 7 keys, heads=2
+    "cross": ("input x : float32[5, 16]\ninput s : float32[7, 8]\nh = attention(x, heads=2, kv=s)\n"
+              "output y : float32[5, 16] = h\n",
+              {"scores 2 × 2 × 5 × 7": 2 * 2 * 5 * 7 * 4}),
+    "float64": ("input x : float64[3, 4]\nh = attention(x, heads=2)\noutput y : float64[3, 4] = h\n",
+                {"scores 2 × 2 × 3 × 3": 2 * 2 * 3 * 3 * 8}),
+    # triple product over all pairs: N = S = 6, heads=2, d = 4
+    "triple": ("input x : float32[6, 8]\nh = simplicial_attention(x, heads=2)\n"
+               "output y : float32[6, 8] = h\n",
+               {"pair scores 2 × 2 × 6 × 6 × 6": 2 * 2 * 6 * 6 * 6 * 4,
+                "key-key dots 2 × 1 × 6 × 6": 2 * 6 * 6 * 4,
+                "value sums 2 × 6 × 6 × 4": 2 * 6 * 6 * 4 * 4,
+                "value outer products 2 × 6 × 4 × 4": 2 * 6 * 4 * 4 * 4}),
+    # trilinear over a causal window of 3: keys gathered per query (l1, l2, u, u2)
+    "window": ("input x : float32[6, 8]\nh = simplicial_attention(x, heads=2, variant=trilinear, "
+               "window=3)\noutput y : float32[6, 8] = h\n",
+               {"pair scores 2 × 2 × 6 × 3 × 3": 2 * 2 * 6 * 3 * 3 * 4,
+                "key-key dots 2 × 6 × 3 × 3": 2 * 6 * 3 * 3 * 4,
+                "value sums 2 × 6 × 3 × 4": 2 * 6 * 3 * 4 * 4,
+                "gathered keys 4 × 2 × 6 × 3 × 4": 4 * 2 * 6 * 3 * 4 * 4}),
+    # a window longer than the sequence reads all 6 positions (triple: l1, l2, u gathered)
+    "long window": ("input x : float32[6, 8]\nh = simplicial_attention(x, heads=1, window=10)\n"
+                    "output y : float32[6, 8] = h\n",
+                    {"pair scores 2 × 1 × 6 × 6 × 6": 2 * 6 * 6 * 6 * 4,
+                     "key-key dots 1 × 6 × 6 × 6": 6 * 6 * 6 * 4,
+                     "value sums 1 × 6 × 6 × 8": 6 * 6 * 8 * 4,
+                     "value outer products 1 × 6 × 8 × 8": 6 * 8 * 8 * 4,
+                     "gathered keys 3 × 1 × 6 × 6 × 8": 3 * 6 * 6 * 8 * 4}),
+    # pairs of M = 5 virtual entities only
+    "virtual": ("input x : float32[6, 8]\nh = simplicial_attention(x, virtual=5)\n"
+                "output y : float32[6, 8] = h\n",
+                {"pair scores 2 × 1 × 6 × 5 × 5": 2 * 6 * 5 * 5 * 4,
+                 "key-key dots 1 × 1 × 5 × 5": 5 * 5 * 4,
+                 "value sums 1 × 6 × 5 × 8": 6 * 5 * 8 * 4,
+                 "value outer products 1 × 6 × 8 × 8": 6 * 8 * 8 * 4}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_temporaries_are_counted_to_the_byte(case):
+    text, want = CASES[case]
+    g = seqnet.loads(text).graph
+    assert memory.node_temporaries(g) == [("h", want)]
+
+
+def _shapes(jaxpr) -> set[tuple[int, ...]]:
+    return {tuple(v.aval.shape) for eqn in jaxpr.eqns for v in eqn.outvars}
+
+
+@pytest.mark.parametrize("case, scores", [
+    ("attention", (1, 4, 10, 10)), ("cross", (1, 2, 5, 7)), ("triple", (1, 2, 6, 6, 6)),
+    ("window", (1, 2, 6, 3, 3)), ("virtual", (1, 1, 6, 5, 5)),
+])  # fmt: skip
+def test_the_counted_scores_are_the_lowerings(case, scores):
+    """The largest tensor counted is one the lowering really makes (batch 1 in front)."""
+    text, _ = CASES[case]
+    g = seqnet.loads(text).graph
+    low = lower(g)
+    params = low.init(jax.random.key(0))
+    inputs = {n: np.zeros((1,) + g.nodes[n]["outputs"][0].dims, np.float32) for n in g.graph["inputs"]}
+    jaxpr = jax.make_jaxpr(lambda p: low.apply(p, inputs))(params).jaxpr
+    assert scores in _shapes(jaxpr)
+
+
+def test_ops_without_temporaries_count_none():
+    g = seqnet.loads("input x : float32[5, 4]\nh = dense(x, 8, act=relu)\n"
+                     "output y : float32[5, 8] = lstm(h, 8)\n").graph  # fmt: skip
+    assert memory.node_temporaries(g) == []
+    for n in g.nodes:
+        if n not in g.graph["inputs"]:
+            assert OPS[g.nodes[n]["op"]].temporaries(node_call(g, n), g.nodes[n]["outputs"]) == {}
+
+
+LONG = """\
+dim T = 20000
+input x : int32[T] vocab 10
+h = attention(embed(x, 16), heads=8)
+output y : float32[T, 10] = dense(h, 10)
+train {
+  data = task.sort(T, vocab=10)
+  loss = cross_entropy(y, target)
+  batch = 8
+  steps = 1
+}
+"""
+
+
+def test_long_attention_is_refused_before_xla_runs(tmp_path, monkeypatch):
+    """T = 20,000: each example's scores are 2 x 8 x 20000^2 float32 (23.8 GiB), which the
+    estimate once ignored (XLA then asked for 205 GB). Refused before anything is allocated."""
+    model = seqnet.loads(LONG, name="long.sqn")
+    params = (10 * 16 + 4 * 16 * 16 + 16 + 16 * 10 + 10) * 4
+    activations = (20000 * 4 + 20000 * 16 * 4 * 2 + 20000 * 10 * 4) * 8 * 2
+    scores = 2 * 8 * 20000 * 20000 * 4
+    assert memory.memory_parts(model, model.train_config) == {
+        "parameters": params, "gradients": params, "adam state": 2 * params,
+        "activations": activations, "temporaries": scores * 8 * 2}  # fmt: skip
+    monkeypatch.setattr(memory, "available_memory", lambda: 64 << 30)
+    compiled = []
+    monkeypatch.setattr(jax, "jit", lambda *a, **k: compiled.append(a) or pytest.fail("jit"))
+    out = tmp_path / "run"
+    with pytest.raises(T.MemoryEstimateError,
+                       match=r"temporaries 381\.5 GiB\) but only .* is available; .*the largest "
+                       r"temporaries are those of attention 'h' \(long\.sqn:3:5\): 23\.8 GiB per "
+                       r"example, most of it scores 2 × 8 × 20000 × 20000 \(23\.8 GiB\)"):  # fmt: skip
+        T.train(model, out=out, progress=False)
+    assert not compiled and not out.exists()
