@@ -114,7 +114,7 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
 
     # An overwritten run's metrics stay until this run writes its first checkpoint.
     staged = bool(replaced) or (not resume and (out / METRICS).exists())
-    log = MetricsLog(out, start if resume else None, staged=staged) if is_main else None
+    log: MetricsLog | None = None  # opened inside the try below, so the finally always closes it
     saved_step = start if resume else None  # the step this run's newest checkpoint holds
     bar = Bar(total, start, progress and is_main, description=name)
     clock = Clock()
@@ -192,6 +192,8 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
     final_eval: dict[str, float] = {}
     warned: set[str] = set()
     try:
+        if is_main:
+            log = MetricsLog(out, start if resume else None, staged=staged)
         try:
             while step < total:
                 batch = next(stream)
