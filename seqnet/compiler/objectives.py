@@ -133,11 +133,14 @@ def _real(name: str, out: TensorType, target: TensorType) -> None:
             hint=f"for class labels use cross_entropy (and accuracy); the output would then be "
             f"[{', '.join(str(d) for d in target.shape) + ', ' if target.rank else ''}{target.vocab}]",
         )  # fmt: skip
+    _need_same_values(name, out, target, f"the output must have the target's shape, {_shape(target)}")
+
+
+def _need_same_values(name: str, out: TensorType, target: TensorType, hint: str) -> None:
     if not _same_values(out, target):
         raise ObjectiveTypeError(
             f"{name}: the output {out} and the target {target} disagree in shape"
-            f"{_per_position(out, target) if abs(out.rank - target.rank) else ''}", "target",
-            hint=f"the output must have the target's shape, {_shape(target)}",
+            f"{_per_position(out, target) if abs(out.rank - target.rank) else ''}", "target", hint=hint,
         )  # fmt: skip
 
 
@@ -162,13 +165,8 @@ def _binary(name: str, out: TensorType, target: TensorType) -> None:
             f"{name} needs targets in [0, 1], but the target's values lie in [{lo:g}, {hi:g}]",
             "target", hint="for real-valued targets use mse or l1",
         )  # fmt: skip
-    if not _same_values(out, target):
-        raise ObjectiveTypeError(
-            f"{name}: the output {out} and the target {target} disagree in shape"
-            f"{_per_position(out, target) if abs(out.rank - target.rank) else ''}", "target",
-            hint=f"one logit per target value: the output must be {_shape(target)} "
-            f"or {_shape(TensorType('float32', target.shape + (1,)))}",
-        )  # fmt: skip
+    _need_same_values(name, out, target, f"one logit per target value: the output must be "
+                      f"{_shape(target)} or {_shape(TensorType('float32', target.shape + (1,)))}")
 
 
 def _accuracy(name: str, out: TensorType, target: TensorType) -> None:
