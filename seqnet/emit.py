@@ -11,7 +11,8 @@ import dataclasses
 
 import networkx as nx
 
-from seqnet.compiler.graph import topo_order
+from seqnet.compiler.graph import output_type, topo_order
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.values import spell
 from seqnet.source import SourceFile, Span
 
@@ -73,14 +74,14 @@ def _ref(ref) -> str:
 def emit_graph(g: nx.MultiDiGraph, indent: str = "") -> str:
     lines = []
     for n in topo_order(g):
-        d = g.nodes[n]
-        types = ", ".join(str(t) for t in d["outputs"])
-        args = [f"{a}={_ref(r)}" for a, r in d["args"]]
-        attrs = [f"{k}={spell(v)}" for k, v in sorted(d["attrs"].items())
+        rec = ir_node(g, n)
+        types = ", ".join(str(t) for t in rec.outputs)
+        args = [f"{a}={_ref(r)}" for a, r in rec.args]
+        attrs = [f"{k}={spell(v)}" for k, v in sorted(rec.attrs.items())
                  if k not in ("structure", "out_type", "target_shape")]  # fmt: skip
-        shared = f"  shares {d['param_owner']}" if d.get("param_owner", n) != n else ""
-        lines.append(f"{indent}{n} = {d['op']}({', '.join(args + attrs)}) : {types}{shared}  # {d['span']}")
-        for role, region in (d.get("regions") or {}).items():
+        shared = f"  shares {rec.param_owner}" if rec.param_owner != n else ""
+        lines.append(f"{indent}{n} = {rec.op}({', '.join(args + attrs)}) : {types}{shared}  # {rec.span}")
+        for role, region in (rec.regions or {}).items():
             lines.append(f"{indent}  region {role} (x{region.graph.get('copies', 1)} parameter sets):")
             lines.append(emit_graph(region, indent + "    ").rstrip("\n"))
     for u, v, e in g.edges(data=True):
@@ -101,9 +102,9 @@ def emit_stablehlo(g: nx.MultiDiGraph) -> str:
 
     lowered = lower(g)
     params = jax.eval_shape(lowered.init, jax.random.key(0))  # shapes only: nothing allocated
-    inputs = {n: jax.ShapeDtypeStruct((1, *g.nodes[n]["outputs"][0].dims), jnp.dtype(g.nodes[n]["outputs"][0].dtype))
-              for n in g.graph["inputs"]}  # fmt: skip
+    types = {n: output_type(g, (n, 0)) for n in g.graph["inputs"]}
+    inputs = {n: jax.ShapeDtypeStruct((1, *t.dims), jnp.dtype(t.dtype)) for n, t in types.items()}
     traced = jax.jit(lambda p, x: lowered.apply(p, x)).lower(params, inputs)
     legend = ["// op locations read jit(<lambda>)/<node>/<op>; the nodes come from:"]
-    legend += [f"//   {n}: {g.nodes[n]['op']} at {g.nodes[n]['span']}" for n in topo_order(g)]
+    legend += [f"//   {n}: {ir_node(g, n).op} at {ir_node(g, n).span}" for n in topo_order(g)]
     return "\n".join(legend) + "\n" + traced.as_text(debug_info=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from seqnet.compiler.graph import output_type
 from seqnet.errors import Diagnostic
 
 
@@ -41,12 +42,12 @@ class Model:
 
     @property
     def inputs(self) -> dict:
-        return {n: self.graph.nodes[n]["outputs"][0] for n in self.graph.graph["inputs"]}
+        return {n: output_type(self.graph, (n, 0)) for n in self.graph.graph["inputs"]}
 
     @property
     def outputs(self) -> dict:
         g = self.graph
-        return {k: g.nodes[n]["outputs"][p] for k, (n, p) in g.graph["outputs"].items()}
+        return {k: output_type(g, ref) for k, ref in g.graph["outputs"].items()}
 
     @property
     def train_config(self):

@@ -76,10 +76,10 @@ def output_type(g: nx.MultiDiGraph, ref: tuple[str, int]) -> TensorType:
 def param_count(g: nx.MultiDiGraph, node: str) -> int:
     """Parameters a node owns (shared nodes own none: they use another's)."""
     data = g.nodes[node]
-    if data.get("param_owner", node) != node:
+    if data["param_owner"] != node:
         return 0
-    total = sum(p.size for p in data.get("params", {}).values())
-    for region in data.get("regions", {}).values():
+    total = sum(p.size for p in data["params"].values())
+    for region in (data.get("regions") or {}).values():
         total += sum(param_count(region, n) for n in region.nodes) * region.graph.get("copies", 1)
     return total
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import networkx as nx
 
-from seqnet.compiler.graph import param_count, topo_order
+from seqnet.compiler.graph import output_type, param_count, topo_order
+from seqnet.compiler.ir import Node
+from seqnet.compiler.ir import node as ir_node
 
 
 def summarize(g: nx.MultiDiGraph) -> dict:
@@ -12,23 +14,23 @@ def summarize(g: nx.MultiDiGraph) -> dict:
     total_flops = 0
     activation_bytes = 0
     for name in topo_order(g):
-        d = g.nodes[name]
-        flops = d.get("flops", 0)
-        for region in d.get("regions", {}).values():
-            flops += sum(region.nodes[n].get("flops", 0) for n in region.nodes) * _uses(d, region)
+        rec = ir_node(g, name)
+        flops = rec.flops
+        for region in (rec.regions or {}).values():
+            flops += sum(ir_node(region, n).flops for n in region.nodes) * _uses(rec, region)
         total_flops += flops
-        activation_bytes += sum(t.nbytes for t in d["outputs"])
+        activation_bytes += sum(t.nbytes for t in rec.outputs)
         rows.append({
             "name": name,
-            "op": d["op"],
-            "shape": ", ".join(str(t) for t in d["outputs"]),
-            "resolved": ", ".join(t.resolved() for t in d["outputs"]),
+            "op": rec.op,
+            "shape": ", ".join(str(t) for t in rec.outputs),
+            "resolved": ", ".join(t.resolved() for t in rec.outputs),
             "params": param_count(g, name),
-            "shared_with": d["param_owner"] if d["param_owner"] != name else None,
+            "shared_with": rec.param_owner if rec.param_owner != name else None,
             "flops": flops,
-            "location": str(d["span"]),
+            "location": str(rec.span),
         })  # fmt: skip
-    outputs = {k: str(g.nodes[n]["outputs"][p]) for k, (n, p) in g.graph["outputs"].items()}
+    outputs = {k: str(output_type(g, ref)) for k, ref in g.graph["outputs"].items()}
     loops = [{"from": u, "to": v, "max_iter": e.get("settings", {}).get("max_iter")}
              for u, v, e in g.edges(data=True) if e.get("wormhole")]  # fmt: skip
     return {
@@ -43,10 +45,10 @@ def summarize(g: nx.MultiDiGraph) -> dict:
     }
 
 
-def _uses(node: dict, region) -> int:
+def _uses(node: Node, region) -> int:
     """How many times a region runs per example in the final network."""
-    structure = node["attrs"]["structure"]
-    role = next(k for k, v in node["regions"].items() if v is region)
+    structure = node.attrs["structure"]
+    role = next(k for k, v in node.regions.items() if v is region)
     return {"token": structure.n, "fusion": max(structure.n - 1, 0), "decoder": 1}[role]
 
 

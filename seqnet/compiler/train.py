@@ -8,6 +8,7 @@ from seqnet.compiler import objectives
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade, Ctx
 from seqnet.compiler.graph import output_type
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.objectives import LOSSES, METRICS, OBJECTIVES
 from seqnet.compiler.ops.registry import OPS
@@ -226,14 +227,14 @@ def _check_trainable(section: _Section, graph) -> None:
     """Ops that cannot be trained as configured (their registry entry's `train_rule` says why),
     anywhere in the graph, segment regions included."""
     for n in graph.nodes:
-        data = graph.nodes[n]
-        rule = OPS[data["op"]].train_rule if data["op"] in OPS else None
-        problem = rule(data["attrs"]) if rule is not None else None
+        rec = ir_node(graph, n)
+        rule = OPS[rec.op].train_rule if rec.op in OPS else None
+        problem = rule(rec.attrs) if rule is not None else None
         if problem is not None:
             message, attr, hint = problem
-            span = data.get("attr_spans", {}).get(attr, data["span"])
+            span = (rec.attr_spans or {}).get(attr, rec.span)
             section.attempt(_raise, CompileError("SQN0405", message, span, hint=hint))
-        for region in data.get("regions", {}).values():
+        for region in (rec.regions or {}).values():
             _check_trainable(section, region)
 
 
@@ -284,8 +285,8 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
 def _input_problem(graph, inp: str, fields: dict, bare: str, call) -> CompileError | None:
     """Why the data cannot feed the input `inp`: no such field, another shape or dtype, or
     another vocabulary (token ids past a smaller vocabulary would be clamped by the embedding)."""
-    t = graph.nodes[inp]["outputs"][0]
-    span = graph.nodes[inp]["span"]
+    t = output_type(graph, (inp, 0))
+    span = ir_node(graph, inp).span
     if inp not in fields:
         return CompileError("SQN0503", f"the data source {bare} has no field '{inp}' for the input '{inp}'",
                             span, hint="its fields: " + ", ".join(f"{k}: {v}" for k, v in fields.items()))  # fmt: skip

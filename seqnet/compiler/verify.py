@@ -5,6 +5,7 @@ from __future__ import annotations
 import networkx as nx
 
 from seqnet.compiler.graph import dag_view, is_input
+from seqnet.compiler.ir import node as ir_node
 from seqnet.errors import Note, Reporter
 
 
@@ -14,7 +15,7 @@ def check_cycles(g: nx.MultiDiGraph, reporter: Reporter) -> None:
     if nx.is_directed_acyclic_graph(dag):
         return
     cycle = [u for u, _v, *_ in nx.find_cycle(dag)]
-    spans = [g.nodes[n]["span"] for n in cycle]
+    spans = [ir_node(g, n).span for n in cycle]
     reporter.error(
         "SQN0401", "cycle without a wormhole: " + " -> ".join(cycle + cycle[:1]), spans[0],
         notes=tuple(Note(s, f"'{n}' is on the cycle") for n, s in zip(cycle[1:], spans[1:])),
@@ -37,18 +38,18 @@ def warn_unused(g: nx.MultiDiGraph, reporter: Reporter) -> None:
         live |= nx.ancestors(g, node)
     for name in g.graph["inputs"]:
         if name not in live:
-            reporter.warning("SQN0601", f"input '{name}' is never used", g.nodes[name]["span"],
+            reporter.warning("SQN0601", f"input '{name}' is never used", ir_node(g, name).span,
                              hint="remove it, or use it in the computation")  # fmt: skip
     reported_spans = set()
     for name in g.nodes:
-        data = g.nodes[name]
         if name in live or is_input(g, name) or g.out_degree(name):
             continue
-        span = data["span"]
-        if span in reported_spans or data.get("repeats"):
+        rec = ir_node(g, name)
+        span = rec.span
+        if span in reported_spans or rec.repeats:
             continue
         reported_spans.add(span)
-        what = f"'{data['label']}'" if data.get("label") else f"this {data['op']}"
+        what = f"'{rec.label}'" if rec.label else f"this {rec.op}"
         reporter.warning("SQN0602", f"the value of {what} is never used", span,
                          hint="it does not reach any output; remove it or use it")  # fmt: skip
 

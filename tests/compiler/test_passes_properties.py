@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seqnet.compiler.graph import dag_view, new_graph, topo_order
+from seqnet.compiler.types import TensorType
 from seqnet.compiler.verify import check_cycles
 from seqnet.errors import Reporter
 from seqnet.source import SourceFile, point
@@ -20,7 +21,9 @@ def graphs(draw):
     n = draw(st.integers(2, 12))
     g = new_graph()
     for i in range(n):
-        g.add_node(f"n{i}", order=i, op="dense", span=point(SRC, 1, 1), outputs=())
+        g.add_node(f"n{i}", op="relu", attrs={}, args=(), outputs=(TensorType.of("float32", [4]),),
+                   params={}, param_owner=f"n{i}", flops=0, span=point(SRC, 1, 1), chain=(),
+                   path=(), label=None, repeats=(), order=i)  # the IR's fields (compiler/ir.py)
     pairs = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))
     for a, b in draw(st.lists(pairs, max_size=3 * n)):
         if a < b:

@@ -23,6 +23,7 @@ from seqnet.backends.graphviz.edges import edge_label, edge_tooltip, emit_edges,
 from seqnet.backends.graphviz.labels import params_text
 from seqnet.backends.graphviz.legend import Mark, graph_label
 from seqnet.compiler.graph import param_count, topo_order
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.catalog import load_ops
 
 COLLAPSED = Mark("fg", "▤", "collapsed block")
@@ -60,14 +61,14 @@ class Builder(Canvas):
     def build(self) -> str:
         g = self.g
         order = fast_topo_order(g)
-        rep = {n: canonical(g, n, g.nodes[n]) for n in order}
+        rep = {n: canonical(g, n, ir_node(g, n)) for n in order}
         disp, collapsed = self.place(order, rep)
         self.tally(order, rep, collapsed)
         for info in collapsed.values():
             self.emit_collapsed(info)
         for n in order:
             if rep[n] == n and disp[n] == self.ids.get(n):
-                self.rule(n).draw(self, n, disp[n], g.nodes[n])
+                self.rule(n).draw(self, n, disp[n], ir_node(g, n))
         emit_edges(self, self.pending_edges(order, rep, disp))
         return self.assemble(self.emit_outputs(rep, disp), order)
 
@@ -80,7 +81,7 @@ class Builder(Canvas):
         for n in order:
             if rep[n] != n:
                 continue
-            chain = levels(self.g.nodes[n])
+            chain = levels(ir_node(self.g, n))
             if depth is not None and len(chain) > depth:
                 key = chain[depth][0]
                 did = collapsed.get(key, {}).get("id")
@@ -106,9 +107,9 @@ class Builder(Canvas):
         copy_params: dict[tuple, int] = {}
         for n in order:
             pc = param_count(self.g, n)
-            for key, *_ in levels(self.g.nodes[n]):  # the node's own copy, not copy 0
+            for key, *_ in levels(ir_node(self.g, n)):  # the node's own copy, not copy 0
                 copy_params[key] = copy_params.get(key, 0) + pc
-            for key, *_ in levels(self.g.nodes[rep[n]]):
+            for key, *_ in levels(ir_node(self.g, rep[n])):
                 if key in collapsed:
                     info = collapsed[key]
                     info["total"] = info.get("total", 0) + pc
@@ -129,7 +130,7 @@ class Builder(Canvas):
                 if e.get("wormhole"):
                     pending.append(("back", du, dv, u, e))
                     continue
-                if crosses_copies(g.nodes[u], g.nodes[v]):
+                if crosses_copies(ir_node(g, u), ir_node(g, v)):
                     if ("carry", du, dv) not in pending:  # du == dv kept: it picks the junction
                         pending.append(("carry", du, dv))
                     continue
@@ -149,7 +150,7 @@ class Builder(Canvas):
         outs = []
         for name, (node, port) in g.graph.get("outputs", {}).items():
             oid = self.new_id("output_" + name)
-            typ = g.nodes[node]["outputs"][port]
+            typ = ir_node(g, node).outputs[port]
             span = g.graph.get("output_spans", {}).get(name)
             self.family("io")
             _shape, fill = self.style("io")
@@ -182,9 +183,9 @@ class Builder(Canvas):
             params, total = params_text(pc), pc
             ops = canon_ops  # inside a repeat drawn once, a block is one copy's
         label = f"{title}\n{body}" + (f"\n{params}" if self.o["show_params"] else "")
-        first = self.g.nodes[info["nodes"][0]]
-        span = first.get("chain") or ()
-        where = str(span[-1]) if span else str(first.get("span") or "")
+        first = ir_node(self.g, info["nodes"][0])
+        span = first.chain
+        where = str(span[-1]) if span else str(first.span or "")
         self.feature(COLLAPSED)
         self.lines_nodes[did] = [node_stmt(did, {
             "id": did, "label": label, "shape": "box3d", "style": "filled",
@@ -224,7 +225,7 @@ class Builder(Canvas):
             nid = self.ids.get(n)
             if nid not in self.lines_nodes:
                 continue
-            partner = self.rule(n).rank_partner(g, n, g.nodes[n])
+            partner = self.rule(n).rank_partner(g, n, ir_node(g, n))
             src = self.ids.get(partner) if partner is not None else None
             if src in self.lines_nodes and src != nid:
                 out.append(f"  {{rank=same; {quote(src)} {quote(nid)}}}")

@@ -9,6 +9,7 @@ from seqnet.backends.graphviz.dot_syntax import sanitize
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.lookup import INPUT_RULE, rule_for_op
 from seqnet.backends.graphviz.themes import THEMES, default_font, family_style
+from seqnet.compiler.ir import node as ir_node
 
 
 class Canvas:
@@ -43,7 +44,7 @@ class Canvas:
         """The drawing rule of graph node `n`: the input rule for a spec input, else its op's."""
         if n in self.inputs:
             return INPUT_RULE
-        op = self.g.nodes[n]["op"]
+        op = ir_node(self.g, n).op
         r = self.rules.get(op)
         if r is None:
             r = self.rules[op] = rule_for_op(op)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from seqnet.backends.graphviz.dot_syntax import attr_list, quote, sanitize
 from seqnet.backends.graphviz.labels import params_text
 from seqnet.backends.graphviz.legend import Mark
+from seqnet.compiler.ir import Node
 
 REPEAT = Mark("repeat_line", "▭", "repeat, drawn once")
 
@@ -37,11 +38,11 @@ class Cluster:
         return params_text(self.params)
 
 
-def levels(data: dict) -> list[tuple]:
+def levels(data: Node) -> list[tuple]:
     """The cluster chain of a node: [(key, kind, name, count, shared), ...] outermost first.
     A key is the node's block path up to that level; a repeat's level keeps the copy index."""
-    groups = {r[0]: (r[2], r[3]) for r in data.get("repeats") or ()}
-    path = data.get("path") or ()
+    groups = {r[0]: (r[2], r[3]) for r in data.repeats}
+    path = data.path
     out, i = [], 0
     while i < len(path):
         p = path[i]
@@ -54,12 +55,12 @@ def levels(data: dict) -> list[tuple]:
     return out
 
 
-def canonical(g, name: str, data: dict) -> str:
+def canonical(g, name: str, data: Node) -> str:
     """The copy-0 twin of a node in a later repeat copy (the node itself when it has none)."""
-    reps = data.get("repeats") or ()
+    reps = data.repeats
     if all(r[1] == 0 for r in reps):
         return name
-    path = list(data.get("path") or ())
+    path = list(data.path)
     new = path[:]
     for group, index, _count, _shared in reps:
         if index == 0:
@@ -78,8 +79,8 @@ def canonical(g, name: str, data: dict) -> str:
 
 def crosses_copies(a: dict, b: dict) -> bool:
     """Whether an edge from node a to node b runs from one repeat copy into another."""
-    ra = {r[0]: r[1] for r in a.get("repeats") or ()}
-    for group, index, _c, _s in b.get("repeats") or ():
+    ra = {r[0]: r[1] for r in a.repeats}
+    for group, index, _c, _s in b.repeats:
         if group in ra and ra[group] != index:
             return True
     return False

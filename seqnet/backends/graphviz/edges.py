@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from seqnet.backends.graphviz.dot_syntax import edge_stmt, node_stmt
 from seqnet.backends.graphviz.legend import Mark
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.registry import OPS
 
 CARRY = Mark("carry", "··▶", "into next copy")
@@ -17,7 +18,7 @@ CARRY = Mark("carry", "··▶", "into next copy")
 
 def port_name(g, node: str, port: int) -> str:
     """An output port's name from the op's definition (`state` of an lstm), else `out<port>`."""
-    d = OPS.get(g.nodes[node]["op"])
+    d = OPS.get(ir_node(g, node).op)
     return (d.outputs[port] if d and port < len(d.outputs) else f"out{port}").rstrip(".")
 
 
@@ -25,7 +26,7 @@ def port_label(c, node: str, port: int, typ) -> str | None:
     if not c.o["show_shapes"]:
         return None
     text = c.type_text(typ)
-    if port or len(c.g.nodes[node].get("outputs") or ()) > 1:
+    if port or len(ir_node(c.g, node).outputs) > 1:
         text = f"{port_name(c.g, node, port)}: {text}"
     return text
 
@@ -33,7 +34,7 @@ def port_label(c, node: str, port: int, typ) -> str | None:
 def output_port_name(c, node: str, port: int) -> str | None:
     """The edge into an output node is labelled only with the port's name, when the source
     has several outputs: the output node itself shows the type."""
-    if not c.o["show_shapes"] or len(c.g.nodes[node].get("outputs") or ()) < 2:
+    if not c.o["show_shapes"] or len(ir_node(c.g, node).outputs) < 2:
         return None
     return port_name(c.g, node, port)
 
@@ -44,9 +45,9 @@ def edge_label(c, u: str, v: str, e: dict) -> str | None:
     out of a node whose rule says it shows its type itself (a spec input) carry none."""
     if not c.o["show_shapes"] or not c.rule(u).labels_outputs:
         return None
-    typ = e.get("type") or c.g.nodes[u]["outputs"][e.get("port", 0)]
+    typ = e.get("type") or ir_node(c.g, u).outputs[e.get("port", 0)]
     text = port_label(c, u, e.get("port", 0), typ)
-    d = OPS.get(c.g.nodes[v]["op"])
+    d = OPS.get(ir_node(c.g, v).op)
     arg = e.get("arg")
     if d is not None and arg and c.rule(v).names_args:
         tensors = [a.name for a in d.args if a.kind == "tensor"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from seqnet.compiler.graph import param_count
+from seqnet.compiler.graph import output_type, param_count
+from seqnet.compiler.ir import Node
 from seqnet.compiler.ops.registry import OPS
 
 MAX_LABEL = 44  # summaries that must stay on one line are clipped at this many characters
@@ -90,27 +91,27 @@ def wrap(text: str, width: int = WRAP) -> str:
     return "\n".join(lines)
 
 
-def node_tooltip(g, n: str, data: dict, summary: str) -> str:
+def node_tooltip(g, n: str, data: Node, summary: str) -> str:
     """Where a node comes from (file:line:col, call sites), its types, parameters and FLOPs."""
-    lines = [str(data["span"]) if data.get("span") is not None else "(no source)"]
-    chain = data.get("chain") or ()
+    lines = [str(data.span) if data.span is not None else "(no source)"]
+    chain = data.chain
     if chain:
         lines.append("called from " + ", ".join(str(s) for s in chain))
-    lines.append(f"{data['op']}: {summary}  [{n}]")
+    lines.append(f"{data.op}: {summary}  [{n}]")
     ins = []
-    for _arg, ref in data.get("args") or ():
+    for _arg, ref in data.args:
         refs = ref if ref and isinstance(ref[0], tuple) else (ref,)
         for r in refs:
             if r is not None:
-                ins.append(str(g.nodes[r[0]]["outputs"][r[1]]))
+                ins.append(str(output_type(g, r)))
     if ins:
         lines.append("in: " + ", ".join(ins))
-    lines.append("out: " + ", ".join(str(x) for x in data.get("outputs") or ()))
-    owner = data.get("param_owner", n)
+    lines.append("out: " + ", ".join(str(x) for x in data.outputs))
+    owner = data.param_owner
     if owner != n:
         lines.append(f"params: shared with {owner}")
     else:
         lines.append(f"params: {param_count(g, n):,}")
-    if data.get("flops"):
-        lines.append(f"flops: {data['flops']:,} per example")
+    if data.flops:
+        lines.append(f"flops: {data.flops:,} per example")
     return "\n".join(lines)

@@ -8,10 +8,13 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
+
+if TYPE_CHECKING:
+    from seqnet.compiler.ir import Node
 
 
 def stable_hash(name: str) -> int:
@@ -87,4 +90,4 @@ class ProgramRule:
     program once, at lowering time. In training the program gets a PRNG key whenever `apply`
     was given one, and never demands one (the ops inside its regions ask for their own)."""
 
-    build: Callable[[str, dict, RegionLowering], NodeProgram]
+    build: Callable[[str, Node, RegionLowering], NodeProgram]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.catalog import load_ops
 
 
@@ -102,15 +103,14 @@ def get_metric(name: str):
 
 def output_is_probability(graph, output: str) -> bool:
     """True when the spec output is already a probability (a softmax / sigmoid at the end)."""
-    try:
-        node, _ = graph.graph["outputs"][output]
-        data = graph.nodes[node]
-    except (KeyError, TypeError, ValueError):
+    ref = graph.graph["outputs"].get(output)
+    if ref is None:
         return False
-    opdef = load_ops().get(data.get("op"))
+    rec = ir_node(graph, ref[0])
+    opdef = load_ops().get(rec.op)
     if opdef is None:  # a spec input passed straight through
         return False
-    attrs = dict(data.get("attrs") or {})
+    attrs = dict(rec.attrs)
     if "act" in attrs:
         attrs["act"] = getattr(attrs["act"], "name", attrs["act"])
     return opdef.gives_probabilities(attrs)

@@ -41,6 +41,7 @@ from seqnet.backends.jax.context import (  # noqa: F401  (stable_hash: part of t
 from seqnet.backends.jax.init import init_params
 from seqnet.backends.jax.ops.common import ACTIVATIONS
 from seqnet.compiler.graph import is_input, output_type, topo_order
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.ops.registry import OPS
 
@@ -124,11 +125,11 @@ def _cycle(g: nx.MultiDiGraph, members: list[str]) -> Cycle:
         raise ValueError(f"nodes {members} form a cycle without a wormhole")
     external = []
     for n in members:
-        for _, ref in g.nodes[n]["args"]:
+        for _, ref in ir_node(g, n).args:
             for r in _refs(ref):
                 if r[0] not in inside and r not in external:
                     external.append(r)
-    settings = [g.nodes[gate]["attrs"] for gate, _ in gates]
+    settings = [ir_node(g, gate).attrs for gate, _ in gates]
     return Cycle(
         members=tuple(members),
         gates=tuple(sorted(gates)),
@@ -172,14 +173,15 @@ class GraphProgram:
         for n in graph.nodes:
             if is_input(graph, n):
                 continue
-            op = graph.nodes[n]["op"]
+            rec = ir_node(graph, n)
+            op = rec.op
             if op not in OPS:
                 raise ValueError(f"node {n!r}: unknown op {op!r}")
             rule = OPS[op].lowerings.get(BACKEND)
             if rule is None:
                 raise NotImplementedError(f"node {n!r}: op {op!r} has no JAX lowering yet")
             if isinstance(rule, ProgramRule):
-                self.node_programs[n] = rule.build(n, graph.nodes[n], self._lower_region)
+                self.node_programs[n] = rule.build(n, rec, self._lower_region)
         self.scan_groups: dict[str, repeats.ScanGroup] = {}  # first member -> group
         self.scanned: set[str] = set()
         if scan_repeats:
@@ -204,12 +206,11 @@ class GraphProgram:
         """Nodes that own parameters (own ParamSpecs or regions), in a fixed order."""
         g = self.graph
         found = []
-        for n in sorted(g.nodes, key=lambda n: g.nodes[n].get("order", 0)):
-            d = g.nodes[n]
-            if d.get("param_owner", n) != n:
+        for rec_name, rec in sorted(((n, ir_node(g, n)) for n in g.nodes), key=lambda x: x[1].order):
+            if rec.param_owner != rec_name:
                 continue
-            if d.get("params") or n in self.node_programs:
-                found.append(n)
+            if rec.params or rec_name in self.node_programs:
+                found.append(rec_name)
         return found
 
     def init(self, key: jax.Array) -> dict:
@@ -218,18 +219,17 @@ class GraphProgram:
             k = node_key(key, n)
             # float64 programs keep float64 parameters; float32 and low-precision ones float32
             pdtype = jnp.float64 if self.compute_dtype == jnp.float64 else jnp.float32
-            value = init_params(k, self.graph.nodes[n].get("params", {}), pdtype)
+            value = init_params(k, ir_node(self.graph, n).params, pdtype)
             if n in self.node_programs:
                 value.update(self.node_programs[n].init(k))
             tree_set(params, self.param_path(n), value, f"node {n!r}")
         return params
 
     def node_params(self, params: dict, name: str) -> dict:
-        d = self.graph.nodes[name]
-        owner = d.get("param_owner", name)
-        if not d.get("params") and name not in self.node_programs:
+        rec = ir_node(self.graph, name)
+        if not rec.params and name not in self.node_programs:
             return {}
-        return tree_get(params, self.param_path(owner))
+        return tree_get(params, self.param_path(rec.param_owner))
 
     # -- evaluation
     def run(self, params: dict, inputs: dict[str, jax.Array], state: RunState,
@@ -266,14 +266,14 @@ class GraphProgram:
     def node_rng(self, name: str, state: RunState):
         """The node's PRNG key in training: ops with `needs_rng` must get one; node programs
         get one whenever `apply` was given one (their regions' ops ask for their own)."""
-        d = self.graph.nodes[name]
+        op = ir_node(self.graph, name).op
         program = name in self.node_programs
-        if not (state.train and (program or OPS[d["op"]].needs_rng)):
+        if not (state.train and (program or OPS[op].needs_rng)):
             return None
         if state.rng is None:
             if program:
                 return None
-            raise ValueError(f"node {name!r} ({d['op']}) needs a PRNG key in training: "
+            raise ValueError(f"node {name!r} ({op}) needs a PRNG key in training: "
                              "pass rng=jax.random.key(...) to apply")  # fmt: skip
         return node_key(state.rng, name)
 
@@ -281,10 +281,10 @@ class GraphProgram:
                   injection: jax.Array | None = None) -> tuple:  # fmt: skip
         """Run one node's rule; returns its outputs as a tuple (one entry per port)."""
         g = self.graph
-        d = g.nodes[name]
+        rec = ir_node(g, name)
         with jax.named_scope(name):
-            opdef = OPS[d["op"]]
-            args = dict(d["args"])
+            opdef = OPS[rec.op]
+            args = dict(rec.args)
             kwargs: dict[str, Any] = {}
             in_types: dict[str, Any] = {}
             for a in opdef.args:
@@ -297,12 +297,12 @@ class GraphProgram:
                     kwargs[a.name] = None if ref is None else env[tuple(ref)]
                     in_types[a.name] = None if ref is None else output_type(g, tuple(ref))
                 else:
-                    kwargs[a.name] = d["attrs"].get(a.name, None if a.required else a.default)
+                    kwargs[a.name] = rec.attrs.get(a.name, None if a.required else a.default)
             activation = None
             if injection is not None and opdef.arg("act") is not None:
                 activation, kwargs["act"] = kwargs["act"], "none"
             ctx = LowerCtx(params=node_params, rng=rng, train=state.train, in_types=in_types,
-                           out_types=list(d["outputs"]), compute_dtype=self.compute_dtype,
+                           out_types=list(rec.outputs), compute_dtype=self.compute_dtype,
                            local=state.local)  # fmt: skip
             rule = self.node_programs.get(name) or opdef.lowerings[BACKEND]
             out = rule(ctx, **kwargs)
@@ -363,7 +363,7 @@ def _zero_injections(program: GraphProgram, cycle: Cycle, theta) -> dict:
     batch = jax.tree_util.tree_leaves(theta["env"])[0].shape[0] if theta["env"] else 1
     z = {}
     for gate, _ in cycle.gates:
-        t = program.graph.nodes[gate]["outputs"][0]
+        t = ir_node(program.graph, gate).outputs[0]
         z[gate] = (jnp.zeros((batch,) + t.dims, program.compute_dtype),)
     return z
 
@@ -458,18 +458,18 @@ class Lowered:
         for n in self.program.owners():
             leaves = jax.tree.leaves(self.program.node_params(params, n))
             if any(not np.all(np.isfinite(np.asarray(x))) for x in leaves):
-                return f"the parameters of '{n}' ({g.nodes[n]['op']}, {g.nodes[n]['span']}) are not finite"
+                return f"the parameters of {_where(g, n)} are not finite"
         env = self.program.run(params, self._check_inputs(inputs), RunState(train=False, rng=None))
         for n in topo_order(g):
             outs = [v for (node, _), v in env.items() if node == n]
             if not is_input(g, n) and any(not np.all(np.isfinite(np.asarray(v))) for v in outs):
-                return f"the first non-finite value comes out of '{n}' ({g.nodes[n]['op']}, {g.nodes[n]['span']})"
+                return f"the first non-finite value comes out of {_where(g, n)}"
         return None
 
     def _local_training_node(self) -> list[str]:
         """The node whose op trains locally (`OpDef.local_training`: a segment structure)."""
         g = self.graph
-        nodes = sorted(n for n in self.program.node_programs if OPS[g.nodes[n]["op"]].local_training)
+        nodes = sorted(n for n in self.program.node_programs if OPS[ir_node(g, n).op].local_training)
         if len(nodes) != 1:
             raise ValueError(f"local training needs exactly one segments node, found {len(nodes)}")
         return nodes
@@ -484,7 +484,7 @@ class Lowered:
         for name in names:
             if name not in inputs:
                 raise ValueError(f"missing input {name!r}; the model's inputs are {names}")
-            t = g.nodes[name]["outputs"][0]
+            t = output_type(g, (name, 0))
             value = jnp.asarray(inputs[name])
             want = jnp.dtype(t.dtype)
             if value.ndim != t.rank + 1 or tuple(value.shape[1:]) != t.dims:
@@ -526,9 +526,15 @@ def lower(graph: nx.MultiDiGraph, *, compute_dtype=None, scan_repeats: int = 8) 
     return Lowered(graph, compute_dtype, scan_repeats)
 
 
+def _where(g: nx.MultiDiGraph, n: str) -> str:
+    """A node as messages name it: '<name>' (<op>, <file:line:col>)."""
+    rec = ir_node(g, n)
+    return f"'{n}' ({rec.op}, {rec.span})"
+
+
 def _declared_float_dtype(graph: nx.MultiDiGraph) -> str:
-    types = [graph.nodes[n]["outputs"][0] for n in graph.graph["inputs"]]
-    types += [graph.nodes[n]["outputs"][p] for n, p in graph.graph["outputs"].values()]
+    types = [output_type(graph, (n, 0)) for n in graph.graph["inputs"]]
+    types += [output_type(graph, ref) for ref in graph.graph["outputs"].values()]
     if not any(t.dtype == "float64" for t in types):
         return "float32"
     if not jax.config.jax_enable_x64:

@@ -22,14 +22,15 @@ def node_temporaries(graph) -> list[tuple[str, dict[str, int]]]:
     (`OpDef.temporaries`: attention scores, 2-simplicial pair tensors), in dependency order.
     The nodes of a segment structure's regions are not counted."""
     from seqnet.compiler.graph import is_input, node_call, topo_order
+    from seqnet.compiler.ir import node as ir_node
     from seqnet.compiler.ops.registry import OPS
 
     found = []
     for n in topo_order(graph):
         if is_input(graph, n):
             continue
-        d = graph.nodes[n]
-        parts = OPS[d["op"]].temporaries(node_call(graph, n), list(d["outputs"]))
+        rec = ir_node(graph, n)
+        parts = OPS[rec.op].temporaries(node_call(graph, n), list(rec.outputs))
         if any(parts.values()):
             found.append((n, parts))
     return found
@@ -86,9 +87,11 @@ def largest_temporaries(graph) -> str:
     if not found:
         return ""
     node, parts = max(found, key=lambda item: sum(item[1].values()))
-    d = graph.nodes[node]
+    from seqnet.compiler.ir import node as ir_node
+
+    rec = ir_node(graph, node)
     what, size = max(parts.items(), key=lambda kv: kv[1])
-    return (f"; the largest temporaries are those of {d['op']} '{node}' ({d['span']}): "
+    return (f"; the largest temporaries are those of {rec.op} '{node}' ({rec.span}): "
             f"{format_bytes(sum(parts.values()))} per example, most of it {what} "
             f"({format_bytes(size)})")
 

@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import networkx as nx
 
 from seqnet.compiler.graph import is_input
+from seqnet.compiler.ir import Node
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.registry import OPS
 
 Ref = tuple[str, int]
@@ -66,7 +68,7 @@ def find_groups(g: nx.MultiDiGraph, unscannable: set[str], min_copies: int = 2) 
     copies: dict[str, dict[int, list[str]]] = {}
     order = nx.get_node_attributes(g, "order")
     for n in sorted(g.nodes, key=order.__getitem__):
-        reps = g.nodes[n].get("repeats") or ()
+        reps = ir_node(g, n).repeats
         if reps:
             group, index, _count, _shared = reps[0]
             copies.setdefault(group, {}).setdefault(index, []).append(n)
@@ -80,9 +82,9 @@ def find_groups(g: nx.MultiDiGraph, unscannable: set[str], min_copies: int = 2) 
     return groups
 
 
-def _signature(d: dict) -> tuple:
-    return (d["op"], repr(sorted(d["attrs"].items())), tuple(t.dims for t in d["outputs"]),
-            tuple(t.dtype for t in d["outputs"]))  # fmt: skip
+def _signature(r: Node) -> tuple:
+    return (r.op, repr(sorted(r.attrs.items())), tuple(t.dims for t in r.outputs),
+            tuple(t.dtype for t in r.outputs))  # fmt: skip
 
 
 def _scan_group(g, name, by_index, unscannable) -> ScanGroup | None:
@@ -97,15 +99,16 @@ def _scan_group(g, name, by_index, unscannable) -> ScanGroup | None:
     if any(n in unscannable or is_input(g, n) for n in members):
         return None
     local = [{n: j for j, n in enumerate(c)} for c in copies]
-    template_sig = [_signature(g.nodes[n]) for n in copies[0]]
+    rec = {n: ir_node(g, n) for n in members}
+    template_sig = [_signature(rec[n]) for n in copies[0]]
     carry_init: list[Ref] = []
     carry_next: list[tuple[int, int]] = []
     for i, copy in enumerate(copies):
-        if [_signature(g.nodes[n]) for n in copy] != template_sig:
+        if [_signature(rec[n]) for n in copy] != template_sig:
             return None
         for j, n in enumerate(copy):
-            t_args = g.nodes[copies[0][j]]["args"]
-            args = g.nodes[n]["args"]
+            t_args = rec[copies[0][j]].args
+            args = rec[n].args
             if [a for a, _ in args] != [a for a, _ in t_args]:
                 return None
             for (_, ref), (_, t_ref) in zip(args, t_args):
@@ -144,10 +147,10 @@ def _scan_group(g, name, by_index, unscannable) -> ScanGroup | None:
     for u, p in outside_reads:
         if u not in last or (u, p) not in readable:
             return None
-    owners = tuple(j for j, n in enumerate(copies[0]) if g.nodes[n].get("params"))
-    shared = all(g.nodes[c[j]]["param_owner"] == g.nodes[copies[0][j]]["param_owner"]
+    owners = tuple(j for j, n in enumerate(copies[0]) if rec[n].params)
+    shared = all(rec[c[j]].param_owner == rec[copies[0][j]].param_owner
                  for c in copies for j in owners)  # fmt: skip
-    random = tuple(j for j, n in enumerate(copies[0]) if OPS[g.nodes[n]["op"]].needs_rng)
+    random = tuple(j for j, n in enumerate(copies[0]) if OPS[rec[n].op].needs_rng)
     return ScanGroup(name, tuple(copies), tuple(carry_init), tuple(carry_next), owners, shared,
                      random)  # fmt: skip
 
@@ -158,7 +161,7 @@ def run_group(program, group: ScanGroup, params: dict, env: dict, state) -> None
     inside = set(template)
     consts = {}
     for n in template:
-        for _, ref in program.graph.nodes[n]["args"]:
+        for _, ref in ir_node(program.graph, n).args:
             for r in _refs(ref):
                 if r[0] not in inside and r not in group.carry_init:
                     consts[r] = env[r]

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from seqnet.backends.jax.context import LowerCtx, NodeProgram, RunState, node_key, stable_hash
+from seqnet.compiler.ir import Node
 from seqnet.compiler.segments import SegmentStructure
 
 ROLES = ("token", "fusion", "decoder")
@@ -38,14 +39,14 @@ class SegmentsProgram(NodeProgram):
     """The `segments` op's node program (registered in ops/mechanisms.py as its ProgramRule):
     one region program per role, parameters stacked per copy under the node's name."""
 
-    def __init__(self, name: str, data: dict, lower_region):
+    def __init__(self, name: str, data: Node, lower_region):
         self.name = name
-        attrs = data["attrs"]
+        attrs = data.attrs
         self.structure: SegmentStructure = attrs["structure"]
         self.share: str = attrs.get("share", "none")
         if self.share not in ("none", "per_level", "all"):
             raise ValueError(f"segments node {name!r}: unknown share policy {self.share!r}")
-        regions = data["regions"]
+        regions = data.regions
         self.programs = {}
         self.copies = {}
         self.outputs = {}

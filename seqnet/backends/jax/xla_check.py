@@ -31,6 +31,7 @@ def xla_cross_check(graph: nx.MultiDiGraph, batch: int = 1) -> dict:
     import jax.numpy as jnp
 
     from seqnet.backends.jax.lower import lower
+    from seqnet.compiler.graph import output_type
     from seqnet.compiler.summary import summarize
 
     lowered = lower(graph)
@@ -38,7 +39,7 @@ def xla_cross_check(graph: nx.MultiDiGraph, batch: int = 1) -> dict:
     params = jax.eval_shape(lowered.init, jax.random.key(0))
     inputs = {}
     for name in graph.graph["inputs"]:
-        t = graph.nodes[name]["outputs"][0]
+        t = output_type(graph, (name, 0))
         inputs[name] = jax.ShapeDtypeStruct((batch, *t.dims), jnp.dtype(t.dtype))
     compiled = jax.jit(lambda p, x: lowered.apply(p, x)).lower(params, inputs).compile()
     cost = compiled.cost_analysis()

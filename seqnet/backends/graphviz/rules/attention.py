@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
+from seqnet.compiler.graph import output_type
+from seqnet.compiler.ir import Node
 from seqnet.compiler.ops.catalog import register_drawing
 
 
 class SimplicialRule(NodeRule):
     shown_elsewhere = ("virtual", "window", "variant")
 
-    def extra_lines(self, c, n: str, data: dict) -> list[str]:
-        a = data.get("attrs") or {}
-        ref = data["args"][0][1]
-        e = c.g.nodes[ref[0]]["outputs"][ref[1]]
+    def extra_lines(self, c, n: str, data: Node) -> list[str]:
+        a = data.attrs
+        ref = data.args[0][1]
+        e = output_type(c.g, ref)
         ents = str(e.shape[0]) if e.rank else "N"
         m = a.get("virtual", 0)
         lines = []

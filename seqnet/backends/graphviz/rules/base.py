@@ -10,6 +10,7 @@ from __future__ import annotations
 from seqnet.backends.graphviz.dot_syntax import edge_stmt, node_stmt
 from seqnet.backends.graphviz.labels import node_tooltip, op_summary, params_text, wrap
 from seqnet.compiler.graph import param_count
+from seqnet.compiler.ir import Node
 from seqnet.compiler.ops.registry import OPS
 
 BACKEND = "graphviz"  # the key of these rules in OpDef.drawings
@@ -24,34 +25,34 @@ class NodeRule:
     names_args = True  # edges into the node say which argument they feed, past the first tensor
     labels_outputs = True  # edges out of the node carry their tensor type
 
-    def family(self, data: dict) -> str:
-        d = OPS.get(data["op"])
+    def family(self, data: Node) -> str:
+        d = OPS.get(data.op)
         return d.family if d is not None else "io"
 
-    def summary(self, data: dict) -> str:
+    def summary(self, data: Node) -> str:
         """The op and its attributes, for the tooltip."""
-        return op_summary(data["op"], data.get("attrs") or {}, whole=True)
+        return op_summary(data.op, data.attrs, whole=True)
 
-    def extra_lines(self, c, n: str, data: dict) -> list[str]:
+    def extra_lines(self, c, n: str, data: Node) -> list[str]:
         """Label lines after the summary (what `shown_elsewhere` leaves out of it)."""
         return []
 
-    def label(self, c, n: str, data: dict) -> str:
+    def label(self, c, n: str, data: Node) -> str:
         lines = []
-        name = data.get("label")
+        name = data.label
         if name:
             lines.append(name)
-        attrs = data.get("attrs") or {}
-        lines.append(wrap(op_summary(data["op"], attrs, skip=self.shown_elsewhere, whole=True)))
+        attrs = data.attrs
+        lines.append(wrap(op_summary(data.op, attrs, skip=self.shown_elsewhere, whole=True)))
         lines += self.extra_lines(c, n, data)
         pc = param_count(c.g, n)
         if c.o["show_params"] and pc:
             lines.append(params_text(pc))
-        elif data.get("param_owner", n) != n:
+        elif data.param_owner != n:
             lines.append("shared params")
         return "\n".join(lines)
 
-    def box(self, c, n: str, nid: str, data: dict) -> tuple[str, str]:
+    def box(self, c, n: str, nid: str, data: Node) -> tuple[str, str]:
         """Draw the node as one DOT node; returns its label and fill colour."""
         c.entry[nid] = c.exit[nid] = nid
         fam = self.family(data)
@@ -69,11 +70,11 @@ class NodeRule:
         })]  # fmt: skip
         return label, fill
 
-    def draw(self, c, n: str, nid: str, data: dict) -> None:
+    def draw(self, c, n: str, nid: str, data: Node) -> None:
         """Draw IR node `n` (data: its attributes) as display id `nid`."""
         self.box(c, n, nid, data)
 
-    def rank_partner(self, g, n: str, data: dict) -> str | None:
+    def rank_partner(self, g, n: str, data: Node) -> str | None:
         """An IR node this one is drawn beside (in the same rank), or None."""
         return None
 

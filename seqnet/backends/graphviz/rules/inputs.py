@@ -5,16 +5,17 @@ node shows it already)."""
 from __future__ import annotations
 
 from seqnet.backends.graphviz.rules.base import NodeRule
+from seqnet.compiler.ir import Node
 
 
 class InputRule(NodeRule):
     labels_outputs = False
 
-    def family(self, data: dict) -> str:
+    def family(self, data: Node) -> str:
         return "io"
 
-    def summary(self, data: dict) -> str:
+    def summary(self, data: Node) -> str:
         return "input"
 
-    def label(self, c, n: str, data: dict) -> str:
-        return f"{data.get('label') or n}\n{c.type_text(data['outputs'][0])}"
+    def label(self, c, n: str, data: Node) -> str:
+        return f"{data.label or n}\n{c.type_text(data.outputs[0])}"

@@ -10,6 +10,8 @@ from seqnet.backends.graphviz.dot_syntax import attr_list, edge_stmt, node_stmt,
 from seqnet.backends.graphviz.labels import node_tooltip
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
+from seqnet.compiler.graph import output_type
+from seqnet.compiler.ir import Node
 from seqnet.compiler.ops.catalog import register_drawing
 
 STATE = Mark("state", "⟲", "recurrent state")
@@ -25,57 +27,57 @@ class RecurrentRule(NodeRule):
     def __init__(self, parts: tuple[str, ...] = ("h",)):
         self.parts = parts
 
-    def steps(self, c, data: dict) -> tuple[str, int | None]:
+    def steps(self, c, data: Node) -> tuple[str, int | None]:
         """The number of time steps as the label shows it (the sequence axis as written, or
         resolved), and as a number (None when unknown)."""
-        a = data.get("attrs") or {}
+        a = data.attrs
         if a.get("mode") == "one_to_many":
             steps = a.get("steps")
             return str(steps), (int(steps) if isinstance(steps, int) else None)
-        ref = data["args"][0][1]
-        x = c.g.nodes[ref[0]]["outputs"][ref[1]]
+        ref = data.args[0][1]
+        x = output_type(c.g, ref)
         if not x.rank:
             return "T", None
         d = x.shape[0]
         return (str(d.value) if c.o["resolve_dims"] else str(d)), d.value
 
-    def scan_line(self, c, data: dict) -> str:
-        a = data.get("attrs") or {}
+    def scan_line(self, c, data: Node) -> str:
+        a = data.attrs
         steps = self.steps(c, data)[0]
         return f"cell scanned over {steps} steps" + (", reversed" if a.get("reverse") else "")
 
-    def extra_lines(self, c, n: str, data: dict) -> list[str]:
+    def extra_lines(self, c, n: str, data: Node) -> list[str]:
         return [self.scan_line(c, data)]
 
     def state_size(self, attrs: dict) -> int:
         return len(self.parts) * attrs.get("hidden", 0)
 
-    def draw(self, c, n: str, nid: str, data: dict) -> None:
+    def draw(self, c, n: str, nid: str, data: Node) -> None:
         label, fill = self.box(c, n, nid, data)
         if c.o["unroll"]:
             self.unrolled(c, n, nid, data, label, fill)
             return
         c.lines_nodes[nid].append(self.state_loop(c, nid, data))
 
-    def state_loop(self, c, nid: str, data: dict) -> str:
+    def state_loop(self, c, nid: str, data: Node) -> str:
         c.feature(STATE)
-        attrs = data.get("attrs") or {}
+        attrs = data.attrs
         size = f"state {self.state_size(attrs)}"
         if len(self.parts) > 1:
             size += f" = ({', '.join(self.parts)})"
         mode = attrs.get("mode", "many_to_many")
-        op = data["op"]
+        op = data.op
         return edge_stmt(nid, nid, {
             "label": f"{size}\n{mode}", "color": c.t["state"], "fontcolor": c.t["state"],
             "penwidth": "1.6", "tooltip": f"recurrent state of {op}: {size}, mode {mode}",
             "headport": "ne", "tailport": "se",
         })  # fmt: skip
 
-    def unrolled(self, c, n: str, nid: str, data: dict, label: str, fill: str) -> None:
+    def unrolled(self, c, n: str, nid: str, data: Node, label: str, fill: str) -> None:
         """The cell drawn over its first time steps: one cell per step (the same cell, the same
         parameters), the state passed from each to the next, '…' for the rest."""
-        a = data.get("attrs") or {}
-        op = data["op"]
+        a = data.attrs
+        op = data.op
         c.feature(STATE)
         parts = self.parts[0] if len(self.parts) == 1 else f"({', '.join(self.parts)})"
         state = f"{parts} {self.state_size(a)}"
@@ -106,7 +108,7 @@ class RecurrentRule(NodeRule):
                 "label": state, "color": c.t["state"], "fontcolor": c.t["state"],
                 "penwidth": "1.6", "tooltip": f"{op} state carried to the next step",
             }, indent="    "))  # fmt: skip
-        title = f"{data.get('label') or n}: {op} unrolled ({mode})"
+        title = f"{data.label or n}: {op} unrolled ({mode})"
         c.lines_nodes[nid] = [
             f"  subgraph {quote('cluster_' + nid)} {{",
             "    graph " + attr_list({"id": "cluster_" + nid, "label": title,

@@ -21,6 +21,8 @@ from seqnet.backends.graphviz.labels import clip, count, op_summary, params_text
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
 from seqnet.compiler.graph import param_count, topo_order
+from seqnet.compiler.ir import Node
+from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.catalog import register_drawing
 
 ELLIPSIS = Mark("muted", "⋯", "subtree not drawn")
@@ -33,7 +35,7 @@ def region_text(regions: dict, role: str) -> str:
     if r is None:
         return ""
     inputs = set(r.graph.get("inputs", ()))
-    return " → ".join(op_summary(r.nodes[x]["op"], r.nodes[x].get("attrs") or {})
+    return " → ".join(op_summary(ir_node(r, x).op, ir_node(r, x).attrs)
                       for x in topo_order(r) if x not in inputs)  # fmt: skip
 
 
@@ -65,19 +67,19 @@ def visible_tree(nn: int, splits: dict, max_leaves) -> tuple[list, set]:
 
 
 class SegmentsRule(NodeRule):
-    def draw(self, c, n: str, nid: str, data: dict) -> None:
+    def draw(self, c, n: str, nid: str, data: Node) -> None:
         _Tree(c, n, nid, data).draw()
 
 
 class _Tree:
     """One segment structure being drawn: its nodes go into `lines` (the cluster's body)."""
 
-    def __init__(self, c, n: str, nid: str, data: dict):
+    def __init__(self, c, n: str, nid: str, data: Node):
         self.c, self.n, self.nid, self.data = c, n, nid, data
-        a = data.get("attrs") or {}
+        a = data.attrs
         self.st = a.get("structure")
         self.share = a.get("share")
-        self.regions = data.get("regions") or {}
+        self.regions = data.regions or {}
         c.family("mechanism")
         c.family("io")
         self.fam_fill = c.style("mechanism")[1]
@@ -86,7 +88,7 @@ class _Tree:
         self.splits = dict(self.st.splits) if self.st is not None else {}
         for lo, hi, s in getattr(self.st, "vertices", ()) or ():
             self.splits[(lo, hi)] = s
-        self.span = str(data.get("span") or "")
+        self.span = str(data.span or "")
         self.tb = c.o["rankdir"] == "TB"
         self.lines: list[str] = []
 
@@ -227,7 +229,7 @@ class _Tree:
         """The cluster around it all, titled with the statement's name, kind, N and sharing."""
         c, data, nid = self.c, self.data, self.nid
         kind = getattr(self.st, "kind", "custom")
-        name = data.get("structure_name") or data.get("label") or self.n
+        name = data.structure_name or data.label or self.n
         title = f"segments {name} = {kind}(N={self.nn})"
         title += f"  ·  share={self.share}" if self.share else ""
         if c.o["show_params"]:

@@ -7,14 +7,15 @@ from seqnet.backends.graphviz.dot_syntax import edge_stmt
 from seqnet.backends.graphviz.labels import fmt_value
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
+from seqnet.compiler.ir import Node
 from seqnet.compiler.ops.catalog import register_drawing
 
 WORMHOLE = Mark("wormhole", "- - ▶", "wormhole (back-edge)")
 
 
 class WormholeGateRule(NodeRule):
-    def rank_partner(self, g, n: str, data: dict) -> str | None:
-        return data["args"][0][1][0]  # the later node h_b it reads: the loop stays short
+    def rank_partner(self, g, n: str, data: Node) -> str | None:
+        return data.args[0][1][0]  # the later node h_b it reads: the loop stays short
 
     def back_edge(self, c, src: str, dst: str, e: dict) -> None:
         c.feature(WORMHOLE)
