@@ -2,7 +2,13 @@
 
 Multi-head attention: per head q_i = x_i Wq, k_j = s_j Wk, v_j = s_j Wv with s = kv (or x),
 out_i = sum_j softmax_j(q_i . k_j / sqrt(d)) v_j; heads are concatenated and projected by wo
-(+ bo). causal keeps j <= i (query and key positions aligned, equal lengths).
+(+ bo). causal keeps j <= i (query and key positions aligned, equal lengths). Lowered as good
+hand-written JAX: every projection is one 2-D matmul over (batch * positions); self-attention
+projects q, k and v in one fused matmul against [wq | wk | wv] (the parameters stay three
+arrays, so checkpoints are unchanged); the scores go through `jax.nn.dot_product_attention`
+(implementation=None: XLA's path on the CPU, and whatever JAX picks on an accelerator). It
+rounds its softmax to float32, so float64 (the gradient checks) takes the same maths written
+out in einsums instead.
 
 2-simplicial attention (design/mechanisms.md section 3). Per head, with d = head_dim:
 p_i = x_i Wp (query), l1_j = s_j Wl1, l2_k = s_k Wl2 (keys), u_j = s_j Wu (value), where s is the
@@ -44,24 +50,39 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from seqnet.backends.jax.ops.common import lowering, merge_heads, split_heads
+from seqnet.backends.jax.ops.common import flat_matmul, lowering, merge_heads, split_heads
 
 # --- multi-head attention ------------------------------------------------------------------------
+
+
+def _qkv(p, x, kv):
+    """The q, k, v projections, (batch, n, heads * d) each: one fused 2-D matmul when they read
+    the same input, else one for q and one for k and v together."""
+    width = p["wq"].shape[1]
+    if kv is None:
+        qkv = flat_matmul(x, jnp.concatenate([p["wq"], p["wk"], p["wv"]], axis=1))
+        return jnp.split(qkv, [width, 2 * width], axis=-1)
+    k, v = jnp.split(flat_matmul(kv, jnp.concatenate([p["wk"], p["wv"]], axis=1)), 2, axis=-1)
+    return flat_matmul(x, p["wq"]), k, v
+
+
+def _scores_written_out(q, k, v, causal):
+    """softmax(q k^T / sqrt(d)) v per head in the input's dtype (float64 stays float64)."""
+    logits = jnp.einsum("bihd,bjhd->bhij", q, k) / math.sqrt(q.shape[-1])
+    if causal:
+        logits = jnp.where(np.tril(np.ones(logits.shape[-2:], bool)), logits, -jnp.inf)
+    return jnp.einsum("bhij,bjhd->bihd", jax.nn.softmax(logits, axis=-1), v)
 
 
 @lowering("attention")
 def attention(ctx, x, heads, head_dim, out_dim, causal, kv, bias):
     p = ctx.params
-    source = x if kv is None else kv
-    q = split_heads(x @ p["wq"], heads)
-    k = split_heads(source @ p["wk"], heads)
-    v = split_heads(source @ p["wv"], heads)
-    logits = jnp.einsum("bihd,bjhd->bhij", q, k) / math.sqrt(q.shape[-1])
-    if causal:
-        mask = np.tril(np.ones((x.shape[1], source.shape[1]), bool))
-        logits = jnp.where(mask, logits, -jnp.inf)
-    weights = jax.nn.softmax(logits, axis=-1)
-    y = merge_heads(jnp.einsum("bhij,bjhd->bihd", weights, v)) @ p["wo"]
+    q, k, v = (split_heads(t, heads) for t in _qkv(p, x, kv))
+    if q.dtype == jnp.float64:
+        out = _scores_written_out(q, k, v, causal)
+    else:
+        out = jax.nn.dot_product_attention(q, k, v, is_causal=causal, implementation=None)
+    y = flat_matmul(merge_heads(out), p["wo"])
     if bias:
         y = y + p["bo"]
     return y

@@ -16,20 +16,20 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from seqnet.backends.jax.ops.common import ACTIVATIONS, activate, batched_axis, lowering
+from seqnet.backends.jax.ops.common import (
+    ACTIVATIONS,
+    activate,
+    batched_axis,
+    flat_matmul,
+    lowering,
+)
 
 # --- dense and embeddings ------------------------------------------------------------------------
 
 
 @lowering("dense")
 def dense(ctx, x, units, act, bias):
-    w = ctx.params["w"]
-    if x.ndim > 2:
-        # One 2-D matmul over (batch * positions): XLA's CPU backward pass for a 3-D dot that
-        # contracts batch and sequence together runs about 2x slower (benchmarks/overhead.py).
-        y = (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[-1])
-    else:
-        y = x @ w
+    y = flat_matmul(x, ctx.params["w"])
     if bias:
         y = y + ctx.params["b"]
     return activate(y, act)
