@@ -141,6 +141,12 @@ def _elaborate(c: Compilation) -> None:
     c.graph = el.module(c.module)
 
 
+def _infer(c: Compilation) -> None:
+    from seqnet.compiler.shapes import infer
+
+    c.graph = infer(c.graph)
+
+
 def _verify(c: Compilation) -> None:
     from seqnet.compiler import ir
     from seqnet.compiler.verify import PASSES
@@ -161,7 +167,8 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("read", _read),
     Stage("parse", _parse),
-    Stage("elaborate", _elaborate, builds_graph=True),  # shapes are inferred as nodes are built
+    Stage("elaborate", _elaborate, builds_graph=True),
+    Stage("infer", _infer, builds_graph=True),  # compiler/shapes.py: the registry types every node
     Stage("verify", _verify),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)

@@ -18,12 +18,13 @@ def _src(text: str) -> SourceFile:
 
 
 def test_the_stages_in_order():
-    assert pipeline.STAGE_NAMES == ("read", "parse", "elaborate", "verify")
+    assert pipeline.STAGE_NAMES == ("read", "parse", "elaborate", "infer", "verify")
     assert {stage for stage, _ in emit.EMITTERS.values()} <= set(pipeline.STAGE_NAMES)
 
 
 @pytest.mark.parametrize("until, has_module, has_graph", [
-    ("read", False, False), ("parse", True, False), ("elaborate", True, True), ("verify", True, True),
+    ("read", False, False), ("parse", True, False), ("elaborate", True, True), ("infer", True, True),
+    ("verify", True, True),
 ])  # fmt: skip
 def test_run_stops_after_until(until, has_module, has_graph):
     c = pipeline.run(_src(GOOD), until=until)
@@ -43,7 +44,7 @@ def test_run_stops_at_the_failing_stage(tmp_path):
 
 
 def test_an_unknown_stage_is_refused():
-    with pytest.raises(ValueError, match="stages: read, parse, elaborate, verify"):
+    with pytest.raises(ValueError, match="stages: read, parse, elaborate, infer, verify"):
         pipeline.run(_src(GOOD), until="optimise")
 
 
