@@ -9,6 +9,7 @@ from seqnet.compiler import values as V
 from seqnet.compiler.context import Ctx, prefix_of
 from seqnet.compiler.expressions import INTERNAL_OPS
 from seqnet.compiler.graph import is_input
+from seqnet.compiler.ir import Ref
 from seqnet.compiler.names import IDENT, did_you_mean
 from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError
 from seqnet.compiler.statements import too_big_axis
@@ -180,7 +181,7 @@ class Calls:
             v = tensors.get(arg.name)
             if v is None:
                 continue
-            refs = tuple((t.node, t.port) for t in v) if isinstance(v, list) else (v.node, v.port)
+            refs = tuple(Ref(t.node, t.port) for t in v) if isinstance(v, list) else Ref(v.node, v.port)
             args.append((arg.name, refs))
         attrs = {k: plain(v) for k, v in attrs.items()}
         builder.add(name, op=op_name, attrs=attrs, args=tuple(args), outputs=tuple(outputs),

@@ -141,6 +141,9 @@ def _arg_problems(g: nx.MultiDiGraph, name: str, d: dict, at: str) -> list[str]:
         if known[arg].kind == "tensor" and len(refs) != 1:
             out.append(f"{at}: argument '{arg}' takes one tensor, not {len(refs)}")
         for i, ref in enumerate(refs):
+            if not isinstance(ref, Ref):
+                out.append(f"{at}: argument '{arg}' reads {ref!r}, which is not a Ref(node, port)")
+                continue
             src, port = ref
             if src not in g or not 0 <= port < len(g.nodes[src].get("outputs", ())):
                 out.append(f"{at}: argument '{arg}' reads {src}:{port}, which does not exist")
@@ -167,6 +170,9 @@ def problems(g: nx.MultiDiGraph, where: str = "") -> list[str]:
         if inp not in g or g.nodes[inp].get("op") != INPUT:
             out.append(f"{where}input '{inp}' is not an input node")
     for out_name, ref in (g.graph.get("outputs") or {}).items():
+        if not isinstance(ref, Ref):
+            out.append(f"{where}output '{out_name}' is {ref!r}, not a Ref(node, port)")
+            continue
         src, port = ref
         if src not in g or not 0 <= port < len(g.nodes[src].get("outputs", ())):
             out.append(f"{where}output '{out_name}' reads {src}:{port}, which does not exist")

@@ -8,6 +8,7 @@ from seqnet.compiler import segments as seg
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Builder, Cascade, Ctx, Scope
 from seqnet.compiler.graph import dag_view, is_input, new_graph
+from seqnet.compiler.ir import Ref
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.registry import OPS
 from seqnet.compiler.types import TensorType
@@ -253,7 +254,7 @@ def _region(el, ref: V.SegmentsRef, role: str, template: ast.Call, inputs: list[
                                f"{V.describe(func)}", template.func.span)  # fmt: skip
         if not isinstance(out, V.TensorRef):
             raise CompileError("SQN0106", f"the {role} block must return one tensor", template.span)
-        region.graph["outputs"]["out"] = (out.node, out.port)
+        region.graph["outputs"]["out"] = Ref(out.node, out.port)
         return region, out.type
     finally:
         el.graph, el.builder = saved

@@ -6,6 +6,7 @@ from __future__ import annotations
 from seqnet.compiler import mechanisms
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade, Ctx, Scope
+from seqnet.compiler.ir import Ref
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.types import DTYPES, Dim, TensorType
 from seqnet.errors import CompileError, Note
@@ -144,7 +145,7 @@ class Statements:
                         hint="change the declaration or the computation so the shapes agree",
                     )  # fmt: skip
                     continue
-            self.graph.graph["outputs"][out.name] = (value.node, value.port)
+            self.graph.graph["outputs"][out.name] = Ref(value.node, value.port)
             self.graph.graph["output_spans"][out.name] = out.span
         if not outputs and not self.reporter.has_errors:
             self.reporter.error("SQN0603", "the spec declares no output", None,

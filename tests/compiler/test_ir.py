@@ -70,9 +70,11 @@ def _break(g, how):
     elif how == "bad outputs":
         d["outputs"] = ("float32[4]",)
     elif how == "dangling ref":
-        d["args"] = (("x", ("nowhere", 0)),)
+        d["args"] = (("x", ir.Ref("nowhere", 0)),)
     elif how == "port out of range":
-        d["args"] = (("x", ("x", 3)),)
+        d["args"] = (("x", ir.Ref("x", 3)),)
+    elif how == "plain tuple ref":
+        d["args"] = (("x", ("x", 0)),)
     elif how == "ref without edge":
         g.remove_edge("x", "h")
     elif how == "edge without ref":
@@ -85,7 +87,9 @@ def _break(g, how):
         out = [n for n in g.nodes if g.nodes[n]["op"] == "dense" and n != "h"][0]
         g.nodes[out]["param_owner"] = "h"
     elif how == "lost output":
-        g.graph["outputs"]["y"] = ("h", 5)
+        g.graph["outputs"]["y"] = ir.Ref("h", 5)
+    elif how == "plain tuple output":
+        g.graph["outputs"]["y"] = ("h", 0)
     else:  # pragma: no cover
         raise AssertionError(how)
 
@@ -103,6 +107,8 @@ CASES = {
     "bad param": "params must map names to ParamSpec",
     "shared shapes differ": "shares parameters with 'h', but their shapes differ",
     "lost output": "output 'y' reads h:5, which does not exist",
+    "plain tuple ref": "argument 'x' reads ('x', 0), which is not a Ref(node, port)",
+    "plain tuple output": "output 'y' is ('h', 0), not a Ref(node, port)",
 }
 
 
