@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -244,7 +245,7 @@ def cmd_train(args) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_SPEC
     if args.distributed or args.coordinator:
-        _start_distributed(args)
+        _start_distributed(args, model)
     from seqnet.backends.jax.train import train
 
     if args.out is not None and not args.out.strip():
@@ -273,18 +274,29 @@ def train_report(result) -> str:
     return f"trained {steps} in {result.wall_s:.1f} s (compiling included{speed}); eval: {metrics}"
 
 
-def _start_distributed(args) -> None:
-    """Multi-host training: every host runs the same `seqnet train` with its --process-id."""
-    import jax
-
+def _start_distributed(args, model) -> None:
+    """Multi-host training: every host runs the same `seqnet train` with its --process-id. With
+    --coordinator, the processes first meet in seqnet's own handshake (rendezvous.py), which
+    refuses two processes with one id, or with different settings, before JAX would hang."""
     if args.coordinator:
         if args.num_processes is None or args.process_id is None:
             raise UsageError("--coordinator needs --num-processes and --process-id")
         if args.process_id >= args.num_processes:
             raise UsageError(f"--process-id {args.process_id} is not one of the {args.num_processes} "
                              f"processes (0 to {args.num_processes - 1})")  # fmt: skip
+        from seqnet.backends.jax import rendezvous
+
+        sets = {f"--set {k}": v for k, v in _overrides(args.set).items()}
+        settings = {**model.train_config.model_dump(mode="json"), **sets}
+        spec = hashlib.sha256(Path(args.file).read_bytes()).hexdigest()
+        own = rendezvous.identity(args.process_id, args.num_processes, settings, spec)
+        rendezvous.join(args.coordinator, own, args.join_timeout)
+    import jax
+
+    if args.coordinator:
         jax.distributed.initialize(coordinator_address=args.coordinator,
-                                   num_processes=args.num_processes, process_id=args.process_id)  # fmt: skip
+                                   num_processes=args.num_processes, process_id=args.process_id,
+                                   initialization_timeout=max(1, int(args.join_timeout)))  # fmt: skip
     else:  # Cloud TPU, SLURM, Open MPI: JAX discovers the cluster itself
         jax.distributed.initialize()
     print(f"process {jax.process_index()} of {jax.process_count()}; "
@@ -389,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--coordinator", type=_host_port, metavar="HOST:PORT", help="multi-host: the coordinator address")
     t.add_argument("--num-processes", type=_count(1), metavar="N")
     t.add_argument("--process-id", type=_count(0), metavar="I")
+    t.add_argument("--join-timeout", type=_count(1), default=300, metavar="S",
+                   help="multi-host: seconds to wait for every process to join (default 300)")  # fmt: skip
     t.set_defaults(run=cmd_train)
 
     v = with_set(sub.add_parser("eval", help="metrics on the evaluation split"))

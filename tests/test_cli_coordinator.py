@@ -27,3 +27,47 @@ def test_a_process_id_outside_the_process_count_is_a_usage_error(tmp_path, capsy
                       "--process-id", "2"], capsys)  # fmt: skip
     assert rc == 2, err
     assert "--process-id 2" in err and "0 to 1" in err, err
+
+
+def _train_together(tmp_path, *extra_args):
+    """`seqnet train --coordinator` as separate processes on 127.0.0.1, one per argument list;
+    returns their (exit code, stderr). They stop at seqnet's handshake, before JAX starts."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.hang_guard import HANG_GUARD_S
+
+    spec = tmp_path / "m.seqnet"
+    spec.write_text(SPEC)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    procs = [subprocess.Popen([sys.executable, "-m", "seqnet", "train", str(spec), "--out",
+                               str(tmp_path / f"run{i}"), "--coordinator", f"127.0.0.1:{port}",
+                               "--num-processes", "2", "--join-timeout", "120", *args],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for i, args in enumerate(extra_args)]  # fmt: skip
+    errs = [p.communicate(timeout=HANG_GUARD_S)[1] for p in procs]
+    return [(p.returncode, err) for p, err in zip(procs, errs)]
+
+
+def test_two_processes_given_one_process_id_are_refused_naming_it(tmp_path):
+    """Used to hang: JAX waited out its 300 s init timeout, then aborted in C++."""
+    results = _train_together(tmp_path, ["--process-id", "0"], ["--process-id", "0"])
+    for rc, err in results:
+        assert rc == 1, err
+        assert "two processes were given --process-id 0" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run0").exists() and not (tmp_path / "run1").exists()
+
+
+def test_processes_with_different_settings_are_refused_naming_the_setting(tmp_path):
+    results = _train_together(tmp_path, ["--process-id", "0", "--set", "lr=0.1"],
+                              ["--process-id", "1", "--set", "lr=0.2"])  # fmt: skip
+    for rc, err in results:
+        assert rc == 1, err
+        assert "optimizer.args.lr: 0.1 in process 0, 0.2 in process 1" in err, err
