@@ -22,6 +22,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from seqnet.errors import Diagnostic, Note
 from seqnet.grammar import ast
+from seqnet.grammar.parser_cache import tables_path
 from seqnet.grammar.syntax_errors import index_mistakes, known_mistake
 from seqnet.grammar.to_ast import ToAst, tok_span
 from seqnet.limits import (
@@ -58,6 +59,7 @@ def _lark() -> lark.Lark:
     text = resources.files("seqnet.grammar").joinpath("seqnet.lark").read_text()
     return lark.Lark(
         text,
+        cache=tables_path(text),  # the LALR tables, from the user's cache folder when valid
         parser="lalr",
         lexer="basic",
         propagate_positions=True,
