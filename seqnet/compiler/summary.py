@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import networkx as nx
 
-from seqnet.compiler.graph import output_type, param_count, topo_order
+from seqnet.compiler.graph import is_input, node_call, output_type, param_count, topo_order
 from seqnet.compiler.ir import Node
 from seqnet.compiler.ir import node as ir_node
+from seqnet.compiler.ops.registry import OPS
 
 
 def summarize(g: nx.MultiDiGraph) -> dict:
@@ -16,10 +17,13 @@ def summarize(g: nx.MultiDiGraph) -> dict:
     for name in topo_order(g):
         rec = ir_node(g, name)
         flops = rec.flops
+        activations = sum(t.nbytes for t in rec.outputs)
         for region in (rec.regions or {}).values():
-            flops += sum(ir_node(region, n).flops for n in region.nodes) * _uses(rec, region)
+            uses = region_uses(rec, region)
+            flops += sum(ir_node(region, n).flops for n in region.nodes) * uses
+            activations += sum(t.nbytes for n in region.nodes for t in ir_node(region, n).outputs) * uses
         total_flops += flops
-        activation_bytes += sum(t.nbytes for t in rec.outputs)
+        activation_bytes += activations
         rows.append({
             "name": name,
             "op": rec.op,
@@ -31,6 +35,7 @@ def summarize(g: nx.MultiDiGraph) -> dict:
             "location": str(rec.span),
         })  # fmt: skip
     outputs = {k: str(output_type(g, ref)) for k, ref in g.graph["outputs"].items()}
+    found = temporaries(g)
     loops = [{"from": u, "to": v, "max_iter": e.get("settings", {}).get("max_iter")}
              for u, v, e in g.edges(data=True) if e.get("wormhole")]  # fmt: skip
     return {
@@ -41,11 +46,33 @@ def summarize(g: nx.MultiDiGraph) -> dict:
         "total_params": sum(r["params"] for r in rows),
         "flops_per_example": total_flops,  # one pass through each wormhole loop
         "wormhole_loops": loops,
-        "activation_bytes_per_example": activation_bytes,
+        "activation_bytes_per_example": activation_bytes,  # segment regions once per use
+        "temporary_bytes_per_example": sum(sum(t.values()) for _, t in found),
+        "largest_temporaries": None if not found else max(found, key=lambda f: sum(f[1].values()))[0],
     }
 
 
-def _uses(node: Node, region) -> int:
+def temporaries(g: nx.MultiDiGraph) -> list[tuple[str, dict[str, int]]]:
+    """(node, {what: bytes per example}) for every node whose op's lowering holds temporaries
+    (`OpDef.temporaries`: attention scores, 2-simplicial pair tensors), in dependency order.
+    Nodes of a segment structure's regions count as often as their region runs per example
+    (the backward pass keeps every use's), which their entries say."""
+    found = []
+    for n in topo_order(g):
+        if is_input(g, n):
+            continue
+        rec = ir_node(g, n)
+        parts = OPS[rec.op].temporaries(node_call(g, n), list(rec.outputs))
+        if any(parts.values()):
+            found.append((n, dict(parts)))
+        for region in (rec.regions or {}).values():
+            uses = region_uses(rec, region)
+            found += [(m, {f"{k}, {uses} uses": v * uses for k, v in p.items()} if uses != 1 else p)
+                      for m, p in temporaries(region)]  # fmt: skip
+    return found
+
+
+def region_uses(node: Node, region) -> int:
     """How many times a region runs per example in the final network."""
     structure = node.attrs["structure"]
     role = next(k for k, v in node.regions.items() if v is region)
@@ -82,4 +109,7 @@ def summary_table(data: dict) -> str:
         flops += f" (one pass through {which}; solving repeats a loop up to max_iter = {most} times)"
     out.append(flops)
     out.append(f"activation memory per example: {_human(data['activation_bytes_per_example'], 'B')}")
+    if data.get("temporary_bytes_per_example"):  # attention scores and the like, in the lowering
+        out.append(f"temporaries per example: {_human(data['temporary_bytes_per_example'], 'B')} "
+                   f"(most in '{data['largest_temporaries']}')")  # fmt: skip
     return "\n".join(out)

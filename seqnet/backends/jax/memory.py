@@ -18,22 +18,11 @@ def available_memory() -> int | None:
 
 
 def node_temporaries(graph) -> list[tuple[str, dict[str, int]]]:
-    """(node, {what: bytes per example}) for every node whose op's lowering holds temporaries
-    (`OpDef.temporaries`: attention scores, 2-simplicial pair tensors), in dependency order.
-    The nodes of a segment structure's regions are not counted."""
-    from seqnet.compiler.graph import is_input, node_call, topo_order
-    from seqnet.compiler.ir import node as ir_node
-    from seqnet.compiler.ops.registry import OPS
+    """(node, {what: bytes per example}) of every op that holds temporaries, segment regions
+    included (compiler/summary.temporaries: the registry's cost rules)."""
+    from seqnet.compiler.summary import temporaries
 
-    found = []
-    for n in topo_order(graph):
-        if is_input(graph, n):
-            continue
-        rec = ir_node(graph, n)
-        parts = OPS[rec.op].temporaries(node_call(graph, n), list(rec.outputs))
-        if any(parts.values()):
-            found.append((n, parts))
-    return found
+    return temporaries(graph)
 
 
 def memory_parts(model, config) -> dict[str, int]:
@@ -49,7 +38,7 @@ def memory_parts(model, config) -> dict[str, int]:
     act = summarize(model.graph)["activation_bytes_per_example"] * config.batch * 2
     parts = {"parameters": p, "gradients": p, f"{config.optimizer.name} state": p * adam_like(config),
              "activations": act}  # fmt: skip
-    temporaries = sum(sum(t.values()) for _, t in node_temporaries(model.graph))
+    temporaries = summarize(model.graph)["temporary_bytes_per_example"]
     if temporaries:
         parts["temporaries"] = temporaries * config.batch * 2
     return parts

@@ -133,3 +133,41 @@ def test_long_attention_is_refused_before_xla_runs(tmp_path, monkeypatch):
                        r"example, most of it scores 2 × 8 × 20000 × 20000 \(23\.8 GiB\)"):  # fmt: skip
         T.train(model, out=out, progress=False)
     assert not compiled and not out.exists()
+
+
+FEN_ATTENTION = """\
+dim N = 4
+input x : int32[N] vocab 2
+block tok(x, out) {
+  return dense(x, out, act=tanh)
+}
+block fuse(left, right, out) {
+  pair = reshape(concat(left, right), [2, out])
+  return dense(flatten(attention(pair, heads=2)), out, act=tanh)
+}
+block dec(prefix, segment, suffix, classes) {
+  return dense(concat(prefix, segment, suffix), classes)
+}
+segments tree = binary_tree(N) {
+  token = tok(out=4)
+  fusion = fuse(out=4)
+  decoder = dec(classes=2)
+}
+output y : float32[2] = tree(embed(x, 4))
+"""
+
+
+def test_temporaries_inside_segment_regions_count_once_per_use():
+    """The fusion encoder runs N - 1 = 3 times per example: its attention scores (heads 2, a
+    pair of 2 entities over 2: 2 x 2 x 2 x 2 float32) are held once per use."""
+    from seqnet.compiler.summary import summarize, summary_table
+
+    g = seqnet.loads(FEN_ATTENTION).graph
+    found = memory.node_temporaries(g)
+    assert len(found) == 1
+    node, parts = found[0]
+    assert node == "y/fusion/fusion/attention"  # the segments node y, its fusion region
+    assert parts == {"scores 2 × 2 × 2 × 2, 3 uses": 2 * 2 * 2 * 2 * 4 * 3}
+    data = summarize(g)
+    assert data["temporary_bytes_per_example"] == 2 * 2 * 2 * 2 * 4 * 3
+    assert f"temporaries per example: 192B (most in '{node}')" in summary_table(data)
