@@ -88,6 +88,15 @@ def test_summary_params_of_dense():
     assert summarize(g)["total_params"] == 35
 
 
+def test_summary_counts_only_the_weights_a_cluster_mask_uses():
+    text = ("input adj : float32[4, 4]\ninput x : float32[12]\n"
+            "output y : float32[8] = masked_dense(x, adj, copies=2, mask={mask})\n")  # fmt: skip
+    # adjacency: any A may enable any edge, so the whole (3 * 4, 2 * 4) W is trained;
+    # cluster: only node i's (3, 2) block of input copies to output copies
+    assert summarize(ok(text.format(mask="adjacency")))["total_params"] == 12 * 8
+    assert summarize(ok(text.format(mask="cluster")))["total_params"] == 4 * 3 * 2
+
+
 OVERRIDE = "dim N = 4\ndim H = 8\ninput x : float32[N]\noutput y : float32[H] = dense(x, H)\n"
 
 

@@ -94,6 +94,24 @@ def _masked_infer(c: OpCall):
     return [x.with_shape(dims(c["copies"] * n))]
 
 
+def _masked_params(c: OpCall):
+    """mask=adjacency: the whole (c_in n, c_out n) W, every entry of which some A can enable.
+    mask=cluster: only W's n diagonal blocks, (n, c_in, c_out), the weights it uses; glorot's
+    fans of that shape (c_in n, c_out n) are the dense W's, so every weight keeps its init."""
+    n, copies = c["adj"].dims[0], c["copies"]
+    if c["mask"] == "cluster":
+        w = ParamSpec((n, c["x"].dims[0] // n, copies), "glorot_uniform")
+    else:
+        w = ParamSpec((c["x"].dims[0], copies * n), "glorot_uniform")
+    return {"w": w, **({"b": ParamSpec((copies * n,), "zeros")} if c["bias"] else {})}
+
+
+def _masked_flops(c: OpCall, outs):
+    if c["mask"] == "cluster":  # one (c_in, c_out) block per node
+        return 2 * c["x"].dims[0] * c["copies"]
+    return 3 * c["x"].dims[0] * outs[0].dims[0]  # mask, multiply, add over the dense W
+
+
 op(
     "masked_dense", "mechanism",
     [Arg("x", "tensor"), Arg("adj", "tensor", doc="per-example n x n adjacency matrix"),
@@ -102,11 +120,8 @@ op(
          doc="adjacency: edges masked and scaled by A (first layer); cluster: only within a node's copies"),
      Arg("act", "choice", "none", ACTIVATIONS), Arg("bias", "bool", False)],
     _masked_infer,
-    params=lambda c: {
-        "w": ParamSpec((c["x"].dims[0], c["copies"] * c["adj"].dims[0]), "glorot_uniform"),
-        **({"b": ParamSpec((c["copies"] * c["adj"].dims[0],), "zeros")} if c["bias"] else {}),
-    },
-    flops=lambda c, out: 3 * c["x"].dims[0] * out[0].dims[0],
+    params=_masked_params,
+    flops=_masked_flops,
     doc="Ensemble-mask-network layer: (A (.) W) x with W's edges masked by the input's adjacency A.",
 )  # fmt: skip
 

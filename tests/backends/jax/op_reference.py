@@ -460,10 +460,15 @@ def masked_dense(p, out_dims, x, adj, copies, mask, act, bias):
     n = adj.shape[-1]
     c_in = x.shape[-1] // n
     block = np.ones((c_in, copies))
+    w = p["w"]
+    if mask == "cluster":  # the stored diagonal blocks, placed in the dense (c_in n, c_out n) W
+        w = np.zeros((n * c_in, n * copies))
+        for i, b in enumerate(p["w"]):
+            w[i * c_in : (i + 1) * c_in, i * copies : (i + 1) * copies] = b
     out = []
     for example, a in zip(x, adj, strict=True):
         m = np.kron(a.T, block) if mask == "adjacency" else np.kron(np.eye(n), block)
-        out.append(example @ (p["w"] * m))
+        out.append(example @ (w * m))
     y = np.stack(out)
     if bias:
         y = y + p["b"]

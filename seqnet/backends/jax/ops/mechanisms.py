@@ -13,10 +13,11 @@ node-major (feature index = node * copies + copy), W of shape (c_in n, c_out n) 
   is kron(A^T, ones(c_in, c_out)): the row block of input node j and the column block of
   output node i are scaled by A_ij (so A masks the edges and scales them).
 * mask="cluster": W masked by kron(I_n, ones(c_in, c_out)): node i's output copies see only node
-  i's input copies (fully connected within the cluster); adj is not read.
+  i's input copies (fully connected within the cluster); adj is not read. Only W's diagonal
+  blocks are stored, params["w"] of shape (n, c_in, c_out), so nothing untrained is counted.
 
-The masked weight is never built per example: both modes contract the (n, c_in, n, c_out) view
-of W directly. Then the optional bias and activation.
+The masked weight is never built per example: adjacency contracts the (n, c_in, n, c_out) view
+of W directly, cluster its blocks. Then the optional bias and activation.
 """
 
 from __future__ import annotations
@@ -72,13 +73,12 @@ def wormhole_gate(
 def masked_dense(ctx, x, adj, copies, mask, act, bias):
     batch, n = x.shape[0], adj.shape[-1]
     c_in = x.shape[-1] // n
-    w = ctx.params["w"].reshape(n, c_in, n, copies)  # [input node, copy, output node, copy]
     xs = x.reshape(batch, n, c_in)
     if mask == "adjacency":
+        w = ctx.params["w"].reshape(n, c_in, n, copies)  # [input node, copy, output node, copy]
         y = jnp.einsum("bja,bij,jaio->bio", xs, adj, w)
     else:
-        blocks = w[jnp.arange(n), :, jnp.arange(n), :]  # (n, c_in, c_out): W's diagonal blocks
-        y = jnp.einsum("bia,iao->bio", xs, blocks)
+        y = jnp.einsum("bia,iao->bio", xs, ctx.params["w"])  # w: (n, c_in, c_out), the blocks
     y = y.reshape(batch, n * copies)
     if bias:
         y = y + ctx.params["b"]
