@@ -60,6 +60,10 @@ CODES: dict[str, tuple[str, str, str, str]] = {
                 "attention(x, heads=3)  # E = 64", "attention(x, heads=4)"),
     "SQN0305": ("output type mismatch", "An output is declared with one type but computed with "
                 "another.", "output y : float32[2] = dense(h, 3)", "output y : float32[3] = dense(h, 3)"),
+    "SQN0306": ("tied weight does not fit", "`tie=` names a value whose op has no weight, or whose "
+                "first weight has neither the shape of the tying op's weight nor the transposed one.",
+                "emb = embed(x, 32)  # vocab 100\ny = dense(h, 64, tie=emb)",
+                "emb = embed(x, 32)  # vocab 100\ny = dense(h, 100, tie=emb)"),
     "SQN0401": ("cycle without a wormhole", "The dataflow has a loop that no wormhole solves.",
                 "(only graphs built by tools can contain one)", "wormhole h3 -> h1"),
     "SQN0402": ("invalid wormhole", "A wormhole must carry a later node back to an earlier node "

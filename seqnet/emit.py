@@ -13,6 +13,7 @@ import networkx as nx
 
 from seqnet.compiler.graph import output_type, topo_order
 from seqnet.compiler.ir import node as ir_node
+from seqnet.compiler.ties import describe as describe_ties
 from seqnet.compiler.values import spell
 from seqnet.source import SourceFile, Span
 
@@ -80,6 +81,7 @@ def emit_graph(g: nx.MultiDiGraph, indent: str = "") -> str:
         attrs = [f"{k}={spell(v)}" for k, v in sorted(rec.attrs.items())
                  if k not in ("structure", "out_type", "target_shape")]  # fmt: skip
         shared = f"  shares {rec.param_owner}" if rec.param_owner != n else ""
+        shared += f"  ties {describe_ties(rec.ties)}" if rec.ties else ""
         lines.append(f"{indent}{n} = {rec.op}({', '.join(args + attrs)}) : {types}{shared}  # {rec.span}")
         for role, region in (rec.regions or {}).items():
             lines.append(f"{indent}  region {role} (x{region.graph.get('copies', 1)} parameter sets):")

@@ -13,6 +13,7 @@ from seqnet.compiler.ir import Ref
 from seqnet.compiler.names import IDENT, did_you_mean
 from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError
 from seqnet.compiler.statements import too_big_axis
+from seqnet.compiler.ties import tie as tie_weight
 from seqnet.compiler.types import NamedInt, plain
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
@@ -56,6 +57,7 @@ class Calls:
         raise CompileError("SQN0106", f"{V.describe(func)} cannot be called", e.func.span)
 
     def _op_call(self, op: OpDef, e: ast.Call, args, kwargs, ctx: Ctx, label):
+        tied = kwargs.pop("tie", None)  # any op with a weight takes tie= (ties.py)
         bound: dict[str, tuple[object, Span]] = {}
         params = list(op.args)
         pos = 0
@@ -106,7 +108,7 @@ class Calls:
         for k, v in bound.items():
             if isinstance(v[0], list):  # a variadic argument: one span per tensor
                 spans.update({f"{k}{i}": item_span for i, (_, item_span) in enumerate(v[0])})
-        return self._op_node(op.name, tensors, attrs, e.span, ctx, label, spans)
+        return self._op_node(op.name, tensors, attrs, e.span, ctx, label, spans, tie=tied)
 
     def _expect_tensor(self, value, span: Span, op: OpDef, arg: str, ctx: Ctx) -> V.TensorRef:
         if isinstance(value, V.TensorRef):
@@ -121,7 +123,7 @@ class Calls:
         where = f"{op.name}'s argument '{arg.name}'"
         if kind == "int":
             if isinstance(value, V.Num) and value.is_int:
-                return _named_int(value)
+                return named_int(value)
             if isinstance(value, V.Num) and float(value.value).is_integer():
                 return int(value.value)
         elif kind == "float":
@@ -145,7 +147,7 @@ class Calls:
                                    f"'{chosen}'", span, hint=did_you_mean(chosen, arg.choices))  # fmt: skip
         elif kind == "ints":
             if isinstance(value, V.ListVal) and all(isinstance(i, V.Num) and i.is_int for i in value.items):
-                return tuple(_named_int(i) for i in value.items)
+                return tuple(named_int(i) for i in value.items)
         elif kind == "any":
             return value
         if isinstance(value, V.Symbol):
@@ -156,7 +158,8 @@ class Calls:
                            hint=f"signature: {op.signature()}")  # fmt: skip
 
     def _op_node(self, op_name: str, tensors: dict, attrs: dict, span: Span, ctx: Ctx, label,
-                 arg_spans: dict | None = None, extra: dict | None = None, name: str | None = None):  # fmt: skip
+                 arg_spans: dict | None = None, extra: dict | None = None, name: str | None = None,
+                 tie: tuple | None = None):  # fmt: skip
         op = OPS[op_name]
         types = {k: (tuple(t.type for t in v) if isinstance(v, list) else v.type)
                  for k, v in tensors.items() if v is not None}  # fmt: skip
@@ -172,6 +175,9 @@ class Calls:
             if big is not None:
                 raise too_big_axis(f"{op_name}'s result", big, span)
         builder = self.builder
+        extra = dict(extra or {})
+        if tie is not None:  # tie=(value, keyword): the op's weight is another node's
+            params, extra["ties"] = tie_weight(builder.g, op_name, params, tie[0], span, tie[1].value.span)
         name = name or builder.unique(ctx.path, label or op_name)
         owner = name
         if ctx.shared_with is not None and params:
@@ -186,7 +192,7 @@ class Calls:
         attrs = {k: plain(v) for k, v in attrs.items()}
         builder.add(name, op=op_name, attrs=attrs, args=tuple(args), outputs=tuple(outputs),
                     params=params, param_owner=owner, flops=flops, span=span, chain=ctx.chain,
-                    path=ctx.path, label=None, repeats=ctx.repeats, **(extra or {}))  # fmt: skip
+                    path=ctx.path, label=None, repeats=ctx.repeats, **extra)  # fmt: skip
         for arg, refs in args:
             if isinstance(refs[0], tuple):
                 for i, (node, port) in enumerate(refs):
@@ -241,7 +247,7 @@ def _span_text(span: Span) -> str | None:
     return text if 0 < len(text) <= 32 else None
 
 
-def _named_int(v: V.Num) -> int:
+def named_int(v: V.Num) -> int:
     """An integer attribute; one written with dims keeps its text for the shapes it makes."""
     text = v.text
     if isinstance(text, str) and IDENT.search(text) and text != str(v.value):

@@ -6,7 +6,8 @@ Errors are collected per statement: a bad statement is reported and skipped, the
 so one `seqnet check` shows every independent mistake in a file.
 
 The work is split by what it elaborates, one mixin each: declarations.py (imports, dims,
-blocks defined), statements.py, expressions.py, calls.py (ops), blocks.py (block calls, repeats);
+blocks defined), statements.py, expressions.py, calls.py (ops), subscripts.py (x[1:], x[:, -1]),
+blocks.py (block calls, repeats);
 mechanisms.py and train.py handle wormholes, segment structures and the train section.
 """
 
@@ -28,6 +29,7 @@ from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.overrides import TRAIN_OVERRIDABLE, Overrides
 from seqnet.compiler.statements import Statements
+from seqnet.compiler.subscripts import Subscripts
 from seqnet.compiler.train import resolve_train
 from seqnet.errors import CompileError, Note, Reporter
 from seqnet.grammar import ast
@@ -37,7 +39,7 @@ __all__ = ["Elaborator", "Overrides"]
 
 
 @dataclass
-class Elaborator(Declarations, Statements, Expressions, Calls, Blocks):
+class Elaborator(Declarations, Statements, Expressions, Calls, Subscripts, Blocks):
     reporter: Reporter
     overrides: Overrides = field(default_factory=Overrides)
     root_dir: Path | None = None

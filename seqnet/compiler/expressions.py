@@ -65,6 +65,8 @@ class Expressions:
             if isinstance(base, V.Symbol) and base.name in ("task", "data"):
                 return V.Symbol(f"{base.name}.{e.attr}", e.span)
             raise CompileError("SQN0106", f"{V.describe(base)} has no attribute '{e.attr}'", e.attr_span)
+        if isinstance(e, ast.Subscript):
+            return self._subscript(e, ctx, label)
         if isinstance(e, ast.Repeat):
             raise CompileError("SQN0605", "a repeat must be assigned to the names it carries",
                                e.span, hint="write 'h = repeat 4 { block(h) }'")  # fmt: skip

@@ -9,6 +9,7 @@ Node attributes (G.nodes[name]):
   path      block path (tuple of names)               label     the spec variable it was bound to
   repeats   ((group, index, count, shared), ...)      regions   {role: MultiDiGraph} (segments)
   order     creation index (deterministic order)  structure_name  its statement's name (segments)
+  ties      {param: (owner node, owner's param, transposed)}: weights used from another node (tie=)
 Edge attributes: arg, index (position in a variadic arg), port, type, wormhole (bool); wormhole
 edges also carry `settings` and `span`.
 Graph attributes: inputs (names), outputs ({name: (node, port)}), output_spans, dims ({name: value}),

@@ -54,9 +54,11 @@ class Node:
     regions: Mapping[str, nx.MultiDiGraph] | None = None  # segments: {role: sub-graph}
     structure_name: str | None = None  # segments: the statement's name
     attr_spans: Mapping[str, Span] | None = None  # where each attribute was written
+    # tied weights: {param: (owner node, owner's param, transposed)} (compiler/ties.py)
+    ties: Mapping[str, tuple[str, str, bool]] | None = None
 
 
-OPTIONAL_FIELDS = ("regions", "structure_name", "attr_spans")
+OPTIONAL_FIELDS = ("regions", "structure_name", "attr_spans", "ties")
 REQUIRED_FIELDS = tuple(f.name for f in fields(Node) if f.name not in OPTIONAL_FIELDS)
 GRAPH_FIELDS = ("inputs", "outputs", "output_spans", "dims", "train", "files")
 
@@ -117,12 +119,23 @@ def _node_problems(g: nx.MultiDiGraph, name: str, where: str) -> list[str]:
         owner = g.nodes[d["param_owner"]].get("params", {})
         if {k: p.shape for k, p in owner.items()} != {k: p.shape for k, p in d["params"].items()}:
             out.append(f"{at} shares parameters with '{d['param_owner']}', but their shapes differ")
+    out += _tie_problems(g, d.get("ties") or {}, at)
     out += _arg_problems(g, name, d, at)
     if op != INPUT:
         names = {a.name for a in OPS[op].attr_args}
         extra = sorted(set(d["attrs"]) - names)
         if extra:
             out.append(f"{at}: attributes {', '.join(extra)} are not arguments of {op}")
+    return out
+
+
+def _tie_problems(g: nx.MultiDiGraph, ties: Mapping, at: str) -> list[str]:
+    out = []
+    for param, entry in ties.items():
+        if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[2], bool)):
+            out.append(f"{at}: tie of '{param}' is {entry!r}, not (owner, param, transposed)")
+        elif entry[0] not in g or entry[1] not in g.nodes[entry[0]].get("params", {}):
+            out.append(f"{at}: '{param}' is tied to {entry[0]}.{entry[1]}, which does not exist")
     return out
 
 
@@ -208,7 +221,7 @@ def freeze(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """Freeze a verified graph in place (structure, node containers, regions) and return it."""
     for name in g.nodes:
         d = g.nodes[name]
-        for key in ("attrs", "params", "regions", "attr_spans"):
+        for key in ("attrs", "params", "regions", "attr_spans", "ties"):
             if isinstance(d.get(key), dict) and not isinstance(d[key], FrozenDict):
                 d[key] = FrozenDict(d[key])
         for region in (d.get("regions") or {}).values():

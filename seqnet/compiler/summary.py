@@ -8,6 +8,7 @@ from seqnet.compiler.graph import is_input, node_call, output_type, param_count,
 from seqnet.compiler.ir import Node
 from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.registry import OPS
+from seqnet.compiler.ties import describe as describe_ties
 
 
 def summarize(g: nx.MultiDiGraph) -> dict:
@@ -31,6 +32,7 @@ def summarize(g: nx.MultiDiGraph) -> dict:
             "resolved": ", ".join(t.resolved() for t in rec.outputs),
             "params": param_count(g, name),
             "shared_with": rec.param_owner if rec.param_owner != name else None,
+            "tied": describe_ties(rec.ties) or None,
             "flops": flops,
             "location": str(rec.span),
         })  # fmt: skip
@@ -89,9 +91,12 @@ def _human(n: float, unit: str = "") -> str:
 
 def summary_table(data: dict) -> str:
     shares = any(r["shared_with"] for r in data["nodes"])
+    ties = any(r.get("tied") for r in data["nodes"])
     header = ("name", "op", "output shape", "params") + (("shares weights of",) if shares else ())
+    header += ("tied weights",) if ties else ()
     rows = [(r["name"], r["op"], r["shape"], f"{r['params']:,}" if not r["shared_with"] else "-")
-            + ((r["shared_with"] or "",) if shares else ()) for r in data["nodes"]]  # fmt: skip
+            + ((r["shared_with"] or "",) if shares else ()) + ((r.get("tied") or "",) if ties else ())
+            for r in data["nodes"]]  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     cells = [f"{{:<{w}}}" for w in widths]
     cells[3] = f"{{:>{widths[3]}}}"  # numbers right-aligned

@@ -76,6 +76,25 @@ class Attribute:
 
 
 @dataclass(frozen=True)
+class Slice:
+    """`start:stop:step` inside a subscript; a part left out is None."""
+
+    start: Expr | None
+    stop: Expr | None
+    step: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Subscript:
+    """`x[1:, -1]`: one item per leading axis of one example, an index or a Slice."""
+
+    value: Expr
+    items: tuple[Expr | Slice, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
 class Repeat:
     count: Expr
     shared: bool
@@ -83,7 +102,7 @@ class Repeat:
     span: Span
 
 
-Expr = Union[Name, Number, String, ListExpr, BinOp, Neg, Call, Attribute, Repeat]
+Expr = Union[Name, Number, String, ListExpr, BinOp, Neg, Call, Attribute, Subscript, Repeat]
 
 # --- statements --------------------------------------------------------------------------------
 

@@ -164,6 +164,13 @@ def _type(t: ast.TensorType) -> str:
     return text + (f" vocab {expr(t.vocab)}" if t.vocab is not None else "")
 
 
+def _subscript_item(item) -> str:
+    if not isinstance(item, ast.Slice):
+        return expr(item)
+    text = ":".join("" if part is None else expr(part) for part in (item.start, item.stop))
+    return text + (f":{expr(item.step)}" if item.step is not None else "")
+
+
 def expr(e, parent: int = 0, right: bool = False) -> str:
     """Canonical text of an expression, with only the parentheses precedence needs."""
     if isinstance(e, ast.Name):
@@ -191,6 +198,8 @@ def expr(e, parent: int = 0, right: bool = False) -> str:
         return f"{expr(e.func, 5)}({', '.join(args)})"
     if isinstance(e, ast.Attribute):
         return f"{expr(e.value, 5)}.{e.attr}"
+    if isinstance(e, ast.Subscript):
+        return f"{expr(e.value, 5)}[{', '.join(_subscript_item(i) for i in e.items)}]"
     if isinstance(e, ast.Repeat):
         body = e.body[0]
         inner = expr(body.value) if isinstance(body, ast.ExprStmt) else "return " + ", ".join(expr(v) for v in body.values)

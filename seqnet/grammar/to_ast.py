@@ -182,6 +182,14 @@ class ToAst(Transformer):
         value, attr = items
         return ast.Attribute(value, str(attr), self._s(meta), self._t(attr))
 
+    def subscript(self, meta, items):
+        value, *rest = items
+        return ast.Subscript(value, tuple(i for i in rest if i is not None), self._s(meta))
+
+    def slice(self, meta, items):
+        start, stop, step = items
+        return ast.Slice(start, stop, step, self._s(meta))
+
     def name(self, meta, items):
         return ast.Name(str(items[0]), self._s(meta))
 

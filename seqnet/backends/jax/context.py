@@ -34,6 +34,7 @@ class RunState:
     rng: jax.Array | None
     stats: dict[str, jax.Array] = field(default_factory=dict)
     local: dict[str, Any] | None = None  # node -> per-unit outputs, when collecting them
+    batch: int | None = None  # the batch size, from the inputs (what `param` broadcasts to)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class LowerCtx:
     (the mixed-precision policy; see `ops.common.lowering`).
     local: where a node program of a local-training op leaves its per-unit outputs (keyed by
     node name), when the caller collects them (`Lowered.local_outputs`); else None.
+    batch: the batch size of this run, for an op with no tensor argument to size its result by
+    (`param` broadcasts its value to it).
     """
 
     params: dict[str, jax.Array]
@@ -57,6 +60,7 @@ class LowerCtx:
     out_types: list
     compute_dtype: jnp.dtype = jnp.float32
     local: dict[str, Any] | None = None
+    batch: int | None = None
 
 
 class NodeProgram(ABC):

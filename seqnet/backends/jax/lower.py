@@ -5,7 +5,8 @@ The graph is walked in dependency order; each node runs its op's registered JAX 
 
 * parameters: a nested dict keyed by node names split on "/" (params["enc"]["0"]["h"]["w"]);
   only nodes that own parameters appear; a node whose `param_owner` is another node reads the
-  owner's parameters (shared weights, `repeat ... shared`). Each owner's init key is
+  owner's parameters (shared weights, `repeat ... shared`), and a node with `ties` reads its
+  tied weight from the node that holds it (`tie=`). Each owner's init key is
   `fold_in(key, crc32(name))`, so params never depend on graph size or walk order.
 * wormholes: every strongly connected component of the graph (wormhole edges included) is one
   fixed-point problem whose state is the outputs of its nodes (target ... h_b, gate). A wormhole
@@ -188,6 +189,7 @@ class GraphProgram:
             # cycles are solved as one unit, and node programs run their own regions
             unscannable = {n for u in self.schedule if isinstance(u, Cycle) for n in u.members}
             unscannable |= set(self.node_programs)
+            unscannable |= {n for n in graph.nodes if ir_node(graph, n).ties}  # read across copies
             for group in repeats.find_groups(graph, unscannable, min_copies=int(scan_repeats)):
                 self.scan_groups[group.template[0]] = group
                 self.scanned |= group.members
@@ -226,10 +228,19 @@ class GraphProgram:
         return params
 
     def node_params(self, params: dict, name: str) -> dict:
+        """The parameters node `name`'s rule sees: its owner's, and any tied weight read from
+        the node that holds it (transposed where the tie says so): one leaf, several uses."""
         rec = ir_node(self.graph, name)
-        if not rec.params and name not in self.node_programs:
-            return {}
-        return tree_get(params, self.param_path(rec.param_owner))
+        own = {}
+        if rec.params or name in self.node_programs:
+            own = tree_get(params, self.param_path(rec.param_owner))
+        if not rec.ties:
+            return own
+        own = dict(own)
+        for key, (holder, held, transposed) in rec.ties.items():
+            value = tree_get(params, self.param_path(holder))[held]
+            own[key] = value.T if transposed else value
+        return own
 
     # -- evaluation
     def run(self, params: dict, inputs: dict[str, jax.Array], state: RunState,
@@ -241,6 +252,8 @@ class GraphProgram:
         """
         overrides = overrides or {}
         env: dict[tuple[str, int], jax.Array] = {}
+        if state.batch is None and inputs:
+            state.batch = next(iter(inputs.values())).shape[0]
         for unit in self.schedule:
             if isinstance(unit, Cycle):
                 self._run_cycle(unit, params, env, state)
@@ -303,7 +316,7 @@ class GraphProgram:
                 activation, kwargs["act"] = kwargs["act"], "none"
             ctx = LowerCtx(params=node_params, rng=rng, train=state.train, in_types=in_types,
                            out_types=list(rec.outputs), compute_dtype=self.compute_dtype,
-                           local=state.local)  # fmt: skip
+                           local=state.local, batch=state.batch)  # fmt: skip
             rule = self.node_programs.get(name) or opdef.lowerings[BACKEND]
             out = rule(ctx, **kwargs)
             outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
@@ -324,11 +337,11 @@ class GraphProgram:
                     if (r := self.node_rng(n, state)) is not None},
         }  # fmt: skip
         typed_keys = state.rng is not None and jnp.issubdtype(state.rng.dtype, jax.dtypes.prng_key)
-        train = state.train
+        train, batch = state.train, state.batch
 
         def step(theta, z):
             local_env = {tuple(_split_ref(k)): v for k, v in theta["env"].items()}
-            inner = RunState(train=train, rng=None)
+            inner = RunState(train=train, rng=None, batch=batch)
             out = {}
             for n in members:
                 injection = None

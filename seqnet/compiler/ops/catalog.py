@@ -53,5 +53,6 @@ def load_ops() -> dict[str, OpDef]:
             core,
             mechanisms,
             recurrent,
+            tensors,
         )
     return OPS

@@ -300,9 +300,10 @@ def _take_infer(c: OpCall):
     axis = norm_axis(c["axis"], x.rank)
     size = x.shape[axis].value
     if not -size <= c["index"] < size:
-        raise ShapeError(f"index {c['index']} is out of range for axis of size {size}",
-                         arg="index", code="SQN0303")  # fmt: skip
-    return [TensorType(x.dtype, x.shape[:axis] + x.shape[axis + 1 :])]
+        raise ShapeError(f"index {c['index']} is out of range for axis {c['axis']} of size {size}",
+                         arg="index", code="SQN0303",
+                         hint=f"an axis of size {size} takes indices from -{size} to {size - 1}")  # fmt: skip
+    return [TensorType(x.dtype, x.shape[:axis] + x.shape[axis + 1 :], x.vocab, x.bounds)]
 
 
 op("take", "shape", [Arg("x", "tensor"), Arg("index", "int"), Arg("axis", "int", 0)], _take_infer,

@@ -33,6 +33,9 @@ def markdown() -> str:
         "Generated from the op registry (`seqnet/compiler/ops/`) by",
         "`python -m seqnet.compiler.ops.reference`. Shapes exclude the implicit batch axis.",
         "`wormhole_gate` and `segments` are created by the `wormhole` and `segments` statements.",
+        "Every op with parameters also takes `tie=v`: it then uses the first weight of the op that",
+        "computed `v` (as is, or transposed), e.g. `dense(h, V, tie=emb)` (see language.md).",
+        "Subscripts `x[1:]`, `x[:, -1]` become `slice` and `take` nodes.",
         "",
     ]
     for family in FAMILY_STYLES:

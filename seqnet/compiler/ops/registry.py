@@ -59,6 +59,10 @@ class Arg:
         return self.default is REQUIRED
 
 
+# the initialiser recipes a ParamSpec (and `param(..., init=...)`) may name; see ParamSpec
+INITS = ("glorot_uniform", "lecun_normal", "zeros", "ones", "normal", "uniform", "constant", "orthogonal")
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """A learned parameter: its shape and how to initialise it (a backend-neutral recipe).
@@ -217,6 +221,7 @@ FAMILY_STYLES: dict[str, tuple[str, str, str]] = {
     "recurrent": ("box", "#ffd6a5", "#6e4310"),
     "mechanism": ("box", "#ffc6ff", "#5e1d5e"),
     "encoding": ("box", "#e0f7d4", "#2f5520"),
+    "parameter": ("box3d", "#fde9c9", "#5c4218"),
 }
 
 

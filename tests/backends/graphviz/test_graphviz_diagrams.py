@@ -75,6 +75,16 @@ block layer(x) {
 b = layer(layer(x))
 output y : float32[N, E] = attention(b, heads=2)
 """,
+    "tensors": """\
+dim T = 6
+dim E = 8
+input x : int32[T] vocab 20
+emb = embed(shift(x, 1, fill=0), E)
+cls = param([1, E])
+h = concat(cls, emb, axis=0)
+h = attention(h, heads=2)[1:]
+output y : float32[T, 20] = dense(h, 20, tie=emb)
+""",
 }
 
 
@@ -93,6 +103,7 @@ GOLDEN_CASES = [
     ("segments", {}),
     ("lstm", {}),
     ("simplicial", {}),
+    ("tensors", {}),  # a learned tensor, a subscript, a shift and a tied weight
     ("wormhole_repeat", {"depth": 0, "rankdir": "LR", "theme": "dark", "resolve_dims": True}),
     ("segments", {"show_segments": True, "max_leaves": 4}),
     ("wormhole_repeat", {"rankdir": "LR"}),  # the "next copy" arc over the top

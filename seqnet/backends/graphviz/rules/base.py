@@ -12,6 +12,7 @@ from seqnet.backends.graphviz.labels import node_tooltip, op_summary, params_tex
 from seqnet.compiler.graph import param_count
 from seqnet.compiler.ir import Node
 from seqnet.compiler.ops.registry import OPS
+from seqnet.compiler.ties import describe as describe_ties
 
 BACKEND = "graphviz"  # the key of these rules in OpDef.drawings
 
@@ -50,6 +51,8 @@ class NodeRule:
             lines.append(params_text(pc))
         elif data.param_owner != n:
             lines.append("shared params")
+        if data.ties:
+            lines.append(wrap("tied: " + describe_ties(data.ties)))
         return "\n".join(lines)
 
     def box(self, c, n: str, nid: str, data: Node) -> tuple[str, str]:
@@ -109,4 +112,5 @@ FAMILY_RULES: dict[str, NodeRule] = {
     "recurrent": NodeRule(),
     "mechanism": NodeRule(),
     "encoding": NodeRule(),
+    "parameter": NodeRule(),
 }
