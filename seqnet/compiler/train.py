@@ -9,6 +9,7 @@ from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade, Ctx
 from seqnet.compiler.graph import output_type
 from seqnet.compiler.ir import node as ir_node
+from seqnet.compiler.loss_terms import split_terms
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.objectives import LOSSES, METRICS, OBJECTIVES
 from seqnet.compiler.ops.registry import OPS
@@ -125,8 +126,14 @@ def _resolve(el, stmt: ast.Train, ctx) -> None:
     data_span = settings["data"].value.span if "data" in settings else stmt.span
     declared = el.declared_outputs
     if "loss" in settings:
-        out["loss"] = section.attempt(_objective, el, settings["loss"].value, "loss", fields,
-                                      data_span, declared)  # fmt: skip
+        terms = section.attempt(split_terms, el, settings["loss"].value, ctx) or []
+        specs = [section.attempt(_objective, el, call, "loss", fields, data_span, declared)
+                 for _, call in terms]  # fmt: skip
+        if specs and None not in specs:
+            specs = [s.model_copy(update={"weight": w}) for s, (w, _) in zip(specs, terms, strict=True)]
+            out["loss"] = specs[0]
+            if len(specs) > 1 or specs[0].weight != 1.0:
+                out["loss_terms"] = tuple(specs)
     if "metrics" in settings:
         v = settings["metrics"].value
         items = v.items if isinstance(v, ast.ListExpr) else (v,)
@@ -146,6 +153,10 @@ def _resolve(el, stmt: ast.Train, ctx) -> None:
     for key, choices in (("mode", MODES), ("dtype", DTYPES)):
         if key in settings:
             out[key] = section.attempt(_choice_setting, el, key, settings[key], ctx, choices)
+    if out.get("loss_terms") and out.get("mode") == "local":
+        section.attempt(_raise, CompileError(
+            "SQN0502", "mode = local trains each segment on one loss; this loss is a weighted sum",
+            settings["loss"].value.span, hint="use one unweighted loss term, or mode = standard"))  # fmt: skip
     for key, table in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
         if key in settings:
             out[key] = section.attempt(_named_call, el, settings[key], table, ctx, key)

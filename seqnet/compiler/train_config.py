@@ -30,6 +30,7 @@ class LossSpec(BaseModel):
     name: str  # cross_entropy | mse | bce | l1
     output: str  # a spec output name
     target: str  # a data field name
+    weight: float = 1.0  # its factor in a weighted sum of loss terms
 
 
 class MetricSpec(BaseModel):
@@ -54,12 +55,21 @@ class TrainConfig(BaseModel):
     seed: int = 0
     clip: float | None = None  # global gradient-norm clipping
     metrics: tuple[MetricSpec, ...] = ()
+    # `loss = cross_entropy(y, label) + 0.1 * mse(z, target)`: every term (the first is `loss`);
+    # empty for a loss of one unweighted term
+    loss_terms: tuple[LossSpec, ...] = ()
     mode: str = "standard"  # standard | local (FEN local training)
     # FEN: the segment decoders' learning rate (the paper's eta; encoders use lr, its eta-bar)
     decoder_lr: float | None = None
     dtype: str = "float32"  # compute dtype: float32 | bfloat16 (parameters stay float32)
     mesh: dict[str, int] = Field(default_factory=lambda: {"data": -1})  # -1: all devices
     data_axis: str = "data"
+
+
+    @property
+    def terms(self) -> tuple[LossSpec, ...]:
+        """The loss terms whose weighted sum is trained (one, unweighted, for most specs)."""
+        return self.loss_terms or (self.loss,)
 
 
 # --- optimisers and schedules: one pydantic model each --------------------------------------------

@@ -20,6 +20,7 @@ class Runtime:
         from optax import chain as optax_chain
 
         from seqnet.backends.jax import losses
+        from seqnet.compiler.loss_terms import term_keys
         from seqnet.backends.jax.ops.mechanisms import reverse_mode_problems
         from seqnet.backends.jax.optim import make_optimizer
 
@@ -58,7 +59,14 @@ class Runtime:
             key = m.name if names.count(m.name) == 1 else f"{m.name}_{m.output}_{m.target}"
             probs = losses.output_is_probability(model.graph, m.output)
             self.metric_specs.append((key, losses.get_metric(m.name), m.output, m.target, probs))
-        self.fields = list(dict.fromkeys([*self.inputs, lo.target, *(m.target for m in config.metrics)]))
+        # every term of the loss: (metric key, function, weight, output, target, probabilities)
+        self.loss_terms = [
+            (key, losses.get_loss(t.name), t.weight, t.output, t.target,
+             losses.output_is_probability(model.graph, t.output))
+            for key, t in zip(term_keys(config.terms), config.terms, strict=True)
+        ]  # fmt: skip
+        targets = [t.target for t in config.terms] + [m.target for m in config.metrics]
+        self.fields = list(dict.fromkeys([*self.inputs, *targets]))
         key = jax.random.PRNGKey(config.seed)
         self.init_key = jax.random.fold_in(key, 0)
         self.dropout_key = jax.random.fold_in(key, 1)
@@ -107,7 +115,7 @@ class Runtime:
             if f in self.inputs:
                 a = a.astype(self.inputs[f].dtype, copy=False)
             out[f] = a
-        checks = [(self.config.loss.name, self.config.loss.output, self.config.loss.target)]
+        checks = [(t.name, t.output, t.target) for t in self.config.terms]
         checks += [(m.name, m.output, m.target) for m in self.config.metrics]
         for f, a in out.items():  # a NaN here would surface as "training diverged"
             check_finite(f, a, f"data source {c.name} ({split} split): field",

@@ -13,14 +13,19 @@ from seqnet.backends.jax.failures import TrainingError
 
 
 def objective(rt, params, batch, rng, train: bool, with_stats: bool = False):
-    """Per-example loss, outputs and inputs of `batch` (and the forward stats when asked)."""
+    """Per-example loss (the weighted sum of its terms), outputs and inputs of `batch`, each
+    term's per-example values when the loss has several ({} otherwise), and the forward stats
+    when asked."""
     inputs = {k: batch[k] for k in rt.inputs}
     outs, stats = rt.forward(params, inputs, rng, train)
-    lo = rt.config.loss
-    per_example = rt.loss_fn(outs[lo.output], batch[lo.target], rt.loss_probs)
+    parts = {key: fn(outs[out], batch[target], probs)
+             for key, fn, _, out, target, probs in rt.loss_terms}  # fmt: skip
+    per_example = sum(w * parts[key] for key, _, w, *_ in rt.loss_terms)
+    if len(rt.loss_terms) == 1 and rt.loss_terms[0][2] == 1.0:
+        per_example, parts = parts[rt.loss_terms[0][0]], {}  # one term: exactly as it was
     if with_stats:
-        return per_example, outs, inputs, stats
-    return per_example, outs, inputs
+        return per_example, outs, inputs, parts, stats
+    return per_example, outs, inputs, parts
 
 
 def local_objective(rt, params, batch, inputs, rng):
@@ -46,7 +51,7 @@ def make_train_step(rt):
         rng = jax.random.fold_in(rt.dropout_key, i)
 
         def loss_of(p):
-            per_example, outs, inputs, stats = objective(rt, p, batch, rng, True, True)
+            per_example, outs, inputs, parts, stats = objective(rt, p, batch, rng, True, True)
             loss = per_example.mean()
             total = loss
             if rt.local_terms is not None:
@@ -54,13 +59,14 @@ def make_train_step(rt):
                 # of the per-segment losses only; the end-to-end loss is logged, never
                 # differentiated (adding it would backprop through the whole tree).
                 total = local_objective(rt, p, batch, inputs, rng)
-            return total, (loss, outs, stats)
+            return total, (loss, outs, parts, stats)
 
-        (_, (loss, outs, stats)), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        (_, (loss, outs, parts, stats)), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
         gnorm = optax.tree.norm(grads) if hasattr(optax, "tree") else optax.global_norm(grads)
         updates, opt_state = rt.tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         logs = {"loss": loss, "grad_norm": gnorm}
+        logs.update({key: value.mean() for key, value in parts.items()})  # loss/<term>
         for key, fn, out, target, probs in rt.metric_specs:
             logs[key] = fn(outs[out], batch[target], probs).mean()
         for key, value in stats.items():  # wormholes: iterations and convergence
@@ -76,8 +82,9 @@ def make_eval_step(rt):
     import jax
 
     def step(params, batch, mask):
-        per_example, outs, _ = objective(rt, params, batch, None, False)
+        per_example, outs, _, parts = objective(rt, params, batch, None, False)
         sums = {"loss": (per_example * mask).sum(), "count": mask.sum()}
+        sums.update({key: (value * mask).sum() for key, value in parts.items()})
         for key, fn, out, target, probs in rt.metric_specs:
             sums[key] = (fn(outs[out], batch[target], probs) * mask).sum()
         return sums
