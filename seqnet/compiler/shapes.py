@@ -48,7 +48,8 @@ def _infer(g: nx.MultiDiGraph, where: str) -> list[str]:
         try:
             call = node_call(g, name)
             outputs = tuple(op.infer(call))
-            params = op.params(call)
+            tied = data.get("ties") or {}  # a tied weight is another node's (compiler/ties.py)
+            params = {k: p for k, p in op.params(call).items() if k not in tied}
             flops = op.flops(call, list(outputs))
         except (ShapeError, KeyError, IndexError) as err:
             out.append(f"{at}: its rules reject what it reads ({err})")

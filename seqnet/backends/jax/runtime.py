@@ -20,9 +20,9 @@ class Runtime:
         from optax import chain as optax_chain
 
         from seqnet.backends.jax import losses
-        from seqnet.compiler.loss_terms import term_keys
         from seqnet.backends.jax.ops.mechanisms import reverse_mode_problems
         from seqnet.backends.jax.optim import make_optimizer
+        from seqnet.compiler.loss_terms import term_keys
 
         self.model, self.config = model, config
         problems = reverse_mode_problems(model.graph)
