@@ -124,6 +124,15 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args) -> int:
+    try:
+        from seqnet.lsp.server import main
+    except ImportError as e:  # pygls and lsprotocol are the optional `lsp` extra
+        raise UsageError(f"the language server needs pygls and lsprotocol ({e}); "
+                         "install them with: pip install 'seqnet[lsp]'") from None  # fmt: skip
+    return main()
+
+
 def cmd_fmt(args) -> int:
     from seqnet.grammar.format import format_module
     from seqnet.grammar.parser import parse
@@ -362,6 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="what a diagnostic code means")
     e.add_argument("code", metavar="CODE")
     e.set_defaults(run=cmd_explain)
+
+    ls = sub.add_parser("lsp", help="the language server, over stdin and stdout (for editors)")
+    ls.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
+    ls.set_defaults(run=cmd_lsp)
 
     f = sub.add_parser("fmt", help="rewrite specs in canonical style")
     f.add_argument("files", nargs="+", metavar="FILE")

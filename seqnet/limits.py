@@ -31,3 +31,10 @@ MAX_BLOCK_DEPTH = 64  # blocks expanding inside each other
 MAX_NODES = 100_000  # graph nodes, regions included: checked before a repeat builds its copies
 MAX_SEGMENT_N = 65_536  # sequence length of a segment structure
 
+
+# --- the language server (seqnet/lsp/) -------------------------------------------------------
+# The largest document checked as it is typed. Larger ones (generated specs) get one warning that
+# says so, and `seqnet check` still checks them: parsing is not linear in the file's size today,
+# and an editor must never wait on a compile it cannot cancel.
+MAX_LSP_BYTES = 128 * 1024
+LSP_DEBOUNCE_MS = 120  # how long typing must pause before a document is checked again

@@ -58,14 +58,29 @@ def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | No
     except ValueError as e:  # an embedded NUL byte in the path
         return None, Diagnostic("SQN0004", f"{name}: cannot read: {e}", None)
     if b"\x00" in data:
-        return None, Diagnostic("SQN0004", f"{name} is a binary file, not a spec", None,
-                                hint="a spec is a UTF-8 text file, usually ending in .seqnet")  # fmt: skip
+        return None, _binary(name)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         return None, Diagnostic("SQN0004", f"{name} is not UTF-8 text (byte {e.start})", None,
                                 hint="re-save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)")  # fmt: skip
     return SourceFile(name, text.lstrip("\ufeff"), path.resolve()), None
+
+
+def source_from_text(name: str, text: str, path: Path | None = None) -> tuple[SourceFile | None, Diagnostic | None]:
+    """A spec held in memory (an editor's unsaved buffer), held to the limits `read_source`
+    holds a file to, with the same diagnostics."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        return None, _too_large(name, f"{size / 2**20:.1f} MiB")
+    if "\x00" in text:
+        return None, _binary(name)
+    return SourceFile(name, text.lstrip("\ufeff"), path.resolve() if path else None), None
+
+
+def _binary(name: str) -> Diagnostic:
+    return Diagnostic("SQN0004", f"{name} is a binary file, not a spec", None,
+                      hint="a spec is a UTF-8 text file, usually ending in .seqnet")  # fmt: skip
 
 
 def _too_large(name: str, shown: str) -> Diagnostic:

@@ -214,3 +214,15 @@ def test_summary_says_flops_count_one_pass_of_a_wormhole_loop():
         in summary_table(data)  # fmt: skip
     plain, _ = compile_text(HEAD + "output y = dense(x, 4)\n")
     assert "wormhole" not in summary_table(summarize(plain))
+
+
+def test_the_language_server_checks_buffers_up_to_its_limit():
+    """A buffer over limits.MAX_LSP_BYTES gets one warning and is not parsed (an editor must not
+    wait on it); one under it is checked as `seqnet check` would."""
+    from seqnet.lsp.analysis import analyse
+
+    big = analyse("dim N = 4\n#" + "x" * limits.MAX_LSP_BYTES + "\n", None)
+    assert [(d.code, d.severity) for d in big.diagnostics] == [("SQN0005", "warning")]
+    assert "seqnet check" in big.diagnostics[0].hint and big.module is None
+    small = analyse("dim N = 4\ninput x : float32[N]\noutput y : float32[N] = dense(x, N)\n", None)
+    assert small.diagnostics == [] and small.graph is not None
