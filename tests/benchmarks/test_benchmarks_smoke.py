@@ -33,3 +33,12 @@ def test_frontend_small():
     lines = out.strip().splitlines()
     assert "x per 10x" in lines[0], out
     assert len(lines) == 3 and lines[2].split()[-1] != "-", out  # the growth ratio of 100 -> 1000
+
+
+def test_lsp_small():
+    import pytest
+
+    pytest.importorskip("pygls")
+    out = run_script("benchmarks/lsp.py", "--nodes", "100", "--edits", "2")
+    assert "lsp diagnostics round trip, warm: median " in out, out
+    assert "in-process check (baseline): median " in out, out
