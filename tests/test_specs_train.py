@@ -33,6 +33,7 @@ TRAINABLE = {
     "wormhole_sine": ["T=4"],
     "wormhole_digits": [],
     "fen_parity": ["N=4", "E=8"],
+    "vit_digits": ["E=16", "LAYERS=1"],
 }
 COMMON = ["steps=4", "batch=8", "eval_batches=1"]
 
