@@ -347,6 +347,27 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    from seqnet.sweep.points import PointsError, grid, read_points
+    from seqnet.sweep.runner import Sweep
+
+    if not args.out.strip():
+        raise UsageError("--out needs a folder name")
+    if args.points and args.set:
+        raise UsageError("give the points as --set lists or as a --points file, not both")
+    if args.seeds > 1 and any(s.partition("=")[0].strip() == "seed" for s in args.set or []):
+        raise UsageError("--set seed=... with --seeds: the seeds are the point's seed + 0..N-1; "
+                         "give one of them")  # fmt: skip
+    try:
+        points = read_points(args.points) if args.points else grid(args.set)
+    except PointsError as e:
+        if args.points:
+            raise
+        raise UsageError(str(e)) from None
+    return Sweep(Path(args.file), points, args.seeds, Path(args.out), jobs=args.jobs,
+                 resume=args.resume).run()  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seqnet", description="Check, draw, compile and train sequence-model specs.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -417,6 +438,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--join-timeout", type=_count(1), default=300, metavar="S",
                    help="multi-host: seconds to wait for every process to join (default 300)")  # fmt: skip
     t.set_defaults(run=cmd_train)
+
+    w = sub.add_parser("sweep", help="train a grid of settings x seeds, one process a run")
+    w.add_argument("file", metavar="FILE")
+    w.add_argument("--set", action="append", metavar="NAME=V1,V2,...",
+                   help="a setting and its values; the sweep is every combination (repeatable)")
+    w.add_argument("--points", metavar="FILE", help="the points as a JSON list of objects or JSONL")
+    w.add_argument("--seeds", type=_count(1), default=1, metavar="N",
+                   help="runs per point, with the point's seed + 0..N-1 (default 1)")
+    w.add_argument("--out", required=True, metavar="DIR")
+    w.add_argument("--jobs", type=_count(1), default=None, metavar="J",
+                   help="runs at once (default: the cores, never more than the runs)")
+    w.add_argument("--resume", action="store_true",
+                   help="continue the sweep in --out: skip finished runs, resume half-finished ones")
+    w.set_defaults(run=cmd_sweep)
 
     v = with_set(sub.add_parser("eval", help="metrics on the evaluation split"))
     v.add_argument("file", metavar="FILE")
