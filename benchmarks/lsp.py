@@ -83,8 +83,11 @@ def main() -> None:
     p.add_argument("--edits", type=int, default=10)
     p.add_argument("--debounce-ms", type=float, default=0.0)
     args = p.parse_args()
-    text = make_spec(args.nodes)
-    nodes = compile_once(text).number_of_nodes()
+    size = args.nodes
+    text = make_spec(size)
+    while (nodes := compile_once(text).number_of_nodes()) < args.nodes:  # at least --nodes nodes
+        size += max(args.nodes // 10, 8)
+        text = make_spec(size)
     baseline = []
     for k in range(args.edits + 1):  # one warm-up, as the server's first check is its warm-up
         start = time.perf_counter()

@@ -54,10 +54,12 @@ class Model:
         return self.graph.graph["train"]
 
     def summary(self, as_json: bool = False):
+        """The summary table (a str, shown as an HTML table in Jupyter), or its data."""
         from seqnet.compiler.summary import summarize, summary_table
+        from seqnet.summary_html import Summary
 
         data = summarize(self.graph)
-        return data if as_json else summary_table(data)
+        return data if as_json else Summary(summary_table(data), data)
 
     # -- drawing
     def render(self, path: str | Path, **options) -> Path:
