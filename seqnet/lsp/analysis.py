@@ -7,6 +7,7 @@ buffer over MAX_LSP_BYTES is not compiled: it gets one warning that says so (see
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from seqnet.limits import MAX_LSP_BYTES
 from seqnet.lsp.symbols import Index, build_index
 from seqnet.source import SourceFile, Span
 
+log = logging.getLogger(__name__)
 OpenText = Callable[[Path], "str | None"]  # an open buffer's text, which wins over the disk's
 
 
@@ -130,7 +132,10 @@ def analyse(text: str, path: Path | None, name: str | None = None, modules: Modu
     c = run(a.source)
     a.module, a.graph, a.diagnostics = c.module, c.graph, c.diagnostics
     if a.module is not None:
-        a.index = build_index(a.module, modules or ModuleCache())
+        try:
+            a.index = build_index(a.module, modules or ModuleCache())
+        except Exception:  # a bug in the index must not cost the buffer its diagnostics
+            log.exception("indexing %s failed", name)
     return a
 
 

@@ -59,8 +59,13 @@ def train_settings() -> list[Word]:
 
 
 def statement_settings(word: str) -> list[Word]:
+    """The settings a `wormhole` statement writes (its op's other arguments are the compiler's)."""
+    from seqnet.compiler.mechanisms import WORMHOLE_SETTINGS
+
     op = statement_op(word)
-    return [] if op is None else op_arguments(op)
+    if op is None:
+        return []
+    return [w for w in op_arguments(op) if word != "wormhole" or w.label in WORMHOLE_SETTINGS]
 
 
 def setting_doc(owner: str, name: str) -> str | None:

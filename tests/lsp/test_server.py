@@ -270,3 +270,26 @@ async def test_bad_input_never_crashes_or_hangs_the_server(client: LanguageClien
     assert not await format_edits(client, uri)
     uri, got = await open_doc(client, ENCODER)  # and it still serves the next file
     assert got == [] and "float32[16, 64]" in await hover(client, uri, 12, 1)
+
+
+async def test_wormhole_settings_complete_and_hover(client: LanguageClient):
+    path = SPECS / "wormhole_sine.seqnet"
+    lines = path.read_text().split("\n")
+    assert lines[10].startswith("wormhole h3 -> h1 gate=sigmoid")
+    uri, got = await open_doc(client, path)
+    assert got == []
+    assert "one of: `sigmoid`" in await hover(client, uri, 11, 20)  # gate=
+    lines[10] = "wormhole h3 -> h1 solver="
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        [lsp.TextDocumentContentChangeWholeDocument("\n".join(lines))],
+    ))  # fmt: skip
+    solvers = await labels(client, uri, 11, len(lines[10]) + 1)
+    assert "fixed_point" in solvers and "units" not in solvers
+    lines[10] = "wormhole h3 -> h1 "
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        lsp.VersionedTextDocumentIdentifier(uri=uri, version=3),
+        [lsp.TextDocumentContentChangeWholeDocument("\n".join(lines))],
+    ))  # fmt: skip
+    settings = await labels(client, uri, 11, len(lines[10]) + 1)
+    assert {"gate", "tol", "max_iter", "solver"} <= set(settings) and "target_shape" not in settings
