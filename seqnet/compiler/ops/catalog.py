@@ -53,6 +53,7 @@ def load_ops() -> dict[str, OpDef]:
             core,
             mechanisms,
             recurrent,
+            simplicial,
             tensors,
         )
     return OPS

@@ -51,6 +51,11 @@ def markdown() -> str:
                 doc += " (statement)"
             lines.append(f"| {name} | {sig} | {doc} |")
         lines.append("")
+    noted = sorted(n for n, d in ops.items() if d.notes)
+    if noted:
+        lines += ["## Notes", ""]
+        for name in noted:
+            lines += [f"### {name}", "", ops[name].notes.strip(), ""]
     return "\n".join(lines)
 
 

@@ -154,6 +154,7 @@ class OpDef:
     # an op whose `act` attribute is one of PROBABILITY_ACTIVATIONS
     probabilities: Callable[[dict[str, Any]], bool] = _act_gives_probabilities
     doc: str = ""
+    notes: str = ""  # the decisions behind the op, for docs/ops.md's notes (markdown)
     needs_rng: bool = False  # dropout and friends take a PRNG key in training
     outputs: tuple[str, ...] = ("out",)  # names of the results (several for split, lstm, ...)
     lowerings: dict[str, Callable] = field(default_factory=dict)

@@ -175,6 +175,14 @@ CASES = [
         variant="trilinear",
         virtual=2,
     ),
+    case("simplicial_attention", "triple-virtual-fixed", x=(4, 6), heads=2, virtual=3,
+         virtual_mode="fixed"),
+    case("simplicial_attention", "trilinear-virtual-fixed", x=(4, 4), heads=1, variant="trilinear",
+         virtual=2, virtual_mode="fixed"),
+    # the 2025 form: j over the last 3 positions, k over the last 2 (w1 != w2)
+    case("simplicial_attention", "trilinear-windows", x=(6, 4), heads=2, variant="trilinear",
+         window=3, window2=2),
+    case("simplicial_attention", "triple-windows", x=(6, 4), heads=1, window=2, window2=4),
     # recurrent
     *[
         c

@@ -355,13 +355,35 @@ def unsigned_triple_product(a, b, c):
     return np.linalg.norm((a @ b) * c - (a @ c) * b + (b @ c) * a)
 
 
+def _paper_virtual_entities(p, x, heads, d):
+    """virtual_mode=paper, one example: f_z + [attention over the standard entities (+) f_z Wu] Wvo,
+    the attention written out per virtual entity z and head."""
+    f = p["virtual"]
+    parts = []
+    for h in range(heads):
+        q = f @ _head(p["vq"], h, d)
+        k = x @ _head(p["vk"], h, d)
+        v = x @ _head(p["vv"], h, d)
+        rows = []
+        for z in range(len(f)):
+            weights = _softmax(np.array([q[z] @ k[j] / math.sqrt(d) for j in range(len(x))]))
+            rows.append(sum(a * v[j] for j, a in enumerate(weights)))
+        parts.append(np.array(rows))
+    return f + np.concatenate(parts + [f @ p["wu"]], axis=-1) @ p["vo"]
+
+
 @reference("simplicial_attention")
-def simplicial_attention(p, out_dims, x, heads, head_dim, out_dim, virtual, variant, window):
+def simplicial_attention(
+    p, out_dims, x, heads, head_dim, out_dim, virtual, variant, window, window2, virtual_mode
+):
     batch, n = x.shape[:2]
     d = p["wp"].shape[1] // heads
     out = np.zeros((batch, n, heads * d))
     for b in range(batch):
-        entities = p["virtual"] if virtual else x[b]
+        entities = x[b]
+        if virtual:
+            paper = virtual_mode == "paper"
+            entities = _paper_virtual_entities(p, x[b], heads, d) if paper else p["virtual"]
         for h in range(heads):
             q = x[b] @ _head(p["wp"], h, d)
             l1 = entities @ _head(p["wl1"], h, d)
@@ -369,11 +391,12 @@ def simplicial_attention(p, out_dims, x, heads, head_dim, out_dim, virtual, vari
             u = entities @ _head(p["wu"], h, d)
             u2 = entities @ _head(p["wu2"], h, d) if variant == "trilinear" else None
             for i in range(n):
-                if window:
-                    span = range(max(0, i - window + 1), i + 1)
+                if window:  # j over the last `window` positions, k over the last `window2`
+                    first = range(max(0, i - window + 1), i + 1)
+                    second = range(max(0, i - (window2 or window) + 1), i + 1)
                 else:
-                    span = range(len(entities))
-                pairs = [(j, k) for j in span for k in span]
+                    first = second = range(len(entities))
+                pairs = [(j, k) for j in first for k in second]
                 if variant == "triple":
                     logits = [unsigned_triple_product(q[i], l1[j], l2[k]) for j, k in pairs]
                     values = [np.einsum("abc,b,c->a", p["B"][h], u[j], u[k]) for j, k in pairs]

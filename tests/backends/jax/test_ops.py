@@ -22,7 +22,7 @@ from op_cases import CASES, Built, as_jax, as_tuple, build, case, run
 
 from seqnet.backends.jax.context import ProgramRule
 from seqnet.backends.jax.ops import common
-from seqnet.backends.jax.ops.attention import triple_product
+from seqnet.backends.jax.ops.simplicial import triple_product
 from seqnet.compiler.ops.catalog import load_ops, missing_lowerings
 from seqnet.compiler.ops.registry import ACTIVATIONS, OPS
 
@@ -89,6 +89,9 @@ GRAD_VARIANTS = {
     "simplicial_attention-trilinear",
     "simplicial_attention-trilinear-window",
     "simplicial_attention-trilinear-virtual",
+    "simplicial_attention-triple-virtual-fixed",
+    "simplicial_attention-trilinear-windows",
+    "simplicial_attention-triple-windows",
     "conv1d-same-stride-dilated",
     "conv2d-valid-stride",
     "maxpool1d-same-stride",

@@ -5,6 +5,7 @@ spec is refused before XLA is asked for the memory."""
 from __future__ import annotations
 
 import jax
+import jax.extend.core
 import numpy as np
 import pytest
 
@@ -26,35 +27,40 @@ CASES = {
               {"scores 2 × 2 × 5 × 7": 2 * 2 * 5 * 7 * 4}),
     "float64": ("input x : float64[3, 4]\nh = attention(x, heads=2)\noutput y : float64[3, 4] = h\n",
                 {"scores 2 × 2 × 3 × 3": 2 * 2 * 3 * 3 * 8}),
-    # triple product over all pairs: N = S = 6, heads=2, d = 4
+    # triple product over all pairs: N = S = 6, heads=2, d = 4; one block holds all pairs
     "triple": ("input x : float32[6, 8]\nh = simplicial_attention(x, heads=2)\n"
                "output y : float32[6, 8] = h\n",
-               {"pair scores 2 × 2 × 6 × 6 × 6": 2 * 2 * 6 * 6 * 6 * 4,
-                "key-key dots 2 × 1 × 6 × 6": 2 * 6 * 6 * 4,
+               {"pair blocks 2 × 2 × 6 × 6 × 6": 2 * 2 * 6 * 6 * 6 * 4,
+                "key-key dots 2 × 6 × 6": 2 * 6 * 6 * 4,
                 "value sums 2 × 6 × 6 × 4": 2 * 6 * 6 * 4 * 4,
                 "value outer products 2 × 6 × 4 × 4": 2 * 6 * 4 * 4 * 4}),
-    # trilinear over a causal window of 3: keys gathered per query (l1, l2, u, u2)
+    # N = 256: streamed, 2 queries a block (2 x 256 x 256 x 2 heads = 2^18 elements), never the
+    # 2 x 256^3 pair tensors of all queries
+    "streamed": ("input x : float32[256, 8]\nh = simplicial_attention(x, heads=2)\n"
+                 "output y : float32[256, 8] = h\n",
+                 {"pair blocks 2 × 2 × 2 × 256 × 256": 2 * 2 * 2 * 256 * 256 * 4,
+                  "key-key dots 2 × 256 × 256": 2 * 256 * 256 * 4,
+                  "value sums 2 × 2 × 256 × 4": 2 * 2 * 256 * 4 * 4,
+                  "value outer products 2 × 256 × 4 × 4": 2 * 256 * 4 * 4 * 4}),
+    # trilinear over a causal window of 3: each chunk's keys gathered per query (l1, u; l2, u2)
     "window": ("input x : float32[6, 8]\nh = simplicial_attention(x, heads=2, variant=trilinear, "
                "window=3)\noutput y : float32[6, 8] = h\n",
-               {"pair scores 2 × 2 × 6 × 3 × 3": 2 * 2 * 6 * 3 * 3 * 4,
-                "key-key dots 2 × 6 × 3 × 3": 2 * 6 * 3 * 3 * 4,
+               {"pair blocks 2 × 2 × 6 × 3 × 3": 2 * 2 * 6 * 3 * 3 * 4,
                 "value sums 2 × 6 × 3 × 4": 2 * 6 * 3 * 4 * 4,
-                "gathered keys 4 × 2 × 6 × 3 × 4": 4 * 2 * 6 * 3 * 4 * 4}),
-    # a window longer than the sequence reads all 6 positions (triple: l1, l2, u gathered)
+                "gathered keys 2 × 6 × (2 × 3 + 2 × 3) × 4": 2 * 6 * 12 * 4 * 4}),
+    # a window longer than the sequence reads all 6 positions
     "long window": ("input x : float32[6, 8]\nh = simplicial_attention(x, heads=1, window=10)\n"
                     "output y : float32[6, 8] = h\n",
-                    {"pair scores 2 × 1 × 6 × 6 × 6": 2 * 6 * 6 * 6 * 4,
-                     "key-key dots 1 × 6 × 6 × 6": 6 * 6 * 6 * 4,
+                    {"pair blocks 2 × 1 × 6 × 6 × 6": 2 * 6 * 6 * 6 * 4,
                      "value sums 1 × 6 × 6 × 8": 6 * 6 * 8 * 4,
                      "value outer products 1 × 6 × 8 × 8": 6 * 8 * 8 * 4,
-                     "gathered keys 3 × 1 × 6 × 6 × 8": 3 * 6 * 6 * 8 * 4}),
-    # pairs of M = 5 virtual entities only
+                     "gathered keys 1 × 6 × (2 × 6 + 2 × 6) × 8": 6 * 24 * 8 * 4}),
+    # pairs of M = 5 virtual entities only, their values B(u_j (x) u_k) once per pair
     "virtual": ("input x : float32[6, 8]\nh = simplicial_attention(x, virtual=5)\n"
                 "output y : float32[6, 8] = h\n",
-                {"pair scores 2 × 1 × 6 × 5 × 5": 2 * 6 * 5 * 5 * 4,
-                 "key-key dots 1 × 1 × 5 × 5": 5 * 5 * 4,
-                 "value sums 1 × 6 × 5 × 8": 6 * 5 * 8 * 4,
-                 "value outer products 1 × 6 × 8 × 8": 6 * 8 * 8 * 4}),
+                {"pair blocks 2 × 1 × 6 × 5 × 5": 2 * 6 * 5 * 5 * 4,
+                 "key-key dots 1 × 5 × 5": 5 * 5 * 4,
+                 "pair values 1 × 5 × 5 × 8": 5 * 5 * 8 * 4}),
 }  # fmt: skip
 
 
@@ -70,14 +76,20 @@ def _squeezed(shape) -> tuple[int, ...]:
 
 
 def _shapes(jaxpr) -> set[tuple[int, ...]]:
-    """The shapes of every value the jaxpr makes, unit axes dropped (jax.nn.dot_product_attention
-    holds its scores as (batch, heads, groups = 1, N, M))."""
-    return {_squeezed(v.aval.shape) for eqn in jaxpr.eqns for v in eqn.outvars}
+    """The shapes of every value the jaxpr makes, in nested jaxprs (the streamed 2-simplicial
+    lowering's scans) too, unit axes dropped (jax.nn.dot_product_attention holds its scores as
+    (batch, heads, groups = 1, N, M))."""
+    found = set()
+    for eqn in jaxpr.eqns:
+        found |= {_squeezed(v.aval.shape) for v in eqn.outvars if hasattr(v.aval, "shape")}
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            found |= _shapes(sub)
+    return found
 
 
 @pytest.mark.parametrize("case, scores", [
     ("attention", (1, 4, 10, 10)), ("cross", (1, 2, 5, 7)), ("triple", (1, 2, 6, 6, 6)),
-    ("window", (1, 2, 6, 3, 3)), ("virtual", (1, 1, 6, 5, 5)),
+    ("window", (1, 2, 6, 3, 3)), ("virtual", (1, 1, 6, 5, 5)), ("streamed", (1, 2, 2, 256, 256)),
 ])  # fmt: skip
 def test_the_counted_scores_are_the_lowerings(case, scores):
     """The largest tensor counted is one the lowering really makes (batch 1 in front)."""

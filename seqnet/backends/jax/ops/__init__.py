@@ -3,4 +3,11 @@
 Importing this package registers every rule with the op registry.
 """
 
-from seqnet.backends.jax.ops import attention, core, mechanisms, recurrent, tensors  # noqa: F401
+from seqnet.backends.jax.ops import (  # noqa: F401
+    attention,
+    core,
+    mechanisms,
+    recurrent,
+    simplicial,
+    tensors,
+)

@@ -1,0 +1,207 @@
+"""2-simplicial attention (design/mechanisms.md section 3): its signature, parameters, costs,
+and the block plan its streamed lowering follows (backends/jax/ops/simplicial.py).
+
+The lowering never holds the (N, S, S) pair tensors of all queries at once: it walks query
+chunks of Q rows and, inside each, blocks of J first keys, with an online softmax, and its
+backward recomputes each block. `pair_blocks` chooses Q and J, so the memory estimate
+(`temporaries`) and the lowering agree on what is held.
+"""
+
+from __future__ import annotations
+
+from seqnet.compiler.ops.attention import head_sizes
+from seqnet.compiler.ops.registry import (
+    Arg,
+    OpCall,
+    ParamSpec,
+    ShapeError,
+    dims,
+    need_float,
+    need_rank,
+    op,
+    positive,
+)
+from seqnet.compiler.types import DTYPE_BYTES
+
+# Elements of one (heads, Q, J, S2) pair block per example: 2^18 float32 values are 1 MiB, small
+# enough for a CPU's caches to matter little and large enough that the loop overhead is noise.
+BLOCK_ELEMENTS = 1 << 18
+
+
+def _balanced(total: int, most: int) -> int:
+    """The smallest block size that covers `total` in as few blocks as blocks of `most` do."""
+    count = -(-total // max(1, most))
+    return -(-total // count)
+
+
+def pair_blocks(n: int, s1: int, s2: int, heads: int) -> tuple[int, int]:
+    """(Q, J): queries per chunk and first keys per block for N queries over S1 x S2 pairs.
+    Whole queries while one query's pairs fit BLOCK_ELEMENTS (J = S1), else one query at a time
+    and the first keys in blocks (the second keys are never split)."""
+    per_query = heads * s1 * s2
+    if per_query <= BLOCK_ELEMENTS:
+        return _balanced(n, BLOCK_ELEMENTS // per_query), s1
+    return 1, _balanced(s1, BLOCK_ELEMENTS // (heads * s2))
+
+
+def key_ranges(c: OpCall) -> tuple[int, int]:
+    """(S1, S2): how many keys j and k range over for each query: the M virtual entities, the
+    windows (clipped at N), or all N entities."""
+    n = c["x"].dims[0]
+    if c["virtual"]:
+        return c["virtual"], c["virtual"]
+    if c["window"]:
+        w1 = min(c["window"], n)
+        return w1, min(c["window2"] or c["window"], n)
+    return n, n
+
+
+def _simplicial_infer(c: OpCall):
+    x = c["x"]
+    need_float(x, "x")
+    need_rank(x, "x", 2, " (entities, features)")
+    positive(c, "heads")
+    for name in ("virtual", "window", "window2"):
+        if c[name] < 0:
+            raise ShapeError(f"{name} must be 0 or more", arg=name, code="SQN0108")
+    if c["virtual"] and c["window"]:
+        raise ShapeError(
+            "virtual entities and sliding windows cannot be combined", arg="window", code="SQN0108",
+            hint="virtual entities already make the cost O(N M^2)",
+        )  # fmt: skip
+    if c["window2"] and not c["window"]:
+        raise ShapeError(
+            "window2 (the second key's window) needs window", arg="window2", code="SQN0108",
+            hint="set window=w1 as well: j runs over the last w1 positions, k over the last w2",
+        )  # fmt: skip
+    _, _, out = head_sizes(c)
+    keep = not c["out_dim"] and out == x.shape[-1].value  # the width keeps its name (E)
+    return [x.with_shape(x.shape[:1] + (x.shape[-1] if keep else dims(out)[0],))]
+
+
+def _paper_virtual(c: OpCall) -> bool:
+    return bool(c["virtual"]) and c["virtual_mode"] == "paper"
+
+
+def _simplicial_params(c: OpCall):
+    h, d, out = head_sizes(c)
+    e = c["x"].dims[-1]
+    p = {
+        "wp": ParamSpec((e, h * d)),
+        "wl1": ParamSpec((e, h * d)),
+        "wl2": ParamSpec((e, h * d)),
+        "wu": ParamSpec((e, h * d)),
+        "wo": ParamSpec((h * d, out)),
+    }
+    if c["variant"] == "triple":
+        p["B"] = ParamSpec((h, d, d, d), "normal", d**-1.5)
+    else:
+        p["wu2"] = ParamSpec((e, h * d))
+    if c["virtual"]:
+        p["virtual"] = ParamSpec((c["virtual"], e), "normal", 0.02)
+    if _paper_virtual(c):
+        # the virtual entities' own 1-simplicial attention over the standard entities, and the
+        # map of (its output (+) the recurrence term u_z) back to the entity width
+        p.update(vq=ParamSpec((e, h * d)), vk=ParamSpec((e, h * d)), vv=ParamSpec((e, h * d)),
+                 vo=ParamSpec((2 * h * d, e)))  # fmt: skip
+    return p
+
+
+def _simplicial_flops(c: OpCall, outs):
+    h, d, out = head_sizes(c)
+    n, e = c["x"].dims
+    s1, s2 = key_ranges(c)
+    m = c["virtual"]
+    proj = 2 * (n + m) * e * h * d * 5 + 2 * n * h * d * out
+    logits = n * s1 * s2 * h * 8 * d  # the triple product from dot products, per (i, j, k)
+    if m:  # values once per virtual pair (B(u_j (x) u_k) for the triple product), then A . V
+        pair = d**3 if c["variant"] == "triple" else d
+        values = 2 * h * (m * m * pair + n * m * m * d)
+    elif c["variant"] == "triple":  # sum_k A u_k, then u_j (x) C_ij, then B : D_i
+        values = 2 * n * h * (s1 * s2 * d + s1 * d * d + d**3)
+    else:
+        values = 2 * n * h * (s1 * s2 * d + s1 * d)
+    update = 0
+    if _paper_virtual(c):  # projections, M x N attention, (attention (+) u) @ vo
+        update = 2 * (m + 2 * n) * e * h * d + 4 * m * n * h * d + 2 * m * 2 * h * d * e
+    return proj + logits + values + update
+
+
+def _simplicial_temporaries(c: OpCall, outs) -> dict[str, int]:
+    """What the streamed lowering holds per example, with S1 x S2 the pairs (j, k) of each query,
+    Q x J the block `pair_blocks` plans and d = head_dim: one block's logits and weights
+    (heads x Q x J x S2 each); with keys shared by every query (all pairs, virtual entities) the
+    key-key dots l1_j . l2_k of the triple product (S1 x S2, computed once); the block's value
+    sums C = sum_k A v_k (Q x J x d); for the triple product over entities D_i = sum_j u_j (x) C_ij
+    for every query (N x d x d, the kernel's result); with virtual entities the pair values
+    V_jk (M x M x d); in a window each chunk's keys gathered per query (2 tensors of Q x J' x d
+    on the j side, J' the window rounded up to whole blocks, and 2 of Q x S2 x d on the k side).
+    In the input's dtype."""
+    h, d, _ = head_sizes(c)
+    n = c["x"].dims[0]
+    s1, s2 = key_ranges(c)
+    q, j = pair_blocks(n, s1, s2, h)
+    size = DTYPE_BYTES[c["x"].dtype]
+    triple = c["variant"] == "triple"
+    parts = {f"pair blocks 2 × {h} × {q} × {j} × {s2}": 2 * h * q * j * s2 * size}
+    if triple and not c["window"]:
+        parts[f"key-key dots {h} × {s1} × {s2}"] = h * s1 * s2 * size
+    if c["virtual"]:
+        parts[f"pair values {h} × {s1} × {s2} × {d}"] = h * s1 * s2 * d * size
+    else:
+        parts[f"value sums {h} × {q} × {j} × {d}"] = h * q * j * d * size
+        if triple:
+            parts[f"value outer products {h} × {n} × {d} × {d}"] = h * n * d * d * size
+    if c["window"]:
+        wide = -(-s1 // j) * j
+        parts[f"gathered keys {h} × {q} × (2 × {wide} + 2 × {s2}) × {d}"] = (
+            h * q * (2 * wide + 2 * s2) * d * size
+        )
+    return parts
+
+
+NOTES = """
+Decisions (design/mechanisms.md section 3; the lowering's docstring in
+`seqnet/backends/jax/ops/simplicial.py` has the formulas):
+
+- **Pairs.** For each query i the pairs (j, k) are ordered and include j == k: all N^2 pairs of
+  entities (not causal), the M^2 pairs of virtual entities, or causal sliding windows
+  j in [i - window + 1, i], k in [i - window2 + 1, i] (window2 = 0: the same as window; the
+  trilinear 2025 formulation with w1 != w2, O(N w1 w2); it applies to the triple product too).
+- **Virtual entities, `virtual_mode=paper` (default).** Per example, the M virtual entities
+  start from learned vectors (`virtual`, M x E) and are updated inside the op, before its pair
+  sum, by their own 1-simplicial attention over the N standard entities (weights `vq`, `vk`,
+  `vv`) plus the recurrence term u_z = f_z Wu (the paper's second summand):
+  f'_z = f_z + [attention_z (+) u_z] Wvo. The standard entities never attend to them in the
+  1-simplicial part (the block's `attention` op does not see them); the 2-simplicial sum of the
+  standard entities runs over the virtual pairs only, with B(u_j (x) u_k) computed once per pair;
+  the virtual entities are dropped after the op. Two readings of the paper decided here: the
+  virtual queries attend to the standard entities only (the paper's appendix writes the sum over
+  all entities; with the update inside one op there are no other virtual states to attend to), and
+  the update runs once per op call (in a repeated block, each iteration starts again from the
+  learned vectors and the current entities) rather than carrying virtual rows through the block's
+  feed-forward layers. `virtual_mode=fixed` keeps the earlier behaviour: the learned vectors are the
+  virtual entities of every example and nothing updates them.
+- **Streaming.** The lowering walks query chunks and blocks of first keys with an online softmax;
+  its backward (a custom vjp) recomputes each block from the log-sum-exp it kept. It holds one
+  block (heads x Q x J x S2, at most 2^18 elements per example unless one query's second keys
+  alone are more), the key-key dots of shared keys (S1 x S2) and per-query d x d value sums, never
+  the N x S1 x S2 pair tensors: `temporaries` counts exactly these.
+"""
+
+
+op(
+    "simplicial_attention", "attention",
+    [Arg("x", "tensor"), Arg("heads", "int", 1), Arg("head_dim", "int", 0),
+     Arg("out_dim", "int", 0), Arg("virtual", "int", 0, doc="M virtual entities"),
+     Arg("variant", "choice", "triple", ("triple", "trilinear")),
+     Arg("window", "int", 0, doc="causal sliding window: j in [i-w+1, i]; 0: all pairs"),
+     Arg("window2", "int", 0, doc="k's window (0: the same as window)"),
+     Arg("virtual_mode", "choice", "paper", ("paper", "fixed"),
+         doc="paper: updated per example by attention over the entities; fixed: learned only")],
+    _simplicial_infer, params=_simplicial_params, flops=_simplicial_flops,
+    temporaries=_simplicial_temporaries, notes=NOTES,
+    doc="2-simplicial attention: logits from the unsigned scalar triple product <p_i, l1_j, l2_k>, "
+        "values B(u_j (x) u_k); with virtual=M the pair sum runs over M virtual entities, "
+        "updated per example by 1-simplicial attention over the entities (virtual_mode=paper).",
+)  # fmt: skip
