@@ -160,7 +160,7 @@ def measure(name: str, n: int, args) -> dict:
     row = {"variant": name, "n": n}
     ours_f, ours_g = _programs(ours)
     row["mem_fwd"], row["mem_grad"] = _temp_bytes(ours_f, params, x), _temp_bytes(ours_g, params, x)
-    repeats = max(3, min(args.repeats, int(2e9 / (args.batch * args.heads * n * s * 8) + 1)))
+    repeats = max(3, min(args.repeats, int(1e9 / (args.batch * args.heads * n * s * 8) + 1)))
     if run_naive:
         naive_f, naive_g = _programs(theirs)
         got, want = np.asarray(ours_f(params, x)), np.asarray(naive_f(params, x))
