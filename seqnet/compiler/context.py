@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from seqnet.compiler.names import NameIndex, did_you_mean_among
 from seqnet.errors import CompileError
 from seqnet.limits import MAX_NODES
 from seqnet.source import Span
@@ -18,6 +19,7 @@ class Scope:
         self.vars: dict[str, object] = {}
         self.spans: dict[str, Span] = {}
         self.parent = parent
+        self._index: NameIndex | None = None  # built at the first suggestion, then kept up
 
     def lookup(self, name: str):
         scope = self
@@ -34,8 +36,21 @@ class Scope:
             scope = scope.parent
         return out
 
+    def suggest(self, name: str, extra=()) -> str | None:
+        """'did you mean' among the names in scope (and `extra`), in time that does not grow
+        with the scope (see names.py)."""
+        indexes, scope = [], self
+        while scope is not None:
+            if scope._index is None:
+                scope._index = NameIndex(scope.vars)
+            indexes.append(scope._index)
+            scope = scope.parent
+        return did_you_mean_among(name, indexes, extra)
+
     def bind(self, name: str, value, span: Span | None = None) -> None:
         self.vars[name] = value
+        if self._index is not None:
+            self._index.add(name)
         if span is not None:
             self.spans[name] = span
 

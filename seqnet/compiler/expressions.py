@@ -85,10 +85,10 @@ class Expressions:
         return V.Symbol(e.id, e.span)
 
     def _unknown(self, sym: V.Symbol, ctx: Ctx, what: str = "name") -> CompileError:
-        candidates = ctx.scope.names() | (set(OPS) - INTERNAL_OPS if what != "name" else set())
+        ops = set(OPS) - INTERNAL_OPS if what != "name" else ()
         return CompileError("SQN0101" if what == "name" else "SQN0102",
                             f"unknown {what} '{sym.name}'", sym.span,
-                            hint=did_you_mean(sym.name, candidates))  # fmt: skip
+                            hint=ctx.scope.suggest(sym.name, ops))  # fmt: skip
 
     def _binop(self, e: ast.BinOp, ctx: Ctx, label):
         a, b = self._eval(e.left, ctx), self._eval(e.right, ctx)

@@ -72,7 +72,7 @@ def _tensor_name(el, name: ast.Name, ctx, what: str) -> V.TensorRef:
         raise Cascade()
     if value is None:
         raise CompileError("SQN0101", f"unknown name '{name.id}' (the wormhole's {what})", name.span,
-                           hint=did_you_mean(name.id, ctx.scope.names()))  # fmt: skip
+                           hint=ctx.scope.suggest(name.id))  # fmt: skip
     if not isinstance(value, V.TensorRef):
         raise CompileError("SQN0402", f"the wormhole's {what} must be a tensor, but '{name.id}' is "
                            f"{V.describe(value)}", name.span)  # fmt: skip
