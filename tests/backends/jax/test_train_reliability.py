@@ -85,6 +85,7 @@ def test_a_second_train_into_a_locked_folder_is_refused_naming_the_owner(tmp_pat
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+        holder.stdout.close()  # left to the garbage collector, it was the suite's ResourceWarning
     assert not (out / ".seqnet.lock").exists()  # released
     assert train(out).step == 10  # and free again
 
