@@ -20,13 +20,13 @@ from pydantic import (
 
 
 class CallSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
 
 
 class LossSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     name: str  # cross_entropy | mse | bce | l1
     output: str  # a spec output name
     target: str  # a data field name
@@ -34,14 +34,14 @@ class LossSpec(BaseModel):
 
 
 class MetricSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     name: str  # accuracy | mse | cross_entropy | ...
     output: str
     target: str
 
 
 class TrainConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     data: CallSpec  # e.g. CallSpec("parity", {"n": 16}); see seqnet.data
     loss: LossSpec
     optimizer: CallSpec = CallSpec(name="adam", args={"lr": 1e-3})
@@ -109,7 +109,7 @@ def _fraction(default, example):
 class SettingArgs(BaseModel):
     """The keyword arguments of one optimiser or schedule, with their defaults."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Sgd(SettingArgs):

@@ -28,8 +28,8 @@ def test_overhead_quick():
 
 
 def test_frontend_small():
-    # frontend.py has no --quick; its --sizes option keeps it short.
-    out = run_script("benchmarks/frontend.py", "--sizes", "100", "1000")
+    # --quick: the node scaling only, and --sizes keeps it short
+    out = run_script("benchmarks/frontend.py", "--quick", "--sizes", "100", "1000")
     lines = out.strip().splitlines()
     assert "x per 10x" in lines[0], out
     assert len(lines) == 3 and lines[2].split()[-1] != "-", out  # the growth ratio of 100 -> 1000
