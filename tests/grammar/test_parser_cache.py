@@ -95,3 +95,14 @@ def test_another_grammar_gets_another_file(monkeypatch, tmp_path):
 def test_an_empty_setting_turns_the_cache_off(monkeypatch):
     monkeypatch.setenv(parser_cache.ENV, "")
     assert parser_cache.tables_path("start: A") is False
+
+
+def test_comments_survive_fmt_with_cached_tables(tmp_path):
+    """The comment sink is a lexer callback, which Lark does not pickle: it must be given back."""
+    spec = tmp_path / "c.seqnet"
+    spec.write_text("# top\ninput x : float32[4]  # trailing\noutput y : float32[4] = dense(x, 4)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SEQNET_CACHE_DIR=str(tmp_path / "cache"))
+    outs = [subprocess.run([sys.executable, "-m", "seqnet", "fmt", "--stdout", str(spec)], env=env,
+                           capture_output=True, text=True).stdout for _ in range(2)]  # fmt: skip
+    assert tables(tmp_path / "cache") and outs[0] == outs[1]
+    assert "# top" in outs[1] and "# trailing" in outs[1], outs[1]
