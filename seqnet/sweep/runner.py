@@ -122,6 +122,7 @@ class Sweep:
         self.jobs, self.resume = jobs, resume
         self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
         self.records: dict[str, dict] = {}
+        self.plan: list[Run] = []
 
     def run(self) -> int:
         out = self.out
@@ -225,7 +226,7 @@ class Sweep:
                  + (f", {failed} failed" if failed else "") + f"; {eta}")  # fmt: skip
 
     def _write(self, plot: bool = False) -> None:
-        order = {r.name: i for i, r in enumerate(self.plan)} if hasattr(self, "plan") else {}
+        order = {r.name: i for i, r in enumerate(self.plan)}
         records = sorted(self.records.values(), key=lambda r: (order.get(r["run"], len(order)), r["run"]))
         atomic.write_text(self.out / RESULTS, "".join(json.dumps(r) + "\n" for r in records), within=self.out)
         atomic.write_text(self.out / TABLE, report.table(records), within=self.out)
