@@ -19,7 +19,7 @@ from seqnet.limits import MAX_SEGMENT_N
 SHARE_POLICIES = ("none", "per_level", "all")
 ROLES = {"token": 1, "fusion": 2, "decoder": 3}  # role -> number of tensors it receives
 WORMHOLE_SETTINGS = ("gate", "gate_bias", "tol", "rtol", "max_iter", "solver", "backward_tol",
-                     "backward_max_iter")  # fmt: skip
+                     "backward_max_iter", "anderson_m")  # fmt: skip
 
 
 def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:

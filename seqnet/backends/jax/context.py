@@ -35,6 +35,7 @@ class RunState:
     stats: dict[str, jax.Array] = field(default_factory=dict)
     local: dict[str, Any] | None = None  # node -> per-unit outputs, when collecting them
     batch: int | None = None  # the batch size, from the inputs (what `param` broadcasts to)
+    probes: dict[str, jax.Array] | None = None  # cycle name -> adjoint probe (fixed_point.py)
 
 
 @dataclass(frozen=True)

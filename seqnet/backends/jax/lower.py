@@ -90,6 +90,12 @@ class Cycle:
     solver: str
     backward_tol: float
     backward_max_iter: int
+    anderson_m: int = fp.ANDERSON_M
+
+    @property
+    def name(self) -> str:
+        """The cycle's name in stats and probes: its first gate's."""
+        return self.gates[0][0]
 
 
 def _schedule(g: nx.MultiDiGraph) -> list[str | Cycle]:
@@ -142,6 +148,7 @@ def _cycle(g: nx.MultiDiGraph, members: list[str]) -> Cycle:
         solver=settings[0].get("solver", "fixed_point"),
         backward_tol=min(s.get("backward_tol", 1e-5) for s in settings),
         backward_max_iter=max(s.get("backward_max_iter", 300) for s in settings),
+        anderson_m=max(s.get("anderson_m", fp.ANDERSON_M) for s in settings),
     )
 
 
@@ -361,7 +368,9 @@ class GraphProgram:
         z, stats = fp.fixed_point(step, theta, z_shapes, tol=cycle.tol, rtol=cycle.rtol,
                                   max_iter=cycle.max_iter,
                                   solver=cycle.solver, backward_tol=cycle.backward_tol,
-                                  backward_max_iter=cycle.backward_max_iter)  # fmt: skip
+                                  backward_max_iter=cycle.backward_max_iter,
+                                  anderson_m=cycle.anderson_m,
+                                  probe=(state.probes or {}).get(cycle.name))  # fmt: skip
         for n in members:
             for port, v in enumerate(z[n]):
                 env[(n, port)] = v
@@ -418,12 +427,22 @@ class Lowered:
         return self.apply_with_stats(params, inputs, rng=rng, train=train)[0]
 
     def apply_with_stats(self, params: dict, inputs: dict[str, jax.Array], *, rng=None,
-                         train: bool = False):  # fmt: skip
+                         train: bool = False, probes: dict | None = None):  # fmt: skip
         """(outputs, stats). stats["wormhole/<gate>/iterations" | "/converged" | "/residual"]
-        hold per-example values for every wormhole gate."""
-        state = RunState(train=train, rng=rng)
+        hold per-example values for every wormhole gate. probes: `adjoint_probes()`, whose
+        gradient reports each implicit backward's adjoint solve (fixed_point.py)."""
+        state = RunState(train=train, rng=rng, probes=probes)
         env = self.program.run(params, self._check_inputs(inputs), state)
         return self._outputs(env), state.stats
+
+    def cycles(self) -> list[Cycle]:
+        """The wormhole cycles of the model's own graph, in schedule order."""
+        return [u for u in self.program.schedule if isinstance(u, Cycle)]
+
+    def adjoint_probes(self) -> dict[str, jax.Array]:
+        """One zero probe per cycle (by `Cycle.name`): differentiate the loss with respect to
+        them to read the adjoint solves (see `fixed_point.probe_cotangent`)."""
+        return {c.name: jnp.zeros((fp.PROBE_SIZE,), jnp.float32) for c in self.cycles()}
 
     # -- FEN local training (segments)
     def local_outputs(self, params: dict, inputs: dict[str, jax.Array], *, rng=None,

@@ -18,7 +18,7 @@ from seqnet.compiler.ops.registry import (
 )
 
 GATES = ("sigmoid", "tanh", "none")
-SOLVERS = ("fixed_point", "unrolled", "forward")
+SOLVERS = ("fixed_point", "anderson", "unrolled", "forward")
 
 
 def _wormhole_infer(c: OpCall):
@@ -37,6 +37,10 @@ def _wormhole_infer(c: OpCall):
     if c["max_iter"] < 1:
         raise ShapeError(f"max_iter must be at least 1, got {c['max_iter']}", arg="max_iter",
                          code="SQN0108")  # fmt: skip
+    if c["anderson_m"] < 1:
+        raise ShapeError(f"anderson_m must be at least 1, got {c['anderson_m']}", arg="anderson_m",
+                         code="SQN0108", hint="anderson_m is how many past iterates Anderson "
+                         "acceleration mixes, e.g. anderson_m=5 (1 is plain iteration)")  # fmt: skip
     return [TensorType.of(c["x"].dtype, c["target_shape"])]
 
 
@@ -51,6 +55,15 @@ def _wormhole_trainable(attrs: dict):
     return None
 
 
+def _wormhole_params(c: OpCall) -> dict:
+    """W always; the gate's W_g and b_g only when there is a gate (gate=none adds W h_b)."""
+    specs = {"w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform")}
+    if c["gate"] != "none":
+        specs["gate_w"] = ParamSpec((c["x"].dims[-1], c["units"]), "zeros")
+        specs["gate_b"] = ParamSpec((c["units"],), "constant", c["gate_bias"])
+    return specs
+
+
 op(
     "wormhole_gate", "mechanism",
     [Arg("x", "tensor", doc="the later node h_b"),
@@ -62,13 +75,10 @@ op(
      Arg("rtol", "float", 0.0, doc="relative tolerance: converged when change <= tol + rtol * max|z|"),
      Arg("max_iter", "int", 300),
      Arg("solver", "choice", "fixed_point", SOLVERS),
-     Arg("backward_tol", "float", 1e-5), Arg("backward_max_iter", "int", 300)],
+     Arg("backward_tol", "float", 1e-5), Arg("backward_max_iter", "int", 300),
+     Arg("anderson_m", "int", 5, doc="solver=anderson: how many past iterates it mixes")],
     _wormhole_infer,
-    params=lambda c: {
-        "w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform"),
-        "gate_w": ParamSpec((c["x"].dims[-1], c["units"]), "zeros"),
-        "gate_b": ParamSpec((c["units"],), "constant", c["gate_bias"]),
-    },
+    params=_wormhole_params,
     flops=lambda c, out: 4 * c["x"].size * c["units"],
     doc="The gated back-connection of a wormhole: g * W h_b with g = gate(W_g h_b + b_g), added to "
         "the target's pre-activation; the cycle it closes is solved to a fixed point.",

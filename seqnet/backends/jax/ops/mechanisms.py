@@ -61,6 +61,7 @@ def wormhole_gate(
     solver,
     backward_tol,
     backward_max_iter,
+    anderson_m,
 ):
     p = ctx.params
     y = x @ p["w"]
