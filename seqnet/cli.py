@@ -327,12 +327,16 @@ def cmd_predict(args) -> int:
     model = _model(args)
     if model is None:
         return EXIT_SPEC
+    from seqnet.backends.jax import wormhole_report
     from seqnet.backends.jax.train import predict
 
-    outputs = predict(model, args.checkpoint, args.input, args.output,
-                      allow_nonfinite=args.allow_nonfinite)  # fmt: skip
+    outputs, stats = predict(model, args.checkpoint, args.input, args.output,
+                             allow_nonfinite=args.allow_nonfinite, with_stats=True)  # fmt: skip
     shapes = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in outputs.items())
     print(f"wrote {args.output} ({shapes})")
+    lines = wormhole_report.summary_lines(wormhole_report.summary(stats, model.graph))
+    if lines:  # each example's solve is in the file too, as wormhole/<gate>/<stat>
+        print("\n".join(lines))
     return EXIT_OK
 
 

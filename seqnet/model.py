@@ -86,8 +86,21 @@ class Model:
     def init(self, key):
         return self.jax_lowering().init(key)
 
-    def apply(self, params, rng=None, train: bool = False, **inputs):
-        return self.jax_lowering().apply(params, inputs, rng=rng, train=train)
+    def apply(self, params, rng=None, train: bool = False, with_stats: bool = False, **inputs):
+        """The outputs {name: array}; with_stats=True: (outputs, stats), where
+        stats["wormhole/<gate>/iterations" | "/converged" | "/residual"] hold each example's
+        fixed-point solve (jit-friendly arrays; `wormholes` says where each gate is)."""
+        lowered = self.jax_lowering()
+        if with_stats:
+            return lowered.apply_with_stats(params, inputs, rng=rng, train=train)
+        return lowered.apply(params, inputs, rng=rng, train=train)
+
+    @property
+    def wormholes(self) -> dict[str, dict]:
+        """{gate node: {"name": "wormhole h3 -> h1", "where": "file:line:col", settings...}}."""
+        from seqnet.backends.jax.wormhole_report import gates
+
+        return gates(self.graph)
 
     def train(self, out: str | Path | None = None, **settings):
         from seqnet.backends.jax.train import train

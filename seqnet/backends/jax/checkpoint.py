@@ -140,11 +140,12 @@ def _to_numpy(tensors: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict | None = None,
-         keep: int | None = 3, within: str | Path | None = None) -> Path:  # fmt: skip
+         keep: int | None = 3, within: str | Path | None = None, protect=()) -> Path:  # fmt: skip
     """Write checkpoint `step` under `directory` atomically; returns the JSON path.
 
     keep: how many of the newest checkpoints to keep (None: all). within: the folder the files
-    must stay in (the run folder: a symlink planted there to elsewhere is refused)."""
+    must stay in (the run folder: a symlink planted there to elsewhere is refused). protect:
+    JSON records that pruning keeps whatever their age (the last sound checkpoint)."""
     from safetensors.numpy import save as st_save
 
     directory = Path(directory)
@@ -160,18 +161,20 @@ def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict
     }  # fmt: skip
     atomic_write_bytes(directory / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True).encode(),
                        within)  # fmt: skip
-    prune(directory, keep)
+    prune(directory, keep, protect)
     for orphan in directory.glob("step_*.safetensors"):  # data of a save killed before its record
         if not orphan.with_suffix(".json").exists():
             orphan.unlink(missing_ok=True)
     return directory / f"{stem}.json"
 
 
-def prune(directory: str | Path, keep: int | None) -> None:
-    """Keep the `keep` newest checkpoints of `directory` (None or 0: all)."""
+def prune(directory: str | Path, keep: int | None, protect=()) -> None:
+    """Keep the `keep` newest checkpoints of `directory` (None or 0: all), and those in `protect`."""
+    kept = {Path(p).resolve() for p in protect}
     if keep:
         for old in list_checkpoints(directory)[:-keep]:
-            remove(old)
+            if Path(old).resolve() not in kept:
+                remove(old)
 
 
 def _warn_skipped(meta: dict) -> None:

@@ -3,7 +3,7 @@ the eval and checkpoint schedule, divergence and Ctrl-C, and the final evaluatio
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,9 @@ from seqnet.backends.jax.runfolder import (
 )
 from seqnet.backends.jax.runtime import Runtime
 from seqnet.backends.jax.settings import config_hash, resolve_config, spec_name
+from seqnet.backends.jax.soundness import CheckpointHistory
 from seqnet.backends.jax.step import check_finite, locate_nonfinite
+from seqnet.backends.jax.wormhole_report import TrainingWatch
 
 
 @dataclass
@@ -48,6 +50,15 @@ class TrainResult:
     examples_per_s: float = 0.0
     wall_s: float = 0.0  # this call, compilation and evaluation included
     start_step: int = 0  # where this call began (> 0 when resumed)
+
+
+def param_norm(params) -> float:
+    """The global L2 norm of a parameter tree, in float64 on the host (a float32 sum of squares
+    overflows at norms of 1e19, which exploded parameters reach while still finite)."""
+    import jax
+
+    leaves = jax.device_get(jax.tree_util.tree_leaves(params))
+    return math.sqrt(sum(float(np.sum(np.square(np.asarray(x, np.float64)))) for x in leaves))
 
 
 def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, keep, callback,
@@ -103,6 +114,8 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
         replaced = ck.list_checkpoints(ckpt_dir)
         params, opt_state = rt.init_state()
     structure = ck.structure_hash({"params": params, "opt": opt_state})
+    history = CheckpointHistory()  # which checkpoint is the last good one (soundness.py)
+    history.start(param_norm(params), (last_ckpt, start) if resume else None)
 
     sigint.check("before the data was loaded")
     train_arrays = rt.load_split("train", config.examples)
@@ -128,20 +141,24 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
                 "optimizer": config.optimizer.name,
                 "data": {"source": config.data.name, "seed": config.seed, "batch": config.batch,
                          "start_step": step}}  # fmt: skip
-        written = ck.save(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep, within=out)
+        norm = param_norm(p)
+        protect = [history.sound[0]] if history.sound and history.why_unsound(
+            train_metrics.get("loss"), norm) else []  # an exploded one never pushes out the last good
+        written = ck.save(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep, within=out,
+                          protect=protect)  # fmt: skip
+        history.judge(written, step, train_metrics.get("loss"), norm)
         if replaced:  # the run this one overwrites goes now that this one has a checkpoint
             for old in replaced:
                 if old != written:
                     ck.remove(old)
             replaced.clear()
-            ck.prune(ckpt_dir, keep)
+            ck.prune(ckpt_dir, keep, protect)
         if log is not None:
             log.commit()
         last_ckpt, saved_step = written, step
 
     def last_good():
-        return f"{last_ckpt} (step {json.loads(Path(last_ckpt).read_text())['step']})" if last_ckpt else \
-            "none (no checkpoint was written yet)"
+        return history.describe()
 
     def record(step, split, values, **extra):
         rec = {"step": step, "split": split, "loss": values.get("loss"),
@@ -168,8 +185,10 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
         nonlocal pending, window_start, train_metrics
         if not pending:
             return
+        host = jax.device_get(pending)
+        watch.check(host, window_start, last_good(), lr_of)  # wormholes first (mechanisms.md 2)
         try:
-            host = check_finite(pending, window_start, last_good(), lr_of)
+            check_finite(host, window_start, last_good(), lr_of)
         except TrainingError as e:
             raise TrainingError(f"{e} {locate_nonfinite(rt, state[0], last_batch)}") from None
         n = len(host)
@@ -178,19 +197,14 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
         if timed_from is not None and step > timed_from[1]:
             rate = (step - timed_from[1]) * config.batch / max(clock() - timed_from[0], 1e-9)
         train_metrics = means
-        for key, value in means.items():  # mechanisms.md 2: never silent
-            if key.endswith("/converged") and value < 1.0 and key not in warned:
-                warned.add(key)
-                gate = key.split("/")[1]
-                bar.print(f"warning: wormhole {gate}: {1 - value:.1%} of examples did not converge "
-                          f"within max_iter (steps {window_start + 1}-{step}); raise max_iter or tol")  # fmt: skip
+        history.log_loss(means["loss"])
         record(step, "train", means, lr=lr_of(step - 1), grad_norm=means["grad_norm"],
                examples_per_s=round(rate, 1) if rate else None, steps=n)  # fmt: skip
         bar.update(step, means["loss"], rate)
         pending, window_start = [], step
 
     final_eval: dict[str, float] = {}
-    warned: set[str] = set()
+    watch = TrainingWatch(model.graph, bar.print)
     try:
         if is_main:
             log = MetricsLog(out, start if resume else None, staged=staged)

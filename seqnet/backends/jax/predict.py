@@ -26,9 +26,12 @@ def evaluate(model, checkpoint_dir: str | Path, *, batches: int | None = None, *
 
 
 def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz: str | Path | None = None,
-            *, batch: int = 256, allow_nonfinite: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+            *, batch: int = 256, allow_nonfinite: bool = False, with_stats: bool = False):  # fmt: skip
     """Run the model of a checkpoint on the arrays of `input_npz` (named like the spec inputs);
-    write the outputs to `output_npz` atomically (when given) and return them."""
+    write the outputs to `output_npz` atomically (when given) and return them.
+
+    A model with wormholes also writes each example's solve ("wormhole/<gate>/iterations",
+    "/converged", "/residual") into `output_npz`; with_stats=True returns (outputs, stats)."""
     import io
 
     import jax
@@ -44,14 +47,15 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     n = len(next(iter(inputs.values()))) if inputs else 0
     if inputs and n == 0:
         raise InputError(f"{input_npz} holds no examples (its arrays have length 0)")
-    fn = jax.jit(lambda p, x: lowered.apply(p, x, rng=None, train=False))
+    fn = jax.jit(lambda p, x: lowered.apply_with_stats(p, x, rng=None, train=False))
     chunks = []
     for s in range(0, n, batch):
         part = {k: v[s:s + batch] for k, v in inputs.items()}
         chunks.append(jax.device_get(fn(params, part)))
-    outputs = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
+    outputs = {k: np.concatenate([c[0][k] for c in chunks]) for k in chunks[0][0]} if chunks else {}
+    stats = {k: np.concatenate([c[1][k] for c in chunks]) for k in chunks[0][1]} if chunks else {}
     if output_npz is not None:
         buf = io.BytesIO()
-        np.savez(buf, **outputs)
+        np.savez(buf, **outputs, **stats)
         ck.atomic_write_bytes(output_npz, buf.getvalue())
-    return outputs
+    return (outputs, stats) if with_stats else outputs

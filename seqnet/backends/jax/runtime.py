@@ -146,9 +146,9 @@ class Runtime:
         return jax.device_put(batch, self.batch_sharding)
 
     # -- functions
-    def forward(self, params, inputs, rng, train):
+    def forward(self, params, inputs, rng, train, probes=None):
         """The lowering's apply, with its stats (wormhole iterations and convergence)."""
-        return self.lowered.apply_with_stats(params, inputs, rng=rng, train=train)
+        return self.lowered.apply_with_stats(params, inputs, rng=rng, train=train, probes=probes)
 
     def local_objective(self, params, batch, inputs, rng):
         return step.local_objective(self, params, batch, inputs, rng)
@@ -185,15 +185,16 @@ class Runtime:
         import jax
 
         eval_step = self.eval_step()
-        totals = None
+        totals = worst = None
         for batch, mask in batches:
-            sums = eval_step(params, self.put_batch(batch), self.put_batch({"mask": mask})["mask"])
+            sums, maxes = eval_step(params, self.put_batch(batch), self.put_batch({"mask": mask})["mask"])
             totals = sums if totals is None else jax.tree_util.tree_map(lambda a, b: a + b, totals, sums)
+            worst = maxes if worst is None else jax.tree_util.tree_map(jax.numpy.maximum, worst, maxes)
         if totals is None:
             return {}
-        totals = jax.device_get(totals)
+        totals, worst = jax.device_get((totals, worst))
         count = max(float(totals.pop("count")), 1.0)
-        return {k: float(v) / count for k, v in totals.items()}
+        return {**{k: float(v) / count for k, v in totals.items()}, **{k: float(v) for k, v in worst.items()}}
 
     # -- checkpoints
     def restore(self, path, *, with_opt: bool = True):

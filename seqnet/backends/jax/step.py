@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import math
 
+from seqnet.backends.jax import wormhole_report
 from seqnet.backends.jax.failures import TrainingError
 
 
-def objective(rt, params, batch, rng, train: bool, with_stats: bool = False):
+def objective(rt, params, batch, rng, train: bool, with_stats: bool = False, probes=None):
     """Per-example loss (the weighted sum of its terms), outputs and inputs of `batch`, each
     term's per-example values when the loss has several ({} otherwise), and the forward stats
     when asked."""
     inputs = {k: batch[k] for k in rt.inputs}
-    outs, stats = rt.forward(params, inputs, rng, train)
+    outs, stats = rt.forward(params, inputs, rng, train, probes)
     parts = {key: fn(outs[out], batch[target], probs)
              for key, fn, _, out, target, probs in rt.loss_terms}  # fmt: skip
     per_example = sum(w * parts[key] for key, _, w, *_ in rt.loss_terms)
@@ -46,12 +47,16 @@ def make_train_step(rt):
     import jax
     import optax
 
+    cycles = getattr(rt.lowered, "cycles", list)()  # a stand-in lowering may have none
+    solvers = {c.name: c.solver for c in cycles}
+    probes = rt.lowered.adjoint_probes() if cycles else {}
+
     def step(state, batch):
         params, opt_state, i = state
         rng = jax.random.fold_in(rt.dropout_key, i)
 
-        def loss_of(p):
-            per_example, outs, inputs, parts, stats = objective(rt, p, batch, rng, True, True)
+        def loss_of(p, probes):
+            per_example, outs, inputs, parts, stats = objective(rt, p, batch, rng, True, True, probes)
             loss = per_example.mean()
             total = loss
             if rt.local_terms is not None:
@@ -61,7 +66,9 @@ def make_train_step(rt):
                 total = local_objective(rt, p, batch, inputs, rng)
             return total, (loss, outs, parts, stats)
 
-        (_, (loss, outs, parts, stats)), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        # the adjoint probes' gradients say how each implicit backward's solve went
+        (_, (loss, outs, parts, stats)), (grads, probe_grads) = jax.value_and_grad(
+            loss_of, argnums=(0, 1), has_aux=True)(params, probes)  # fmt: skip
         gnorm = optax.tree.norm(grads) if hasattr(optax, "tree") else optax.global_norm(grads)
         updates, opt_state = rt.tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -69,25 +76,25 @@ def make_train_step(rt):
         logs.update({key: value.mean() for key, value in parts.items()})  # loss/<term>
         for key, fn, out, target, probs in rt.metric_specs:
             logs[key] = fn(outs[out], batch[target], probs).mean()
-        for key, value in stats.items():  # wormholes: iterations and convergence
-            if key.endswith(("/iterations", "/converged")):
-                logs[key] = value.astype("float32").mean()
+        logs.update(wormhole_report.train_logs(stats, probe_grads, solvers))
         return (params, opt_state, i + 1), logs
 
     return jax.jit(step, donate_argnums=(0,), out_shardings=(rt.replicated, rt.replicated))
 
 
 def make_eval_step(rt):
-    """jit(step)(params, batch, mask) -> masked sums of the loss and metrics, and the count."""
+    """jit(step)(params, batch, mask) -> (masked sums of the loss, metrics and wormhole stats with
+    the count; the worst wormhole residuals and iterations)."""
     import jax
 
     def step(params, batch, mask):
-        per_example, outs, _, parts = objective(rt, params, batch, None, False)
+        per_example, outs, _, parts, stats = objective(rt, params, batch, None, False, True)
         sums = {"loss": (per_example * mask).sum(), "count": mask.sum()}
         sums.update({key: (value * mask).sum() for key, value in parts.items()})
         for key, fn, out, target, probs in rt.metric_specs:
             sums[key] = (fn(outs[out], batch[target], probs) * mask).sum()
-        return sums
+        wormhole_sums, maxes = wormhole_report.masked_reductions(stats, mask)
+        return {**sums, **wormhole_sums}, maxes
 
     return jax.jit(step, out_shardings=rt.replicated)
 
