@@ -98,9 +98,9 @@ class Model:
     @property
     def wormholes(self) -> dict[str, dict]:
         """{gate node: {"name": "wormhole h3 -> h1", "where": "file:line:col", settings...}}."""
-        from seqnet.backends.jax.wormhole_report import gates
+        from seqnet.compiler.ops.mechanisms import wormhole_gates
 
-        return gates(self.graph)
+        return wormhole_gates(self.graph)
 
     def train(self, out: str | Path | None = None, **settings):
         from seqnet.backends.jax.train import train

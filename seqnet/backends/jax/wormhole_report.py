@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from seqnet.backends.jax.failures import TrainingError
+from seqnet.compiler.ops.mechanisms import wormhole_gates as gates
 
 PREFIX = "wormhole/"
 FORWARD = ("iterations", "converged", "residual")
@@ -25,20 +26,6 @@ ADJOINT = ("adjoint_iterations", "adjoint_residual", "adjoint_converged")
 
 class WormholeError(TrainingError):
     """Training cannot go on because a wormhole's fixed point or its adjoint did not converge."""
-
-
-def gates(graph) -> dict[str, dict]:
-    """{gate node: its attrs plus "where" (file:line:col) and "name" ("wormhole h3 -> h1")}."""
-    out = {}
-    for n, d in graph.nodes(data=True):
-        if d["op"] != "wormhole_gate":
-            continue
-        targets = [v for _, v, e in graph.out_edges(n, data=True) if e.get("wormhole")]
-        source = next((ref[0] for name, ref in d["args"] if name == "x"), "?")
-        arrow = f"{source} -> {targets[0]}" if targets else n
-        out[n] = {**d["attrs"], "where": str(d["span"]) if d.get("span") else "?",
-                  "name": f"wormhole {arrow}"}  # fmt: skip
-    return out
 
 
 def split_key(key: str) -> tuple[str, str] | None:

@@ -87,6 +87,20 @@ op(
 )  # fmt: skip
 
 
+def wormhole_gates(graph) -> dict[str, dict]:
+    """{gate node: its attrs plus "where" (file:line:col) and "name" ("wormhole h3 -> h1")}."""
+    out = {}
+    for n, d in graph.nodes(data=True):
+        if d["op"] != "wormhole_gate":
+            continue
+        targets = [v for _, v, e in graph.out_edges(n, data=True) if e.get("wormhole")]
+        source = next((ref[0] for name, ref in d["args"] if name == "x"), "?")
+        arrow = f"{source} -> {targets[0]}" if targets else n
+        out[n] = {**d["attrs"], "where": str(d["span"]) if d.get("span") else "?",
+                  "name": f"wormhole {arrow}"}  # fmt: skip
+    return out
+
+
 def _masked_infer(c: OpCall):
     x, adj = c["x"], c["adj"]
     need_float(x, "x")
