@@ -335,7 +335,7 @@ def cmd_predict(args) -> int:
     shapes = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in outputs.items())
     print(f"wrote {args.output} ({shapes})")
     lines = wormhole_report.summary_lines(wormhole_report.summary(stats, model.graph))
-    if lines:  # each example's solve is in the file too, as wormhole/<gate>/<stat>
+    if lines:  # how each wormhole's fixed point went on these inputs
         print("\n".join(lines))
     return EXIT_OK
 

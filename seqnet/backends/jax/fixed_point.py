@@ -160,21 +160,20 @@ def _flatten(z):
     return flat, unflatten
 
 
-def _anderson_mix(xs, fs, filled, lam=1e-4):
+def _anderson_mix(gram, fs, filled, lam=1e-4):
     """The next iterate per example: sum_i alpha_i f(x_i), alpha = argmin |sum_i alpha_i g_i|
     with sum_i alpha_i = 1, g_i = f(x_i) - x_i, over the filled slots of the window.
 
-    xs, fs: (batch, m, n); filled: (m,) bool. The normal equations (G G^T + lam I) a = 1 are
-    regularised relative to their own scale, so a window of near-equal residuals stays solvable."""
-    g = fs - xs
-    m = xs.shape[1]
-    h = jnp.einsum("bin,bjn->bij", g, g)
+    gram: (batch, m, m) the g_i . g_j; fs: (batch, m, n); filled: (m,) bool. The normal
+    equations (G G^T + lam I) a = 1 are regularised relative to their own scale, so a window of
+    near-equal residuals stays solvable."""
+    m = fs.shape[1]
     both = filled[:, None] & filled[None, :]
-    eye = jnp.eye(m, dtype=h.dtype)
-    scale = jnp.sum(jnp.where(filled, jnp.diagonal(h, axis1=1, axis2=2), 0), axis=1)
+    eye = jnp.eye(m, dtype=gram.dtype)
+    scale = jnp.sum(jnp.where(filled, jnp.diagonal(gram, axis1=1, axis2=2), 0), axis=1)
     scale = scale / jnp.maximum(jnp.sum(filled), 1)
-    reg = lam * scale[:, None, None] + jnp.finfo(h.dtype).tiny
-    h = jnp.where(both, h, 0) + eye * jnp.where(filled, reg, 1.0)  # unfilled slots: a_i = 0
+    reg = lam * scale[:, None, None] + jnp.finfo(gram.dtype).tiny
+    h = jnp.where(both, gram, 0) + eye * jnp.where(filled, reg, 1.0)  # unfilled slots: a_i = 0
     rhs = jnp.broadcast_to(jnp.where(filled, 1.0, 0.0).astype(h.dtype), h.shape[:2])
     a = jnp.linalg.solve(h, rhs[..., None])[..., 0]
     alpha = a / jnp.sum(a, axis=1, keepdims=True)
@@ -183,7 +182,10 @@ def _anderson_mix(xs, fs, filled, lam=1e-4):
 
 def _solve_anderson(f, theta, z_shapes, tol, max_iter, rtol=0.0, m=ANDERSON_M):
     """Anderson-accelerated iteration from the same z_0 as plain iteration, per example frozen
-    once settled; z is f(x) at the settling iterate x (as plain iteration returns f(z_k))."""
+    once settled; z is f(x) at the settling iterate x (as plain iteration returns f(z_k)).
+
+    The window holds f(x_i) and g_i = f(x_i) - x_i; the Gram matrix of the g_i is updated by
+    one row per iteration (m dot products, not m^2)."""
     z0 = f(theta, _zeros(z_shapes))
     x0, unflatten = _flatten(z0)
     batch, n = x0.shape
@@ -191,31 +193,34 @@ def _solve_anderson(f, theta, z_shapes, tol, max_iter, rtol=0.0, m=ANDERSON_M):
     window = jnp.zeros((batch, m, n), dtype)
 
     def cond(carry):
-        t, _, _, _, _, done, _, _ = carry
+        t, done = carry[0], carry[5]
         return (t < max_iter) & ~jnp.all(done)
 
     def body(carry):
-        t, x, z, xs, fs, done, iters, resid = carry
+        t, x, z, fs, gs, done, iters, resid, gram = carry
         fz = f(theta, unflatten(x))
         fx, _ = _flatten(fz)
-        change = jnp.abs(fx - x).max(axis=1)
+        g = fx - x
+        change = jnp.abs(g).max(axis=1)
         bound = tol + (rtol * jnp.abs(fx).max(axis=1) if rtol else 0.0)
         slot = t % m
-        xs = xs.at[:, slot].set(x)
         fs = fs.at[:, slot].set(fx)
-        filled = jnp.arange(m) <= t
-        x_next = _anderson_mix(xs, fs, filled)
-        keep = done[:, None]
+        gs = gs.at[:, slot].set(g)
+        row = jnp.einsum("bn,bjn->bj", g, gs)
+        gram = gram.at[:, slot, :].set(row).at[:, :, slot].set(row)
+        x_next = _anderson_mix(gram, fs, jnp.arange(m) <= t)
         iters = jnp.where(done, iters, t + 1)
         resid = jnp.where(done, resid, change.astype(resid.dtype))
         z = _select(done, z, fz)
-        x = jnp.where(keep, x, x_next)
+        x = jnp.where(done[:, None], x, x_next)
         done = done | (change <= bound)
-        return t + 1, x, z, xs, fs, done, iters, resid
+        return t + 1, x, z, fs, gs, done, iters, resid, gram
 
     init = (jnp.zeros((), jnp.int32), x0, z0, window, window, jnp.zeros((batch,), bool),
-            jnp.zeros((batch,), jnp.int32), jnp.full((batch,), jnp.inf, dtype))  # fmt: skip
-    _, _, z, _, _, done, iters, resid = lax.while_loop(cond, body, init)
+            jnp.zeros((batch,), jnp.int32), jnp.full((batch,), jnp.inf, dtype),
+            jnp.zeros((batch, m, m), dtype))  # fmt: skip
+    out = lax.while_loop(cond, body, init)
+    z, done, iters, resid = out[2], out[5], out[6], out[7]
     return z, FixedPointStats(iters, done, resid)
 
 

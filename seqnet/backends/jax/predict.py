@@ -30,8 +30,8 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     """Run the model of a checkpoint on the arrays of `input_npz` (named like the spec inputs);
     write the outputs to `output_npz` atomically (when given) and return them.
 
-    A model with wormholes also writes each example's solve ("wormhole/<gate>/iterations",
-    "/converged", "/residual") into `output_npz`; with_stats=True returns (outputs, stats)."""
+    with_stats=True returns (outputs, stats): each example's wormhole solves
+    ("wormhole/<gate>/iterations", "/converged", "/residual"); the file holds the outputs only."""
     import io
 
     import jax
@@ -56,6 +56,6 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     stats = {k: np.concatenate([c[1][k] for c in chunks]) for k in chunks[0][1]} if chunks else {}
     if output_npz is not None:
         buf = io.BytesIO()
-        np.savez(buf, **outputs, **stats)
+        np.savez(buf, **outputs)
         ck.atomic_write_bytes(output_npz, buf.getvalue())
     return (outputs, stats) if with_stats else outputs
