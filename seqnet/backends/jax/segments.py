@@ -33,6 +33,9 @@ from seqnet.compiler.segments import SegmentStructure
 
 ROLES = ("token", "fusion", "decoder")
 Segment = tuple[int, int]
+# How much padding (as a share of the real segments' work) one trace over all copies may add
+# before `_map` runs one vmap per copy instead.
+PAD_WASTE = 0.25
 
 
 class SegmentsProgram(NodeProgram):
@@ -103,8 +106,14 @@ class SegmentsProgram(NodeProgram):
         out = {}
         for role in ROLES:
             keys = jax.random.split(node_key(key, role), self.copies[role])
-            # The same values as jax.vmap(init)(keys); a loop of eager calls reuses one compiled
-            # kernel per parameter shape, where vmap compiles afresh for every copies count.
+            if isinstance(keys, jax.core.Tracer):
+                # Under jit (the runtime's init), one vmapped init: a loop would put one copy of
+                # every random draw per parameter copy into the program (share=none at N = 16:
+                # minutes of XLA compile).
+                out[role] = jax.vmap(self.programs[role].init)(keys)
+                continue
+            # Eagerly, the same values by a loop of calls: it reuses one compiled kernel per
+            # parameter shape, where an eager vmap compiles afresh for every copies count.
             copies = [self.programs[role].init(k) for k in keys]
             out[role] = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *copies)
         return out
@@ -149,22 +158,50 @@ class SegmentsProgram(NodeProgram):
         return run
 
     def _map(self, role: str, params: dict, segs: list[Segment], rng, state, *xs):
-        """Apply role's block for each segment: xs each (len(segs), batch, ...)."""
+        """Apply role's block for each segment: xs each (len(segs), batch, ...).
+
+        Segments are grouped by the parameter copy they use, so a copy's weights are read once
+        for all its segments (one matmul over segments x batch per layer), never gathered per
+        segment (per-segment weights: batched matmuls and a scatter-add of their gradients).
+        One copy: one vmap. Several: the groups padded to one size (a pad row repeats a real
+        segment; its output is dropped) and vmapped over the copies as well, so the block is
+        traced and compiled once; where padding would add more than PAD_WASTE of the work,
+        one vmap per group instead."""
         fn = self._role_fn(role, state)
-        idx = np.array([self.copy_index(role, seg) for seg in segs], dtype=np.int32)
         rngs = None
         if rng is not None:
             salt = jnp.array([self._order[seg] for seg in segs], dtype=jnp.uint32)
             rngs = jax.vmap(
                 lambda k: jax.random.fold_in(jax.random.fold_in(rng, hash_role(role)), k)
             )(salt)
+        r_axis = None if rngs is None else 0
+        groups: dict[int, list[int]] = {}
+        for pos, seg in enumerate(segs):
+            groups.setdefault(self.copy_index(role, seg), []).append(pos)
+        copies = sorted(groups)
+
+        def per_copy(p, r, *x):  # one copy's parameters shared by its segments
+            return jax.vmap(lambda r, *x: fn(p, r, *x), in_axes=(r_axis,) + (0,) * len(x))(r, *x)
+
+        def pick(rows):  # (rngs, *xs) of those rows
+            return (None if rngs is None else rngs[rows], *(x[rows] for x in xs))
+
+        if len(copies) == 1:
+            return per_copy(_copy_of(params[role], copies[0]), rngs, *xs)
+        size = max(len(v) for v in groups.values())
+        if len(copies) * size > (1 + PAD_WASTE) * len(segs):
+            outs = [per_copy(_copy_of(params[role], c), *pick(np.array(groups[c]))) for c in copies]
+            order = np.concatenate([groups[c] for c in copies])
+            return jnp.concatenate(outs)[np.argsort(order)]
+        rows = np.array([groups[c] + groups[c][:1] * (size - len(groups[c])) for c in copies])
         stacked = params[role]
-        if np.all(idx == idx[0]):
-            p = jax.tree_util.tree_map(lambda a: a[int(idx[0])], stacked)
-            return jax.vmap(lambda r, *x: fn(p, r, *x), in_axes=(None if rngs is None else 0,)
-                            + (0,) * len(xs))(rngs, *xs)  # fmt: skip
-        p = jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), stacked)
-        return jax.vmap(fn, in_axes=(0, None if rngs is None else 0) + (0,) * len(xs))(p, rngs, *xs)
+        if copies != list(range(self.copies[role])):  # a subset of the copies (share=none)
+            stacked = jax.tree_util.tree_map(lambda a: jnp.take(a, np.array(copies), axis=0), stacked)
+        out = jax.vmap(per_copy, in_axes=(0, r_axis) + (0,) * len(xs))(stacked, *pick(rows))
+        where = np.empty(len(segs), np.int64)
+        for k, c in enumerate(copies):
+            where[groups[c]] = k * size + np.arange(len(groups[c]))
+        return out.reshape((-1,) + out.shape[2:])[where]
 
     def encodings(self, params: dict, x: jax.Array, segs: list[Segment], rng, state,
                   stop: bool) -> tuple[jax.Array, dict[Segment, int]]:  # fmt: skip
@@ -218,6 +255,10 @@ class SegmentsProgram(NodeProgram):
         if ctx.local is not None:
             ctx.local[self.name] = self.local(ctx.params, x, ctx.rng, state)
         return self.final(ctx.params, x, ctx.rng, state)
+
+
+def _copy_of(stacked: dict, copy: int) -> dict:
+    return jax.tree_util.tree_map(lambda a: a[copy], stacked)
 
 
 def hash_role(role: str) -> int:

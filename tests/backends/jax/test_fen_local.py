@@ -22,6 +22,7 @@ import pytest
 from spec_texts import SEGMENTS
 
 import seqnet
+from seqnet.backends.jax import segments
 from seqnet.backends.jax.lower import lower
 
 SPEC = SEGMENTS
@@ -83,8 +84,15 @@ def _paper_update(prog, p, x, loss):
     return total
 
 
-@pytest.mark.parametrize("n, share", [(5, "none"), (8, "per_level"), (6, "all")])
-def test_local_gradient_is_the_papers_per_pair_update_summed(n, share):
+@pytest.mark.parametrize("n, share, pad_waste", [
+    (5, "none", None), (6, "all", None),
+    # per_level's decoder copies (one per level) hold 8, 4, 6, 7 segments at N = 8: one trace
+    # over the padded groups, and one trace per group
+    (8, "per_level", 10.0), (8, "per_level", 0.0),
+])  # fmt: skip
+def test_local_gradient_is_the_papers_per_pair_update_summed(n, share, pad_waste, monkeypatch):
+    if pad_waste is not None:
+        monkeypatch.setattr(segments, "PAD_WASTE", pad_waste)
     low, node, prog, params = _setup(n, share)
     x = np.random.default_rng(n).normal(size=(4, n, 2)).astype(np.float32)
     t = np.random.default_rng(n + 1).normal(size=(4, 2)).astype(np.float32)

@@ -313,6 +313,15 @@ def test_segments_params_have_a_copies_axis():
                       "decoder": {5 + len(structure.splits)}}  # fmt: skip
 
 
+def test_segments_init_under_jit_matches_eager_init():
+    """Under jit the copies are initialised by one vmap, eagerly by a loop: the same values."""
+    low, node, _, params = _segments(5, "none")
+    jitted = jax.jit(low.init)(jax.random.key(7))
+    pairs = zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(jitted), strict=True)
+    for eager, traced in pairs:
+        np.testing.assert_allclose(traced, eager, rtol=1e-6, atol=1e-7)
+
+
 def _local_setup(n=5):
     low, node, structure, params = _segments(n, "none")
     x = np.random.default_rng(9).normal(size=(4, n, 2)).astype(np.float32)
