@@ -42,3 +42,10 @@ def test_lsp_small():
     out = run_script("benchmarks/lsp.py", "--nodes", "100", "--edits", "2")
     assert "lsp diagnostics round trip, warm: median " in out, out
     assert "in-process check (baseline): median " in out, out
+
+
+def test_segments_quick():
+    out = run_script("benchmarks/segments.py", "--quick", "--mode", "local")
+    rows = [line.split() for line in out.splitlines() if line.startswith("local ")]
+    assert [r[1] for r in rows] == ["all", "per_level"], out
+    assert rows[0][4] == "1.000", out  # share=all is the baseline of its own ratios

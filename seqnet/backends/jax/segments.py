@@ -250,10 +250,17 @@ class SegmentsProgram(NodeProgram):
                          sg(table[suf]))  # fmt: skip
 
     def __call__(self, ctx: LowerCtx, x: jax.Array, structure, share, out_type) -> jax.Array:
-        """The final network's output; with `ctx.local` set, also every segment's y_(i,j)."""
+        """The final network's output; with `ctx.local` set, also every segment's y_(i,j).
+
+        In the local run the output is y_(1,N) from those: the final network's value (the same
+        decoder copy and rng on the same encodings, the empty prefix and suffix encoding to
+        zero), so the tree is not traced and compiled a second time. Only ctx.local is
+        differentiated there (`Lowered.local_outputs`), so its stop_gradients do not matter."""
         state = RunState(train=ctx.train, rng=ctx.rng)
         if ctx.local is not None:
-            ctx.local[self.name] = self.local(ctx.params, x, ctx.rng, state)
+            ys = self.local(ctx.params, x, ctx.rng, state)
+            ctx.local[self.name] = ys
+            return ys[self._order[(1, self.structure.n)]]
         return self.final(ctx.params, x, ctx.rng, state)
 
 
