@@ -25,12 +25,36 @@ def load(path: str | Path, **overrides) -> Model:
     return Model(graph, diags, Path(path))
 
 
-def loads(text: str, name: str = "<string>", **overrides) -> Model:
-    """Compile a spec given as text (imports need a file: use `load`)."""
+def loads(text: str, name: str = "<string>", *, base_dir: str | Path | None = None,
+          **overrides) -> Model:  # fmt: skip
+    """Compile a spec given as text. Its imports resolve in `base_dir` (as if the text were a
+    file there) and may not leave that folder tree; without base_dir the text cannot import."""
     from seqnet.pipeline import compile_or_raise
 
-    graph, diags, _ = compile_or_raise(text=text, name=name, overrides=_overrides(overrides))
+    graph, diags, _ = compile_or_raise(text=text, name=name, overrides=_overrides(overrides),
+                                       base_dir=base_dir)  # fmt: skip
     return Model(graph, diags, None)
+
+
+def load_checkpoint(run_dir: str | Path, model: Model | None = None) -> dict:
+    """The params tree of the newest intact checkpoint in `run_dir` (a run folder, its
+    checkpoints folder, or one step_*.json / .safetensors file), as nested dicts of numpy
+    arrays keyed like `Model.init`'s tree.
+
+    With `model`, every key, shape and dtype is checked against that model (the error names
+    what differs). A run folder holds the parameters, not the spec: the Model of a run is
+    `seqnet.load(<the spec it trained>, <the same overrides>)`, and `model.load_checkpoint(run)`
+    reads its parameters checked against it (the checkpoint records the spec's name,
+    `meta["spec"]`, and its parameter structure, which the check compares)."""
+    from seqnet.backends.jax import checkpoint as ck
+
+    meta, tensors = ck.read(run_dir)
+    if model is None:
+        return ck.params_tree(tensors, meta["path"])
+    import jax
+
+    template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+    return ck.unflatten(template, "params", tensors, meta["path"])
 
 
 class Model:
@@ -101,6 +125,10 @@ class Model:
         from seqnet.compiler.ops.mechanisms import wormhole_gates
 
         return wormhole_gates(self.graph)
+
+    def load_checkpoint(self, run_dir: str | Path) -> dict:
+        """This model's parameters from a run folder or checkpoint (see `load_checkpoint`)."""
+        return load_checkpoint(run_dir, self)
 
     def train(self, out: str | Path | None = None, **settings):
         from seqnet.backends.jax.train import train

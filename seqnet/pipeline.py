@@ -17,7 +17,7 @@ from pathlib import Path
 import networkx as nx
 
 from seqnet.atomic import file_kind
-from seqnet.errors import Diagnostic, Reporter, SpecError
+from seqnet.errors import Diagnostic, Reporter, SpecError, UserError
 from seqnet.limits import MAX_FILE_BYTES
 from seqnet.source import SourceFile
 
@@ -237,9 +237,18 @@ def compile_path(path: str | Path, overrides: dict[str, str] | None = None):
     return graph, diags, source
 
 
-def compile_or_raise(path=None, text=None, overrides=None, name="<string>"):
+def compile_or_raise(path=None, text=None, overrides=None, name="<string>", base_dir=None):
+    """base_dir: for text, the folder its imports are resolved in (and may not leave)."""
     if text is not None:
-        source = SourceFile(name, text)
+        where = None
+        if base_dir is not None:
+            folder = Path(base_dir)
+            if not folder.is_dir():
+                raise UserError(f"base_dir '{folder}' is not a folder: give the folder the text's "
+                                "imports are relative to")  # fmt: skip
+            # the text reads as a file in that folder: imports resolve there, and stay inside it
+            where = folder.resolve() / Path(name).name
+        source = SourceFile(name, text, where)
         graph, diags = compile_source(source, overrides)
     else:
         graph, diags, source = compile_path(path, overrides)

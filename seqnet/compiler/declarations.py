@@ -81,7 +81,7 @@ class Declarations:
         here = module.source.path
         if here is None or self.loader is None:
             raise CompileError("SQN0201", "imports need the spec to be a file on disk",
-                               stmt.span, hint="use seqnet.load(path) instead of seqnet.loads(text)")  # fmt: skip
+                               stmt.span, hint="use seqnet.load(path), or seqnet.loads(text, base_dir=folder)")  # fmt: skip
         if "\x00" in stmt.path:  # no file name holds one; the OS calls would raise ValueError
             raise CompileError("SQN0201", "the import path contains a NUL character", stmt.path_span,
                                hint="remove the \\0 from the path")  # fmt: skip

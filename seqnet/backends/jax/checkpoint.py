@@ -89,6 +89,24 @@ def unflatten(template, prefix: str, tensors: dict[str, np.ndarray], where: str)
     return jax.tree_util.tree_unflatten(treedef, values)
 
 
+def params_tree(tensors: dict[str, np.ndarray], where: str) -> dict:
+    """The "params/..." entries of a checkpoint as nested dicts (the tree `init` makes), read
+    without a model: the key paths alone give the structure."""
+    tree: dict = {}
+    for key in sorted(k for k in tensors if k.startswith("params/")):
+        *folders, leaf = key.split("/")[1:]
+        node = tree
+        for part in folders:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise CheckpointError(f"checkpoint {where} is corrupt: '{key}' runs through an array")
+        node[leaf] = tensors[key]
+    if not tree:
+        raise CheckpointError(f"checkpoint {where} holds no parameters")
+    check_finite({k: v for k, v in tensors.items() if k.startswith("params/")}, where)
+    return tree
+
+
 def key_paths(leaves, prefix: str) -> list[str]:
     return ["/".join([prefix, *(_key_str(k) for k in path)]) for path, _ in leaves]
 

@@ -39,9 +39,7 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
     from seqnet.backends.jax import checkpoint as ck
 
     lowered = model.jax_lowering()
-    meta, tensors = ck.read(checkpoint_dir)
-    template = jax.eval_shape(lowered.init, jax.random.PRNGKey(0))
-    params = ck.unflatten(template, "params", tensors, meta["path"])
+    params = model.load_checkpoint(checkpoint_dir)
     arrays = read_npz(input_npz, model)
     inputs = check_inputs(model, arrays, allow_nonfinite=allow_nonfinite, source=str(input_npz))
     n = len(next(iter(inputs.values()))) if inputs else 0
