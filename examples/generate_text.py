@@ -4,9 +4,10 @@ Python's own standard-library source), then sample one character at a time and f
     python examples/generate_text.py                 # train (the spec's steps), then sample
     python examples/generate_text.py --steps 200 --length 300 --temperature 0.8 --prompt "def "
 
-The spec is many-to-many over a window of T characters; sampling runs the compiled model over
-the last T characters (left-padded with newlines) and draws the next character from the output
-at the last position.
+The spec is many-to-many over a window of T characters; `model.generate` feeds the prompt, then
+draws one character at a time from the output at the newest position and feeds it back, carrying
+the GRU's state from step to step (the same as `seqnet generate specs/gru_text.seqnet
+--checkpoint runs/gru_text --prompt "def "`).
 """
 
 from __future__ import annotations
@@ -19,29 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def sample(model, params, prompt: str, length: int, temperature: float, seed: int) -> str:
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    from seqnet.data import decode, encode
-
-    window = model.inputs["x"].dims[0]
-
-    @jax.jit
-    def next_logits(params, ids):
-        return model.apply(params, x=ids[None])["y"][0, -1]
-
-    ids = list(np.asarray(encode(prompt)))
-    key = jax.random.key(seed)
-    for _ in range(length):
-        context = ([0] * window + ids)[-window:]  # 0 is the newline
-        logits = next_logits(params, jnp.asarray(context, jnp.int32))
-        key, sub = jax.random.split(key)
-        if temperature <= 0:
-            ids.append(int(jnp.argmax(logits)))
-        else:
-            ids.append(int(jax.random.categorical(sub, logits / temperature)))
-    return decode(np.asarray(ids, np.int32))
+    """The prompt and `length` sampled characters (model.generate: cached, see docs/generate.md)."""
+    return model.generate(params, prompt, length, temperature=temperature, seed=seed)
 
 
 def main() -> int:

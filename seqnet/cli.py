@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,6 +16,17 @@ EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 class UsageError(Exception):
     pass
+
+
+def _temperature(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
 
 
 def _count(least: int, most: int | None = None):
@@ -340,6 +352,24 @@ def cmd_predict(args) -> int:
     return EXIT_OK
 
 
+def cmd_generate(args) -> int:
+    model = _model(args)
+    if model is None:
+        return EXIT_SPEC
+    from seqnet.backends.jax.generate import generate_ids, plan, text_codec
+
+    plan(model)  # not an autoregressive spec: say so before reading the checkpoint
+    encode, decode = text_codec(model)
+    params = model.load_checkpoint(args.checkpoint)
+    out = generate_ids(model, params, encode(args.prompt), args.steps, temperature=args.temperature,
+                       top_k=args.top_k, seed=args.seed)  # fmt: skip
+    if not out.cached:
+        print("seqnet: generating uncached (the window is re-run for every token): "
+              + "; ".join(map(str, out.refusals)), file=sys.stderr)  # fmt: skip
+    print(args.prompt + decode(out.new))
+    return EXIT_OK
+
+
 def cmd_export(args) -> int:
     model = _model(args)
     if model is None:
@@ -470,6 +500,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--allow-nonfinite", action="store_true",
                     help="predict on inputs that hold NaN or Inf (refused otherwise)")
     pr.set_defaults(run=cmd_predict)
+
+    gen = with_set(sub.add_parser("generate", help="sample text from an autoregressive spec"))
+    gen.add_argument("file", metavar="FILE")
+    gen.add_argument("--checkpoint", required=True, metavar="RUN",
+                     help="a run folder, its checkpoints folder, or one checkpoint file")
+    gen.add_argument("--prompt", required=True, metavar="TEXT", help="the text to continue")
+    gen.add_argument("--steps", type=_count(0), default=200, metavar="N",
+                     help="how many tokens to generate (default 200)")
+    gen.add_argument("--temperature", type=_temperature, default=1.0, metavar="T",
+                     help="divides the logits; 0 takes the most likely token (default 1)")
+    gen.add_argument("--top-k", type=_count(1), default=None, metavar="K",
+                     help="draw from the K most likely tokens only")
+    gen.add_argument("--seed", type=_count(0), default=0, metavar="S",
+                     help="the sampling seed: the same seed gives the same text (default 0)")
+    gen.set_defaults(run=cmd_generate)
 
     x = with_set(sub.add_parser("export", help="serialised StableHLO with the parameters"))
     x.add_argument("file", metavar="FILE")

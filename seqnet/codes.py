@@ -105,6 +105,10 @@ CODES: dict[str, tuple[str, str, str, str]] = {
     "SQN0605": ("invalid repeat", "A repeat's count must be a positive integer, it must be "
                 "assigned to the names it carries, and its body must keep their shapes.",
                 "h = repeat 0 { f(h) }", "h = repeat 2 { f(h) }"),
+    "SQN0701": ("not an autoregressive spec", "`seqnet generate` and `model.generate` feed one input "
+                "of token ids, int32[T] with a vocab V, and read per-position logits, float32[T, V], "
+                "from an output.", "input x : float32[T]\noutput y : float32[2] = dense(x, 2)",
+                "input x : int32[T] vocab V\noutput y : float32[T, V] = dense(embed(x, 32), V)"),
 }
 
 

@@ -130,6 +130,19 @@ class Model:
         """This model's parameters from a run folder or checkpoint (see `load_checkpoint`)."""
         return load_checkpoint(run_dir, self)
 
+    def generate(self, params, prompt, steps: int, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int = 0, *, cache: bool | str = "auto"):  # fmt: skip
+        """Sample `steps` tokens after `prompt` from an autoregressive spec (one input of token
+        ids [T], per-position logits [T, V]); returns the prompt with its continuation: text for
+        a text prompt (the `text` data source's vocabulary), ids for a list of ids. The same seed
+        gives the same output. Each token costs one cached step of every layer when all the
+        spec's ops have incremental rules, else a re-run of the window (cache="auto"); cache=False
+        always re-runs, cache=True refuses a spec it cannot cache. See docs/generate.md."""
+        from seqnet.backends.jax.generate import generate
+
+        return generate(self, params, prompt, steps, temperature=temperature, top_k=top_k,
+                        seed=seed, cache=cache)  # fmt: skip
+
     def train(self, out: str | Path | None = None, **settings):
         from seqnet.backends.jax.train import train
 

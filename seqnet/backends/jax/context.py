@@ -96,3 +96,22 @@ class ProgramRule:
     was given one, and never demands one (the ops inside its regions ask for their own)."""
 
     build: Callable[[str, Node, RegionLowering], NodeProgram]
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """An op's incremental rule (`register_step(op, "jax")`): the op applied to one new position
+    of a sequence, every sequence-shaped value holding that one position (its time axis, the
+    example's first, has length 1).
+
+    init(ctx, batch, **attrs) -> the cache before position 0 (None when the op keeps nothing);
+    step(ctx, cache, pos, **kwargs) -> (outputs, cache), with `pos` the new position (a traced
+    int32) and kwargs as the plain rule gets them; refuses(attrs, out_types) -> why the op so
+    configured cannot run incrementally (a reverse scan, non-causal attention), or None.
+    positionwise: the op reads each position alone (an input-free argument with the time axis
+    is then given at `pos`, see `incremental.StepProgram`)."""
+
+    step: Callable[..., Any]
+    init: Callable[..., Any] = lambda ctx, batch, **attrs: None
+    refuses: Callable[[dict, list], str | None] = lambda attrs, out_types: None
+    positionwise: bool = False

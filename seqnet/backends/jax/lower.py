@@ -300,24 +300,10 @@ class GraphProgram:
     def eval_node(self, name: str, node_params: dict, env: dict, rng, state: RunState,
                   injection: jax.Array | None = None) -> tuple:  # fmt: skip
         """Run one node's rule; returns its outputs as a tuple (one entry per port)."""
-        g = self.graph
-        rec = ir_node(g, name)
+        rec = ir_node(self.graph, name)
         with jax.named_scope(name):
             opdef = OPS[rec.op]
-            args = dict(rec.args)
-            kwargs: dict[str, Any] = {}
-            in_types: dict[str, Any] = {}
-            for a in opdef.args:
-                if a.kind == "tensors":
-                    refs = _refs(args[a.name]) if a.name in args else []
-                    kwargs[a.name] = [env[tuple(r)] for r in refs]
-                    in_types[a.name] = tuple(output_type(g, tuple(r)) for r in refs)
-                elif a.kind == "tensor":
-                    ref = args.get(a.name)
-                    kwargs[a.name] = None if ref is None else env[tuple(ref)]
-                    in_types[a.name] = None if ref is None else output_type(g, tuple(ref))
-                else:
-                    kwargs[a.name] = rec.attrs.get(a.name, None if a.required else a.default)
+            kwargs, in_types = self.call_args(name, env)
             activation = None
             if injection is not None and opdef.arg("act") is not None:
                 activation, kwargs["act"] = kwargs["act"], "none"
@@ -333,6 +319,27 @@ class GraphProgram:
                     first = ACTIVATIONS[activation](first)
                 outs = (first,) + outs[1:]
             return outs
+
+    def call_args(self, name: str, env: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(kwargs, in_types) of node `name`'s rule: tensor arguments read from `env` (a list
+        for variadic ones), attributes as written or defaulted, and the arguments' types."""
+        g = self.graph
+        rec = ir_node(g, name)
+        args = dict(rec.args)
+        kwargs: dict[str, Any] = {}
+        in_types: dict[str, Any] = {}
+        for a in OPS[rec.op].args:
+            if a.kind == "tensors":
+                refs = _refs(args[a.name]) if a.name in args else []
+                kwargs[a.name] = [env[tuple(r)] for r in refs]
+                in_types[a.name] = tuple(output_type(g, tuple(r)) for r in refs)
+            elif a.kind == "tensor":
+                ref = args.get(a.name)
+                kwargs[a.name] = None if ref is None else env[tuple(ref)]
+                in_types[a.name] = None if ref is None else output_type(g, tuple(ref))
+            else:
+                kwargs[a.name] = rec.attrs.get(a.name, None if a.required else a.default)
+        return kwargs, in_types
 
     # -- wormhole cycles
     def _run_cycle(self, cycle: Cycle, params: dict, env: dict, state: RunState) -> None:

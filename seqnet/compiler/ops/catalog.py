@@ -23,6 +23,18 @@ def register_lowering(name: str, backend: str):
     return attach
 
 
+def register_step(name: str, backend: str):
+    """`register_step("gru", "jax")(rule)`: a backend's incremental rule for an op (one new
+    position at a time, with a cache: what generation runs when every op of a spec has one)."""
+
+    def attach(rule):
+        load_ops()
+        OPS[name].steps[backend] = rule
+        return rule
+
+    return attach
+
+
 def register_drawing(name: str, backend: str):
     """`register_drawing("segments", "graphviz")(rule)`: a drawing backend's rule for an op (the
     same form as register_lowering; a rule overrides the family's default drawing)."""

@@ -158,6 +158,9 @@ class OpDef:
     needs_rng: bool = False  # dropout and friends take a PRNG key in training
     outputs: tuple[str, ...] = ("out",)  # names of the results (several for split, lstm, ...)
     lowerings: dict[str, Callable] = field(default_factory=dict)
+    # backend -> incremental ("step") rule: the op computed for one new position of a sequence,
+    # given what it kept from the earlier ones (a recurrent state, a KV cache), for generation
+    steps: dict[str, Any] = field(default_factory=dict)
     drawings: dict[str, Any] = field(default_factory=dict)  # backend -> drawing rule
     # attrs -> (message, attribute at fault, hint) when a trained spec cannot use the op so
     # configured (a wormhole solved by forward-mode AD has no gradient to train with)

@@ -19,7 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from seqnet.backends.jax.ops.common import flat_matmul, lowering, merge_heads, split_heads
+from seqnet.backends.jax.ops.common import (
+    flat_matmul,
+    lowering,
+    merge_heads,
+    split_heads,
+    step_rule,
+)
 
 # --- multi-head attention ------------------------------------------------------------------------
 
@@ -55,3 +61,39 @@ def attention(ctx, x, heads, head_dim, out_dim, causal, kv, bias):
     if bias:
         y = y + p["bo"]
     return y
+
+
+# --- incremental rule: causal self-attention with a KV cache -------------------------------------
+
+
+def _attention_refuses(attrs: dict, out_types: list) -> str | None:
+    if not attrs.get("causal"):
+        return "it is not causal (every position reads later ones)"
+    return None
+
+
+def _kv_cache(ctx, batch, *, heads, head_dim, out_dim, causal, bias):
+    length = ctx.out_types[0].dims[0]
+    d = head_dim or ctx.in_types["x"].dims[-1] // heads
+    shape = (batch, length, heads, d)
+    return {"k": jnp.zeros(shape, ctx.compute_dtype), "v": jnp.zeros(shape, ctx.compute_dtype)}
+
+
+@step_rule("attention", init=_kv_cache, refuses=_attention_refuses)
+def attention_step(ctx, cache, pos, x, heads, head_dim, out_dim, causal, kv, bias):
+    """The new position's query against the keys and values of positions 0..pos: its own k and
+    v are written into the cache at `pos`; later slots are masked out."""
+    p = ctx.params
+    if kv is not None:
+        raise ValueError("attention with kv= has no incremental rule")  # refused before tracing
+    q, k, v = (split_heads(t, heads) for t in _qkv(p, x, None))  # (batch, 1, heads, d)
+    keys = jax.lax.dynamic_update_slice_in_dim(cache["k"], k.astype(cache["k"].dtype), pos, axis=1)
+    values = jax.lax.dynamic_update_slice_in_dim(cache["v"], v.astype(cache["v"].dtype), pos, axis=1)
+    logits = jnp.einsum("bihd,bjhd->bhij", q, keys) / math.sqrt(q.shape[-1])
+    seen = jnp.arange(keys.shape[1]) <= pos
+    logits = jnp.where(seen, logits, -jnp.inf)
+    out = jnp.einsum("bhij,bjhd->bihd", jax.nn.softmax(logits, axis=-1), values)
+    y = flat_matmul(merge_heads(out), p["wo"])
+    if bias:
+        y = y + p["bo"]
+    return y, {"k": keys, "v": values}

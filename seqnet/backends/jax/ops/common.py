@@ -11,8 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from seqnet.backends.jax.context import LowerCtx
-from seqnet.compiler.ops.catalog import register_lowering
+from seqnet.backends.jax.context import LowerCtx, StepRule
+from seqnet.compiler.ops.catalog import register_lowering, register_step
+from seqnet.compiler.ops.registry import OPS
 
 BACKEND = "jax"
 
@@ -91,3 +92,45 @@ def split_heads(x: jax.Array, heads: int) -> jax.Array:
 def merge_heads(x: jax.Array) -> jax.Array:
     """(batch, n, heads, d) -> (batch, n, heads * d)."""
     return x.reshape(x.shape[:-2] + (x.shape[-2] * x.shape[-1],))
+
+
+def step_rule(name: str, *, init=None, refuses=None):
+    """Register `step(ctx, cache, pos, **kwargs) -> (out, cache)` as the incremental rule of
+    op `name` (see `context.StepRule`), with the same compute-dtype policy as `lowering`."""
+
+    def attach(step: Callable) -> Callable:
+        @functools.wraps(step)
+        def apply_policy(ctx: LowerCtx, cache, pos, **kwargs):
+            dtype = jnp.dtype(ctx.compute_dtype)
+            kwargs = {k: _cast_float(v, dtype) for k, v in kwargs.items()}
+            params = {k: _cast_float(v, dtype) for k, v in ctx.params.items()}
+            return step(replace(ctx, params=params), cache, pos, **kwargs)
+
+        extra = {k: v for k, v in (("init", init), ("refuses", refuses)) if v is not None}
+        register_step(name, BACKEND)(StepRule(apply_policy, **extra))
+        return step
+
+    return attach
+
+
+def positionwise(name: str, refuses=None) -> None:
+    """Op `name` computes each position from that position alone (dense, norms, activations):
+    its incremental rule is its plain rule applied to the one new position."""
+
+    def step(ctx, cache, pos, **kwargs):
+        return OPS[name].lowerings[BACKEND](ctx, **kwargs), None
+
+    extra = {"refuses": refuses} if refuses else {}
+    register_step(name, BACKEND)(StepRule(step, positionwise=True, **extra))
+
+
+def refuses_time_axis(attr: str = "axis"):
+    """A `refuses` test for ops that are position-wise unless they work along the time axis
+    (the example's axis 0)."""
+
+    def refuses(attrs: dict, out_types: list) -> str | None:
+        if attrs.get(attr, -1) % out_types[0].rank == 0:
+            return f"it works along the time axis ({attr}=0)"
+        return None
+
+    return refuses

@@ -22,6 +22,9 @@ from seqnet.backends.jax.ops.common import (
     batched_axis,
     flat_matmul,
     lowering,
+    positionwise,
+    refuses_time_axis,
+    step_rule,
 )
 
 # --- dense and embeddings ------------------------------------------------------------------------
@@ -293,3 +296,25 @@ def global_avgpool(ctx, x):
 @lowering("global_maxpool")
 def global_maxpool(ctx, x):
     return x.max(axis=tuple(range(1, x.ndim - 1)))
+
+
+# --- incremental rules (generation: one new position at a time) ----------------------------------
+
+for _name in ("dense", "embed", "one_hot", "identity", "affine", "power", "cast", "layernorm",
+              "rmsnorm", "dropout", "leaky_relu", *(b for b in _BINARY if b != "matmul")):  # fmt: skip
+    positionwise(_name)
+for _name in ("relu", "gelu", "tanh", "sigmoid", "silu", "softplus", "elu"):
+    positionwise(_name)
+for _name in ("softmax", "log_softmax", "concat", "split"):
+    positionwise(_name, refuses=refuses_time_axis())
+
+
+@step_rule("positional")
+def positional_step(ctx, cache, pos, x, kind):
+    """The encoding of position `pos` added to the one new position."""
+    if kind == "learned":
+        table = ctx.params["table"]
+    else:
+        length, width = ctx.out_types[0].dims[:2]
+        table = jnp.asarray(sinusoidal_table(length, width), x.dtype)
+    return x + lax.dynamic_slice_in_dim(table, pos, 1, axis=0), None

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from seqnet.backends.jax.ops.common import ACTIVATIONS, lowering
+from seqnet.backends.jax.ops.common import ACTIVATIONS, lowering, step_rule
 
 
 def _rnn_cell(act):
@@ -90,3 +90,34 @@ def lstm(ctx, x, hidden, mode, steps, initial, return_state, reverse):
 @lowering("gru")
 def gru(ctx, x, hidden, mode, steps, initial, return_state, reverse):
     return _iterate(ctx, _gru_step, hidden, x, hidden, mode, steps, initial, return_state, reverse)
+
+
+# --- incremental rules: the state carried from one position to the next --------------------------
+
+
+def _refuses(attrs: dict, out_types: list) -> str | None:
+    if attrs.get("mode") != "many_to_many":
+        return f"mode={attrs.get('mode')} does not give one output per position"
+    if attrs.get("reverse"):
+        return "reverse=true reads the sequence from its end"
+    if attrs.get("return_state"):
+        return "return_state=true returns the state after the whole sequence"
+    return None
+
+
+def _register_step(name: str, step, state_size) -> None:
+    def init(ctx, batch, *, hidden, initial=None, **attrs):
+        return jnp.zeros((batch, state_size(hidden)), ctx.compute_dtype)
+
+    def one(ctx, state, pos, x, hidden, mode, steps, initial, return_state, reverse, **attrs):
+        if initial is not None:  # the starting state is an input: read it at position 0
+            state = jnp.where(pos == 0, initial.astype(state.dtype), state)
+        new_state, out = step(ctx.params, state, x[:, 0] @ ctx.params["wx"], **attrs)
+        return out[:, None], new_state
+
+    step_rule(name, init=init, refuses=_refuses)(one)
+
+
+_register_step("rnn", lambda p, s, zx, act: _rnn_cell(act)(p, s, zx), lambda h: h)
+_register_step("lstm", _lstm_step, lambda h: 2 * h)
+_register_step("gru", _gru_step, lambda h: h)
