@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 from jax import lax
 
 from seqnet.backends.jax.context import LowerCtx, RunState
@@ -84,16 +83,13 @@ class StepProgram:
 
     def _ctx(self, params: dict, name: str, in_types: dict, batch: int) -> LowerCtx:
         rec = ir_node(self.graph, name)
-        extra = {"batch": batch} if "batch" in LowerCtx.__dataclass_fields__ else {}
         return LowerCtx(params=self.program.node_params(params, name), rng=None, train=False,
                         in_types=in_types, out_types=list(rec.outputs),
-                        compute_dtype=self.program.compute_dtype, **extra)  # fmt: skip
+                        compute_dtype=self.program.compute_dtype, batch=batch)  # fmt: skip
 
     def init(self, params: dict, batch: int) -> dict:
         """The cache before position 0: each stateful node's, and the input-free values."""
-        state = RunState(train=False, rng=None)
-        if hasattr(state, "batch"):
-            state.batch = batch
+        state = RunState(train=False, rng=None, batch=batch)
         fixed: dict = {}
         nodes: dict = {}
         for n in self.order:
@@ -152,7 +148,3 @@ class _Absent(dict):
 def _ref(key: str) -> tuple[str, int]:
     node, port = key.rsplit(":", 1)
     return node, int(port)
-
-
-def ids_array(ids, dtype=jnp.int32) -> jax.Array:
-    return jnp.asarray(ids, dtype)

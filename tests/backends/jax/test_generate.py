@@ -26,6 +26,17 @@ h = h + dense(gelu(dense(rmsnorm(h), 32)), E)
 output y : float32[T, V] = dense(layernorm(h), V)
 """
 
+TIED = """\
+dim T = 8
+dim V = 11
+dim E = 16
+input x : int32[T] vocab V
+emb = embed(x, E)
+h = emb + param([T, E])
+h = h + attention(layernorm(h), heads=4, causal=true)
+output y : float32[T, V] = dense(layernorm(h), V, tie=emb)
+"""
+
 RECURRENT = """\
 dim T = 6
 dim V = 9
@@ -39,6 +50,7 @@ def _models():
     yield "gru_text", seqnet.load(ROOT / "specs" / "gru_text.seqnet", T=8, H=16)
     for kind in ("learned", "sinusoidal"):
         yield f"transformer_{kind}", seqnet.loads(TRANSFORMER.format(kind=kind))
+    yield "transformer_tied", seqnet.loads(TIED)
     for cell in ("lstm", "rnn"):
         yield cell, seqnet.loads(RECURRENT.format(cell=cell))
 
