@@ -49,3 +49,8 @@ def test_segments_quick():
     rows = [line.split() for line in out.splitlines() if line.startswith("local ")]
     assert [r[1] for r in rows] == ["all", "per_level"], out
     assert rows[0][4] == "1.000", out  # share=all is the baseline of its own ratios
+
+
+def test_generate_quick():
+    out = run_script("benchmarks/generate.py", "--quick")
+    assert out.count("ratio cached/uncached ") == 2, out

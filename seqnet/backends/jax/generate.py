@@ -118,7 +118,6 @@ class _Window:
 
     def __init__(self, lowered, input_name, output_name, length):
         import jax
-        import jax.numpy as jnp
 
         self.length = length
 
@@ -127,7 +126,7 @@ class _Window:
             out = lowered.apply(params, {input_name: window[None]})[output_name][0]
             return jax.lax.dynamic_index_in_dim(out, n - 1, axis=0, keepdims=False)
 
-        self._run, self._jnp = run, jnp
+        self._run = run
         self.context: list[int] = []
 
     def restart(self, params, context):
@@ -142,7 +141,7 @@ class _Window:
         n = len(self.context)
         window = np.zeros(self.length, np.int32)
         window[:n] = self.context
-        return self._run(params, self._jnp.asarray(window), n)
+        return self._run(params, window, np.int32(n))
 
 
 class _Cached:
@@ -169,18 +168,17 @@ class _Cached:
 
             return jax.lax.fori_loop(1, n, body, (logits0, cache))
 
-        self._fill, self._step, self._jnp = fill, jax.jit(step), jnp
+        self._fill, self._step = fill, jax.jit(step)
         self.cache = None
 
     def restart(self, params, context):
         tokens = np.zeros(self.length, np.int32)
         tokens[: len(context)] = context
-        logits, self.cache = self._fill(params, self._jnp.asarray(tokens), len(context))
+        logits, self.cache = self._fill(params, tokens, np.int32(len(context)))
         return logits
 
     def advance(self, params, token, pos):
-        logits, self.cache = self._step(params, self.cache, self._jnp.int32(token),
-                                        self._jnp.int32(pos))  # fmt: skip
+        logits, self.cache = self._step(params, self.cache, np.int32(token), np.int32(pos))
         return logits
 
 
