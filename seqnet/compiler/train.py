@@ -266,21 +266,24 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
     if len(call.args) > len(names):
         raise CompileError("SQN0105", f"{bare} takes at most {len(names)} arguments",
                            call.args[len(names)].span)  # fmt: skip
-    args = {}
+    args, spans = {}, {}
     for value, arg_name in zip(call.args, names):
         args[arg_name] = _plain(el._eval(value, ctx), value.span)
+        spans[arg_name] = value.span
     for kw in call.kwargs:
         if kw.name not in names:
             raise CompileError("SQN0103", f"{bare} has no argument '{kw.name}'", kw.name_span,
                                hint=did_you_mean(kw.name, names) or "arguments: " + ", ".join(names))  # fmt: skip
         args[kw.name] = _plain(el._eval(kw.value, ctx), kw.value.span)
+        spans[kw.name] = kw.value.span
     if source.uses_base_dir:
         root = el.root_dir
         args.setdefault("base_dir", str(root) if root else ".")
     try:
         fields = source.fields(**args)
-    except DataArgError as e:
-        raise CompileError("SQN0108", f"{bare}: {e}", call.span) from None
+    except DataArgError as e:  # at the argument at fault, where the spec writes it
+        raise CompileError("SQN0108", f"{bare}: {e}", spans.get(e.arg, call.span),
+                           hint=e.hint) from None  # fmt: skip
     except TypeError as e:
         raise CompileError("SQN0104", f"{bare}: {e}", call.span) from None
     problems = [p for inp in el.graph.graph["inputs"]

@@ -19,26 +19,26 @@ VOCAB_SUFFIX = "__vocab"
 EVAL_FRACTION = 0.1
 
 
-def resolve(path: str, base_dir: str | None) -> Path:
+def resolve(path: str, base_dir: str | None, arg: str = "path") -> Path:
     """`path` against `base_dir` (the spec's folder; the working directory when None).
 
     Paths that lead outside base_dir (`../x.npz`, an absolute path elsewhere, a symlink out)
     are refused, as are missing files.
     """
     if not path:
-        raise DataArgError("npz needs a file path", arg="path")
+        raise DataArgError("npz needs a file path", arg=arg)
     base = _base(base_dir)
     full = (base / path).resolve()
     if not _inside(full, base):
         raise DataArgError(
             f"npz path '{path}' leads outside the spec's folder ({base})",
-            arg="path",
+            arg=arg,
             hint="put the data beside the spec, or below it",
         )
     if not full.is_file():
-        raise DataArgError(f"npz file '{path}' not found (looked for {full})", arg="path")
+        raise DataArgError(f"npz file '{path}' not found (looked for {full})", arg=arg)
     if full.suffix != ".npz":
-        raise DataArgError(f"npz path '{path}' is not an .npz file", arg="path")
+        raise DataArgError(f"npz path '{path}' is not an .npz file", arg=arg)
     return full
 
 
@@ -115,8 +115,19 @@ def _fields_of(full: Path, shown: str) -> dict[str, TensorType]:
     return fields
 
 
-def fields(path: str, base_dir: str | None = None) -> dict[str, TensorType]:
-    return _fields_of(resolve(path, base_dir), path)
+def fields(path: str, eval: str = "", base_dir: str | None = None) -> dict[str, TensorType]:
+    declared = _fields_of(resolve(path, base_dir), path)
+    if eval:  # an explicit eval file: checked here, so `seqnet check` says when it does not fit
+        _eval_fields(eval, path, declared, base_dir)
+    return declared
+
+
+def _eval_fields(eval: str, path: str, declared: dict, base_dir: str | None) -> None:
+    theirs = _fields_of(resolve(eval, base_dir, arg="eval"), eval)
+    if theirs != declared:  # TensorType equality includes dtype, dims and vocab
+        raise DataArgError(f"eval file '{eval}' does not match '{path}': its fields are "
+                           f"{_show(theirs)}, expected {_show(declared)}", arg="eval",
+                           hint="the eval file holds the same arrays as the train file")  # fmt: skip
 
 
 def _read(full: Path, names) -> dict[str, np.ndarray]:
@@ -124,11 +135,18 @@ def _read(full: Path, names) -> dict[str, np.ndarray]:
         return {k: np.asarray(z[k]) for k in names}
 
 
-def load(split: str, n_examples: int | None, seed: int, path: str,
+def load(split: str, n_examples: int | None, seed: int, path: str, eval: str = "",
          base_dir: str | None = None) -> dict[str, np.ndarray]:  # fmt: skip
-    """The train or eval arrays; `seed` is unused (the split is fixed by the files)."""
+    """The train or eval arrays; `seed` is unused (the split is fixed by the files). Eval: the
+    file `eval` names when given, else `<stem>_eval.npz` beside `path`, else the last 10%."""
     full = resolve(path, base_dir)
     declared = _fields_of(full, path)
+    if eval:
+        _eval_fields(eval, path, declared, base_dir)
+        arrays = _read(resolve(eval, base_dir, arg="eval") if split == "eval" else full, declared)
+        if n_examples is not None:
+            arrays = {k: v[:n_examples] for k, v in arrays.items()}
+        return {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     other = eval_path(full)
     if other.is_file():
         if split == "eval":

@@ -395,10 +395,10 @@ def _text_fields(seq_len: int) -> dict[str, TensorType]:
     }
 
 
-def _npz_fields(path: str, base_dir: str | None = None) -> dict[str, TensorType]:
+def _npz_fields(path: str, eval: str = "", base_dir: str | None = None) -> dict[str, TensorType]:
     from seqnet.data import npz
 
-    return npz.fields(path, base_dir)
+    return npz.fields(path, eval, base_dir)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -517,13 +517,15 @@ eval. n_examples=None: consecutive windows; a number: windows at random offsets 
 seed. seqnet.data.encode/decode convert.""",
         ),
         DataSource(
-            "npz", (DataArg("path", "str", doc="an .npz file, relative to the spec's folder"),),
+            "npz", (DataArg("path", "str", doc="an .npz file, relative to the spec's folder"),
+                    DataArg("eval", "str", "", doc="the eval split's .npz (default: see below)")),
             "your arrays from an .npz file: one field per array (leading axis = examples)",
             _npz_fields, "seqnet.data.npz:load", finite=True, uses_base_dir=True,
             details="""
 Each array is a field of type dtype[shape[1:]]; an integer array `name` gets vocab V when the
-file also holds a scalar `name__vocab` = V. Eval: `<stem>_eval.npz` beside the file when it
-exists, else the last 10% of the examples (train is then the first 90%).""",
+file also holds a scalar `name__vocab` = V. Eval: the file `eval=` names (the same arrays; both
+files are checked by `seqnet check`), else `<stem>_eval.npz` beside the file when it exists,
+else the last 10% of the examples (train is then the first 90%).""",
         ),
     )
 }
