@@ -34,6 +34,7 @@ TRAINABLE = {
     "wormhole_digits": [],
     "fen_parity": ["N=4", "E=8"],
     "vit_digits": ["E=16", "LAYERS=1"],
+    "custom_lstm_cell": ["N=4", "H=8"],
 }
 COMMON = ["steps=4", "batch=8", "eval_batches=1"]
 

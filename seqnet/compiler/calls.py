@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from seqnet.compiler import mechanisms
 from seqnet.compiler import values as V
+from seqnet.compiler.cells import scan_cell
 from seqnet.compiler.context import Ctx, prefix_of
 from seqnet.compiler.expressions import INTERNAL_OPS
 from seqnet.compiler.graph import is_input
@@ -46,6 +47,8 @@ class Calls:
                                    "cannot be called", func.span,
                                    hint="use a 'wormhole' or 'segments' statement")  # fmt: skip
             raise self._unknown(func, ctx, "op or block")
+        if isinstance(func, V.OpRef) and OPS[func.name].takes_cell:
+            return scan_cell(self, OPS[func.name], e, ctx, label)
         args = [self._eval(a, ctx) for a in e.args]
         kwargs = {kw.name: (self._eval(kw.value, ctx), kw) for kw in e.kwargs}
         if isinstance(func, V.OpRef):
@@ -58,6 +61,11 @@ class Calls:
 
     def _op_call(self, op: OpDef, e: ast.Call, args, kwargs, ctx: Ctx, label):
         tied = kwargs.pop("tie", None)  # any op with a weight takes tie= (ties.py)
+        tensors, attrs, spans = self._bind(op, e, args, kwargs, ctx)
+        return self._op_node(op.name, tensors, attrs, e.span, ctx, label, spans, tie=tied)
+
+    def _bind(self, op: OpDef, e: ast.Call, args, kwargs, ctx: Ctx):
+        """The call's arguments bound to the op's signature: (tensors, attributes, spans)."""
         bound: dict[str, tuple[object, Span]] = {}
         params = list(op.args)
         pos = 0
@@ -108,7 +116,7 @@ class Calls:
         for k, v in bound.items():
             if isinstance(v[0], list):  # a variadic argument: one span per tensor
                 spans.update({f"{k}{i}": item_span for i, (_, item_span) in enumerate(v[0])})
-        return self._op_node(op.name, tensors, attrs, e.span, ctx, label, spans, tie=tied)
+        return tensors, attrs, spans
 
     def _expect_tensor(self, value, span: Span, op: OpDef, arg: str, ctx: Ctx) -> V.TensorRef:
         if isinstance(value, V.TensorRef):

@@ -75,7 +75,10 @@ def temporaries(g: nx.MultiDiGraph) -> list[tuple[str, dict[str, int]]]:
 
 
 def region_uses(node: Node, region) -> int:
-    """How many times a region runs per example in the final network."""
+    """How many times a region runs per example in the final network (a scanned cell says:
+    once per step)."""
+    if "uses" in region.graph:
+        return region.graph["uses"]
     structure = node.attrs["structure"]
     role = next(k for k, v in node.regions.items() if v is region)
     return {"token": structure.n, "fusion": max(structure.n - 1, 0), "decoder": 1}[role]

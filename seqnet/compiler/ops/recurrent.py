@@ -13,6 +13,7 @@ from seqnet.compiler.ops.registry import (
     need_rank,
     op,
     positive,
+    zero_flops,
 )
 
 MODES = ("many_to_many", "many_to_one", "one_to_many")
@@ -97,3 +98,42 @@ for _cell, _doc in [
         _recurrent_infer(_cell), params=_recurrent_params(_cell), flops=_recurrent_flops(_cell),
         outputs=("out", "state"), doc=f"{_doc}, iterated with lax.scan.",
     )  # fmt: skip
+
+
+def _scan_infer(c: OpCall):
+    """The cell's per-step output (`out_type`, from its region) stacked over the steps, or the
+    last step's alone for many_to_one; the carried state's shape is `state`."""
+    x = c["x"]
+    need_rank(x, "x", range(1, 8), " (sequence first)")
+    state = c["state"]
+    if not state or any(d <= 0 for d in state):
+        raise ShapeError(f"the state shape must list positive sizes, got {list(state)}", arg="state",
+                         code="SQN0108", hint="for an LSTM cell of hidden size H: state=[2 * H]")  # fmt: skip
+    init = c.inputs.get("initial")
+    if init is not None and tuple(init.dims) != tuple(state):
+        raise ShapeError(f"initial state must be {TensorType.of('float32', state)} (the cell's state), "
+                         f"but it is {init}", arg="initial",
+                         hint="pass a tensor of the state's shape, or leave initial out for zeros")  # fmt: skip
+    out = c["out_type"]
+    if out is None:  # typed before its region exists: nothing to stack yet
+        raise ShapeError("scan needs its cell's output type", arg="x")
+    if c["mode"] == "many_to_one":
+        return [out]
+    return [out.with_shape(dims(x.shape[0], *out.shape))]
+
+
+op(
+    "scan", "recurrent",
+    [Arg("x", "tensor", doc="the sequence, steps on the first axis"),
+     Arg("state", "ints", doc="the carried state's shape"),
+     Arg("initial", "tensor", None, doc="initial state (default zeros)"),
+     Arg("mode", "choice", "many_to_many", MODES[:2]),
+     Arg("reverse", "bool", False, doc="run from the end of the sequence"),
+     Arg("out_type", "any", None, doc="the cell's per-step output (set by the compiler)")],
+    _scan_infer,
+    flops=zero_flops,  # the cost is its cell region's nodes', counted once per step
+    doc="A user cell `block cell(x, state) { ... return out, new_state }` scanned over the "
+        "sequence: `scan(cell(...), x, state=[S])`; its region's parameters are shared by every "
+        "step.",
+    takes_cell=True,
+)  # fmt: skip

@@ -45,7 +45,8 @@ def markdown() -> str:
         lines += [f"## {family}", "", "| op | signature | does |", "| --- | --- | --- |"]
         for name in members:
             d = ops[name]
-            sig = f"`{name}({', '.join(_arg(a) for a in d.args if a.kind != 'any')})`"
+            shown = (["cell"] if d.takes_cell else []) + [_arg(a) for a in d.args if a.kind != "any"]
+            sig = f"`{name}({', '.join(shown)})`"
             doc = d.doc.replace("|", "\\|")
             if name in INTERNAL:
                 doc += " (statement)"

@@ -169,6 +169,9 @@ class OpDef:
     # the statement that creates the op ("wormhole", "segments"): such an op is not called by
     # name, and diagnostics name it by its statement
     statement: str | None = None
+    # its first argument is a cell: a block call template that compiler/cells.py elaborates as
+    # the node's region (scan), not a value
+    takes_cell: bool = False
 
     @property
     def has_cost_rule(self) -> bool:
@@ -195,7 +198,7 @@ class OpDef:
         return tuple(a for a in self.args if not a.is_tensor)
 
     def signature(self) -> str:
-        parts = []
+        parts = ["cell"] if self.takes_cell else []
         for a in self.args:
             text = f"*{a.name}" if a.kind == "tensors" else a.name
             if not a.required:  # written as a spec would write it: true, none, "text"

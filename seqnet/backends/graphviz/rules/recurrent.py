@@ -1,4 +1,4 @@
-"""Recurrent cells (rnn, lstm, gru): a bold cell with a state loop, or unrolled over time steps.
+"""Recurrent cells (rnn, lstm, gru, and a user cell's scan): a bold cell with a state loop, or unrolled over time steps.
 
 The label says how the cell is scanned ("cell scanned over T steps") instead of listing mode and
 steps in the summary; the loop edge says the state's size and the mode.
@@ -6,10 +6,13 @@ steps in the summary; the loop edge says the state's size and the mode.
 
 from __future__ import annotations
 
+import math
+
 from seqnet.backends.graphviz.dot_syntax import attr_list, edge_stmt, node_stmt, quote
-from seqnet.backends.graphviz.labels import node_tooltip
+from seqnet.backends.graphviz.labels import clip, node_tooltip
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.base import BACKEND, NodeRule
+from seqnet.backends.graphviz.rules.segments import region_text
 from seqnet.compiler.graph import output_type
 from seqnet.compiler.ir import Node
 from seqnet.compiler.ops.catalog import register_drawing
@@ -120,6 +123,23 @@ class RecurrentRule(NodeRule):
         c.entry[nid], c.exit[nid] = cells[0], cells[-1]
 
 
+class CellRule(RecurrentRule):
+    """A user cell (`scan`): drawn like the built-in cells, with its state loop (or unrolled);
+    the label lists the cell's ops, the loop says the state's shape."""
+
+    shown_elsewhere = ("mode", "state", "reverse", "out_type")
+
+    def extra_lines(self, c, n: str, data: Node) -> list[str]:
+        region = data.regions["cell"]
+        ops = len(region.nodes) - len(region.graph["inputs"])
+        return [self.scan_line(c, data), f"cell {region.graph.get('cell', '')}: {ops} ops",
+                clip(region_text(data.regions, "cell"), 40)]
+
+    def state_size(self, attrs: dict) -> int:
+        return math.prod(int(d) for d in attrs.get("state", ()))
+
+
+register_drawing("scan", BACKEND)(CellRule())
 register_drawing("rnn", BACKEND)(RecurrentRule())
 register_drawing("gru", BACKEND)(RecurrentRule())
 register_drawing("lstm", BACKEND)(RecurrentRule(("h", "c")))

@@ -16,6 +16,8 @@ absent). reverse=True processes the sequence from its end (lax.scan(reverse=True
 aligned with their input positions, so many_to_one then returns the output at position 0, and
 one_to_many's outputs are written from the last position backwards. return_state=True also
 returns the final state (after the last step processed).
+
+`scan` (a user cell) is lowered by a `ProgramRule`: a `CellProgram` (cells.py) owns its region.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from seqnet.backends.jax.ops.common import ACTIVATIONS, lowering, step_rule
+from seqnet.backends.jax.cells import CellProgram
+from seqnet.backends.jax.context import ProgramRule
+from seqnet.backends.jax.ops.common import ACTIVATIONS, BACKEND, lowering, step_rule
+from seqnet.compiler.ops.catalog import register_lowering
 
 
 def _rnn_cell(act):
@@ -121,3 +126,6 @@ def _register_step(name: str, step, state_size) -> None:
 _register_step("rnn", lambda p, s, zx, act: _rnn_cell(act)(p, s, zx), lambda h: h)
 _register_step("lstm", _lstm_step, lambda h: 2 * h)
 _register_step("gru", _gru_step, lambda h: h)
+
+
+register_lowering("scan", BACKEND)(ProgramRule(build=CellProgram))
