@@ -13,9 +13,11 @@ from seqnet.compiler import values as V
 from seqnet.compiler.ir import Ref
 from seqnet.compiler.ops.registry import OpDef
 from seqnet.compiler.regions import elaborate_region
+from seqnet.compiler.statements import too_big_axis
 from seqnet.compiler.types import Dim, TensorType
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
+from seqnet.limits import MAX_DIM
 
 ROLE = "cell"
 
@@ -41,6 +43,9 @@ def scan_cell(el, op: OpDef, e: ast.Call, ctx, label):
         raise CompileError("SQN0108", f"the state shape must list positive sizes, got "
                            f"{list(state_shape)}", spans.get("state", e.span),
                            hint="for an LSTM cell of hidden size H: state=[2 * H]")  # fmt: skip
+    big = next((int(d) for d in state_shape if int(d) > MAX_DIM), None)
+    if big is not None:
+        raise too_big_axis("the scan's state", big, spans.get("state", e.span))
     step_in = TensorType(x.type.dtype, x.type.shape[1:], x.type.vocab)
     state_in = TensorType.of("float32", tuple(state_shape))
     node_name = el.builder.unique(ctx.path, label or op.name)
@@ -58,8 +63,11 @@ def scan_cell(el, op: OpDef, e: ast.Call, ctx, label):
     region.graph["outputs"]["state"] = Ref(new_state.node, new_state.port)
     region.graph["uses"] = int(x.type.dims[0])
     region.graph["cell"] = _cell_name(template)
-    # the step's sizes, without the arithmetic the cell's subscripts wrote them as (4*H-96)
-    attrs["out_type"] = TensorType(out.type.dtype, tuple(Dim(d) for d in out.type.dims), out.type.vocab)
+    # the step's sizes, named by a dim where the cell's code gave one, not by the arithmetic
+    # of its subscripts (4*H-96)
+    shape = tuple(Dim(d.value, d.expr if d.expr and d.expr.isidentifier() else None)
+                  for d in out.type.shape)  # fmt: skip
+    attrs["out_type"] = TensorType(out.type.dtype, shape, out.type.vocab)
     if "initial" in tensors and tensors["initial"] is None:
         del tensors["initial"]
     return el._op_node(op.name, tensors, attrs, e.span, ctx, label, spans, name=node_name,

@@ -42,11 +42,12 @@ def elaborate_region(el, scope: Scope, role: str, template: ast.Call, inputs: li
             lead = refs
         args = lead + [el._eval(a, Ctx(scope)) for a in template.args]
         kwargs = {kw.name: (el._eval(kw.value, Ctx(scope)), kw) for kw in template.kwargs}
-        inner = Ctx(scope, rpath, (template.span, *ctx.chain))
+        inner = Ctx(scope, rpath, (template.span, *ctx.chain), blocks=ctx.blocks)  # recursion check
         fake = ast.Call(template.func, tuple(template.args), template.kwargs, template.span)
         if isinstance(func, V.OpRef):
             out = el._op_call(OPS[func.name], _with_lead(fake, len(lead)), args, kwargs, inner, role)
-        elif isinstance(func, V.BlockRef):
+        elif isinstance(func, V.BlockRef):  # the block call adds the template to the chain itself
+            inner = Ctx(scope, rpath, ctx.chain, blocks=ctx.blocks)
             out = el._block_call(func, _with_lead(fake, len(lead)), args, kwargs, inner, role)
         else:
             raise CompileError("SQN0106", f"'{role}' must call a block or an op, not "

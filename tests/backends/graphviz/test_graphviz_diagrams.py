@@ -85,6 +85,16 @@ h = concat(cls, emb, axis=0)
 h = attention(h, heads=2)[1:]
 output y : float32[T, 20] = dense(h, 20, tie=emb)
 """,
+    "cell": """\
+dim T = 5
+dim H = 8
+input x : float32[T, 4]
+block rnn_cell(x, state) {
+  h = dense(concat(x, state), H, act=tanh)
+  return h, h
+}
+output y : float32[T, H] = scan(rnn_cell, x, state=[H], reverse=true)
+""",
 }
 
 
@@ -104,6 +114,8 @@ GOLDEN_CASES = [
     ("lstm", {}),
     ("simplicial", {}),
     ("tensors", {}),  # a learned tensor, a subscript, a shift and a tied weight
+    ("cell", {}),  # a user cell scanned: its state loop
+    ("cell", {"unroll": 3}),
     ("wormhole_repeat", {"depth": 0, "rankdir": "LR", "theme": "dark", "resolve_dims": True}),
     ("segments", {"show_segments": True, "max_leaves": 4}),
     ("wormhole_repeat", {"rankdir": "LR"}),  # the "next copy" arc over the top

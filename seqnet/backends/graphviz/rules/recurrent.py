@@ -139,7 +139,7 @@ class CellRule(RecurrentRule):
         return math.prod(int(d) for d in attrs.get("state", ()))
 
 
-register_drawing("scan", BACKEND)(CellRule())
+register_drawing("scan", BACKEND)(CellRule(("state",)))
 register_drawing("rnn", BACKEND)(RecurrentRule())
 register_drawing("gru", BACKEND)(RecurrentRule())
 register_drawing("lstm", BACKEND)(RecurrentRule(("h", "c")))
