@@ -497,6 +497,7 @@ def wormhole_gate(
     solver,
     backward_tol,
     backward_max_iter,
+    anderson_m,
 ):
     y = x @ p["w"]
     if gate != "none":
