@@ -32,6 +32,12 @@ MAX_NODES = 100_000  # graph nodes, regions included: checked before a repeat bu
 MAX_SEGMENT_N = 65_536  # sequence length of a segment structure
 
 
+# --- data (seqnet/data/) ----------------------------------------------------------------------
+# A text(path=...) corpus: its characters become int32 ids in memory (4 bytes each), and check
+# streams it once to state its vocabulary.
+MAX_CORPUS_BYTES = 256 * 1024 * 1024
+
+
 # --- the language server (seqnet/lsp/) -------------------------------------------------------
 # The largest document checked as it is typed. Larger ones (generated specs) get one warning that
 # says so, and `seqnet check` still checks them: parsing costs about 0.1 ms per byte of short

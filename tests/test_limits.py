@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+import seqnet
 from seqnet import limits
 from seqnet.codes import CODES
 from seqnet.compiler.ops.catalog import load_ops
@@ -226,3 +227,15 @@ def test_the_language_server_checks_buffers_up_to_its_limit():
     assert "seqnet check" in big.diagnostics[0].hint and big.module is None
     small = analyse("dim N = 4\ninput x : float32[N]\noutput y : float32[N] = dense(x, N)\n", None)
     assert small.diagnostics == [] and small.graph is not None
+
+
+def test_a_text_corpus_over_the_limit_is_refused_at_its_argument(tmp_path, monkeypatch):
+    (tmp_path / "big.txt").write_text("ab" * 100)
+    monkeypatch.setattr(limits, "MAX_CORPUS_BYTES", 64)
+    spec = ('input x : int32[4] vocab 3\noutput y : float32[4, 3] = dense(embed(x, 2), 3)\n'
+            'train {\n  data = text(seq_len=4, path="big.txt")\n  loss = cross_entropy(y, target)\n}\n')
+    with pytest.raises(seqnet.SpecError) as e:
+        seqnet.loads(spec, name="s.seqnet", base_dir=tmp_path)
+    text = e.value.render()
+    assert "s.seqnet:4:31: error[SQN0108]" in text and "over the 64-byte limit" in text
+    assert "hint: train on a part of it" in text

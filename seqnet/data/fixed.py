@@ -86,21 +86,27 @@ def corpus_ids() -> np.ndarray:
     return ids
 
 
-def text_split(split: str) -> tuple[int, int]:
-    """[start, stop) of the split in the corpus."""
-    total = len(corpus_ids())
+def text_split(split: str, total: int | None = None) -> tuple[int, int]:
+    """[start, stop) of the split in a corpus of `total` characters (default: the built-in)."""
+    total = len(corpus_ids()) if total is None else total
     cut = int(TEXT_TRAIN_FRACTION * total)
     return (0, cut) if split == "train" else (cut, total)
 
 
-def text(split: str, n_examples: int | None, seed: int, seq_len: int) -> dict[str, np.ndarray]:
+def text(split: str, n_examples: int | None, seed: int, seq_len: int, path: str = "",
+         base_dir: str | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """Windows of seq_len + 1 characters inside the split: x = w[:-1], target = w[1:].
 
     n_examples=None: consecutive windows (stride seq_len, every character of the split but
     the tail). A number: windows at random offsets in the split, drawn from (seed, split).
     """
-    start, stop = text_split(split)
-    ids = corpus_ids()
+    if path:
+        from seqnet.data import corpus
+
+        ids = corpus.ids(path, base_dir)
+    else:
+        ids = corpus_ids()
+    start, stop = text_split(split, len(ids))
     span = stop - start
     if span < seq_len + 1:
         from seqnet.data.sources import DataArgError

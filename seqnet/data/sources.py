@@ -388,11 +388,14 @@ def _flatten(items):
         yield items
 
 
-def _text_fields(seq_len: int) -> dict[str, TensorType]:
-    return {
-        "x": TensorType.of(_I32, (seq_len,), TEXT_VOCAB),
-        "target": TensorType.of(_I32, (seq_len,), TEXT_VOCAB),
-    }
+def _text_fields(seq_len: int, path: str = "", base_dir: str | None = None) -> dict[str, TensorType]:
+    if path:  # the user's corpus decides its vocabulary (seqnet/data/corpus.py)
+        from seqnet.data import corpus
+
+        vocab = corpus.vocab(path, base_dir)
+    else:
+        vocab = TEXT_VOCAB
+    return {"x": TensorType.of(_I32, (seq_len,), vocab), "target": TensorType.of(_I32, (seq_len,), vocab)}
 
 
 def _npz_fields(path: str, eval: str = "", base_dir: str | None = None) -> dict[str, TensorType]:
@@ -505,16 +508,19 @@ A fixed split (a permutation with a fixed seed, independent of the run's seed): 
 (1438 images) train, the other 359 eval.""",
         ),
         DataSource(
-            "text", (DataArg("seq_len", "int", 64, doc="characters per example", low=1),),
+            "text", (DataArg("seq_len", "int", 64, doc="characters per example", low=1),
+                     DataArg("path", "str", "", doc="your own UTF-8 text file (default: the built-in corpus)")),
             f"characters of Python standard-library source; target = x shifted by one "
             f"(vocab {TEXT_VOCAB})",
-            _text_fields, "seqnet.data.fixed:text", finite=True,
+            _text_fields, "seqnet.data.fixed:text", finite=True, uses_base_dir=True,
             details=f"""
 Corpus: the source files of {len(TEXT_MODULES)} standard-library modules as found by this Python
 (sorted, concatenated; seqnet.data.TEXT_MODULES), ~700 kB. Vocabulary: newline = 0,
 ' '..'~' = 1..95, anything else = {TEXT_UNKNOWN}. The first 90% of the corpus is train, the rest
 eval. n_examples=None: consecutive windows; a number: windows at random offsets drawn from the
-seed. seqnet.data.encode/decode convert.""",
+seed. seqnet.data.encode/decode convert. text(path="corpus.txt"): your own UTF-8 file (in the
+spec's folder tree) instead; its distinct characters, sorted, are ids 0..n-1 and n is any other
+character (vocab n + 1); the same 90/10 split.""",
         ),
         DataSource(
             "npz", (DataArg("path", "str", doc="an .npz file, relative to the spec's folder"),

@@ -257,6 +257,12 @@ def text_codec(model):
         raise GenerateError(f"text prompts are encoded with the vocabulary of the spec's `text` data "
                             f"source, and this spec has {what}; pass the prompt as token ids "
                             "(a list of ints) instead")  # fmt: skip
+    path = config.data.args.get("path")
+    if path:  # the user's own corpus: its own vocabulary
+        from seqnet.data import corpus
+
+        codec = corpus.Codec(corpus.chars(path, config.data.args.get("base_dir")))
+        return codec.encode, codec.decode
     from seqnet.data import decode, encode
 
     return (lambda s: [int(i) for i in encode(s)]), decode
