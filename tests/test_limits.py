@@ -237,5 +237,6 @@ def test_a_text_corpus_over_the_limit_is_refused_at_its_argument(tmp_path, monke
     with pytest.raises(seqnet.SpecError) as e:
         seqnet.loads(spec, name="s.seqnet", base_dir=tmp_path)
     text = e.value.render()
-    assert "s.seqnet:4:31: error[SQN0108]" in text and "over the 64-byte limit" in text
+    assert "s.seqnet:4:31: error[SQN0108]" in text
+    assert f"over the {limits.MAX_CORPUS_BYTES}-byte limit" in text and "64-byte" in text
     assert "hint: train on a part of it" in text
