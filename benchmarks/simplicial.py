@@ -155,7 +155,8 @@ def measure(name: str, n: int, args) -> dict:
         return naive(p, x, args.heads, variant, **attrs)
 
     s = min(n, 64) * min(n, 16) if attrs["window"] else (16 * 16 if attrs["virtual"] else n * n)
-    naive_bytes = args.batch * args.heads * n * s * 4 * 6
+    naive_s = 16 * 16 if attrs["virtual"] else n * n  # the naive window masks all N^2 pairs
+    naive_bytes = args.batch * args.heads * n * naive_s * 4 * 6
     run_naive = naive_bytes <= args.naive_limit * 2**30
     row = {"variant": name, "n": n}
     ours_f, ours_g = _programs(ours)

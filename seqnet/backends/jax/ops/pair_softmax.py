@@ -75,6 +75,8 @@ def pair_softmax(stream: PairStream, q, jkeys: tuple, kkeys: tuple, pair: tuple 
     n = q.shape[1]
     chunks = -(-n // stream.chunk)
     padded = chunks * stream.chunk
+    if chunks == 1 and stream.blocks == 1 and not stream.window:
+        return _whole(stream, q, jkeys, kkeys, pair)
     q = _pad(q, 1, 0, padded - n)
     if stream.window:  # position p sits at p + w - 1; a chunk reads Q + width - 1 positions
         w1, w2 = stream.window, stream.window2
@@ -85,6 +87,16 @@ def pair_softmax(stream: PairStream, q, jkeys: tuple, kkeys: tuple, pair: tuple 
         jkeys = tuple(_pad(t, 1, 0, extra) for t in jkeys)
         pair = tuple(_pad(t, 2, 0, extra) for t in pair)
     return _streamed(stream, q, jkeys, kkeys, pair)[:, :, :n]
+
+
+def _whole(stream: PairStream, q, jkeys, kkeys, pair):
+    """All queries and pairs in one block (the plan's block covers them): plain softmax and
+    autodiff, which hold the same one block and skip the loops' overhead."""
+    s = stream.logits(q, jkeys, kkeys, pair)
+    shape = s.shape
+    dtype = _acc_dtype(q)
+    w = jax.nn.softmax(s.astype(dtype).reshape(shape[:3] + (-1,)), axis=-1).reshape(shape)
+    return stream.values(w, jkeys, kkeys, pair).astype(dtype)
 
 
 # --- one chunk of queries ------------------------------------------------------------------------
