@@ -35,6 +35,7 @@ TRAINABLE = {
     "fen_parity": ["N=4", "E=8"],
     "vit_digits": ["E=16", "LAYERS=1"],
     "custom_lstm_cell": ["N=4", "H=8"],
+    "gpt_char": ["T=8", "E=16", "LAYERS=1"],
 }
 COMMON = ["steps=4", "batch=8", "eval_batches=1"]
 

@@ -48,6 +48,7 @@ output y : float32[T, V] = dense(tanh(h), V, act="log_softmax")
 
 def _models():
     yield "gru_text", seqnet.load(ROOT / "specs" / "gru_text.seqnet", T=8, H=16)
+    yield "gpt_char", seqnet.load(ROOT / "specs" / "gpt_char.seqnet", T=8, E=16, LAYERS=2)
     for kind in ("learned", "sinusoidal"):
         yield f"transformer_{kind}", seqnet.loads(TRANSFORMER.format(kind=kind))
     yield "transformer_tied", seqnet.loads(TIED)
