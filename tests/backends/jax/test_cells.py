@@ -123,3 +123,42 @@ def test_cell_parameters_are_one_set_and_its_cost_counts_every_step():
     per_step = sum(region.nodes[n]["flops"] for n in region.nodes)
     assert per_step > 2 * (E + H) * 4 * H  # at least the two matmuls of a step
     assert row["flops"] == N * per_step
+
+
+def test_initial_state_matches_builtin_lstm_initial():
+    def spec(builtin: bool) -> str:
+        text = _spec("many_to_one", False, builtin).replace(
+            "input x : int32[N] vocab 2", "input x : int32[N] vocab 2\ninput h0 : float32[2 * H]")
+        return text.replace("mode=many_to_one)", "mode=many_to_one, initial=h0)")
+
+    builtin = seqnet.loads(spec(True), name="builtin.seqnet")
+    user = seqnet.loads(spec(False), name="user.seqnet")
+    params = builtin.init(jax.random.key(5))
+    h0 = np.random.default_rng(1).normal(size=(5, 2 * H)).astype(np.float32)
+    want = np.asarray(builtin.apply(params, x=_ids(1), h0=h0)["y"])
+    got = np.asarray(user.apply(_user_params(params), x=_ids(1), h0=h0)["y"])
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-6)
+    zero = np.asarray(user.apply(_user_params(params), x=_ids(1), h0=np.zeros_like(h0))["y"])
+    assert not np.allclose(got, zero, atol=1e-4, rtol=1e-4)  # the initial state is read
+
+
+DROPOUT_CELL = """
+dim T = 6
+input x : float32[T, 16]
+block cell(x, state) {
+  return dropout(x, 0.5), state
+}
+output y : float32[T, 16] = scan(cell, x, state=[4])
+"""
+
+
+def test_dropout_inside_a_cell_differs_per_step_in_training_only():
+    model = seqnet.loads(DROPOUT_CELL, name="dropout_cell.seqnet")
+    params = model.init(jax.random.key(0))
+    x = np.ones((2, 6, 16), np.float32)
+    np.testing.assert_allclose(np.asarray(model.apply(params, x=x)["y"]), x, atol=0, rtol=0)
+    y = np.asarray(model.apply(params, x=x, train=True, rng=jax.random.key(1))["y"])
+    kept = y != 0
+    assert 0 < kept.mean() < 1
+    # the same input at every step, dropped by a different mask at each step
+    assert len({kept[0, t].tobytes() for t in range(6)}) > 1
