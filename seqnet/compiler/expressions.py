@@ -10,6 +10,7 @@ from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade, Ctx
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.catalog import load_ops
+from seqnet.compiler.ops.core import TENSOR_OPERATORS, constant_operator
 from seqnet.compiler.ops.registry import OPS
 from seqnet.errors import CompileError
 from seqnet.grammar import ast
@@ -98,7 +99,7 @@ class Expressions:
         if isinstance(a, V.Num) and isinstance(b, V.Num):
             return _num_arith(e, a, b)
         if isinstance(a, V.TensorRef) and isinstance(b, V.TensorRef):
-            op = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}.get(e.op)
+            op = TENSOR_OPERATORS.get(e.op)
             if op is None:
                 raise CompileError("SQN0106", f"'{e.op}' is not defined between tensors", e.span)
             return self._op_node(op, {"x": a, "y": b}, {}, e.span, ctx, label,
@@ -106,23 +107,15 @@ class Expressions:
         if isinstance(a, V.TensorRef) and isinstance(b, V.Num) or isinstance(b, V.TensorRef) and isinstance(a, V.Num):
             t, n = (a, b) if isinstance(a, V.TensorRef) else (b, a)
             c = float(n.value)
-            tensor_left = t is a
-            if e.op == "+":
-                attrs = {"scale": 1.0, "shift": c}
-            elif e.op == "-":
-                attrs = {"scale": 1.0, "shift": -c} if tensor_left else {"scale": -1.0, "shift": c}
-            elif e.op == "*":
-                attrs = {"scale": c, "shift": 0.0}
-            elif e.op == "/" and tensor_left:
-                if c == 0:
-                    raise CompileError("SQN0604", "division by zero", e.right.span)
-                attrs = {"scale": 1.0 / c, "shift": 0.0}
-            elif e.op == "**" and tensor_left:
-                return self._op_node("power", {"x": t}, {"exponent": c}, e.span, ctx, label)
-            else:
+            try:
+                made = constant_operator(e.op, c, tensor_left=t is a)
+            except ZeroDivisionError:
+                raise CompileError("SQN0604", "division by zero", e.right.span) from None
+            if made is None:
                 raise CompileError("SQN0106", f"'{e.op}' is not defined between {V.describe(a)} and "
                                    f"{V.describe(b)}", e.span)  # fmt: skip
-            return self._op_node("affine", {"x": t}, attrs, e.span, ctx, label)
+            op, attrs = made
+            return self._op_node(op, {"x": t}, attrs, e.span, ctx, label)
         raise CompileError("SQN0106", f"'{e.op}' is not defined between {V.describe(a)} and "
                            f"{V.describe(b)}", e.span)  # fmt: skip
 

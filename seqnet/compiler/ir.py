@@ -158,7 +158,7 @@ def _arg_problems(g: nx.MultiDiGraph, name: str, d: dict, at: str) -> list[str]:
                 out.append(f"{at}: argument '{arg}' reads {ref!r}, which is not a Ref(node, port)")
                 continue
             src, port = ref
-            if src not in g or not 0 <= port < len(g.nodes[src].get("outputs", ())):
+            if not _exists(g, ref):
                 out.append(f"{at}: argument '{arg}' reads {src}:{port}, which does not exist")
                 continue
             if (src, arg, i, port) not in incoming:
@@ -167,6 +167,10 @@ def _arg_problems(g: nx.MultiDiGraph, name: str, d: dict, at: str) -> list[str]:
     for u, arg, i, port in sorted(incoming - seen):
         out.append(f"{at}: an edge from {u}:{port} into argument '{arg}' (index {i}) is no argument")
     return out
+
+
+def _exists(g: nx.MultiDiGraph, ref: Ref) -> bool:
+    return ref.node in g and 0 <= ref.port < len(g.nodes[ref.node].get("outputs", ()))
 
 
 def problems(g: nx.MultiDiGraph, where: str = "") -> list[str]:
@@ -186,9 +190,8 @@ def problems(g: nx.MultiDiGraph, where: str = "") -> list[str]:
         if not isinstance(ref, Ref):
             out.append(f"{where}output '{out_name}' is {ref!r}, not a Ref(node, port)")
             continue
-        src, port = ref
-        if src not in g or not 0 <= port < len(g.nodes[src].get("outputs", ())):
-            out.append(f"{where}output '{out_name}' reads {src}:{port}, which does not exist")
+        if not _exists(g, ref):
+            out.append(f"{where}output '{out_name}' reads {ref.node}:{ref.port}, which does not exist")
     return out
 
 

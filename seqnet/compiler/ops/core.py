@@ -186,6 +186,26 @@ op("affine", "elementwise",
 op("power", "elementwise", [Arg("x", "tensor"), Arg("exponent", "float")], _same_float,
    flops=lambda c, out: c["x"].size, doc="x ** exponent with a constant exponent.")  # fmt: skip
 
+# What the spec's arithmetic operators become: between two tensors, one op each; between a
+# tensor and a constant c, an op and its attributes (None: the operator is not defined so).
+TENSOR_OPERATORS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
+
+
+def constant_operator(symbol: str, c: float, tensor_left: bool) -> tuple[str, dict] | None:
+    """`x <symbol> c` (tensor_left) or `c <symbol> x` as (op, attributes); ZeroDivisionError
+    for `x / 0`."""
+    if symbol == "+":
+        return "affine", {"scale": 1.0, "shift": c}
+    if symbol == "-":
+        return "affine", {"scale": 1.0, "shift": -c} if tensor_left else {"scale": -1.0, "shift": c}
+    if symbol == "*":
+        return "affine", {"scale": c, "shift": 0.0}
+    if symbol == "/" and tensor_left:
+        return "affine", {"scale": 1.0 / c, "shift": 0.0}  # c == 0 raises ZeroDivisionError
+    if symbol == "**" and tensor_left:
+        return "power", {"exponent": c}
+    return None
+
 
 def _matmul_infer(c: OpCall):
     a, b = c["x"], c["y"]
