@@ -55,6 +55,13 @@ def _wormhole_trainable(attrs: dict):
     return None
 
 
+def _wormhole_flops(c: OpCall, outs) -> int:
+    """Multiply-adds of W h_b (2 x.size units), and of the gate's W_g h_b when there is one:
+    gate=none computes W h_b only, so it costs half the gated form."""
+    matmuls = 1 if c["gate"] == "none" else 2
+    return 2 * matmuls * c["x"].size * c["units"]
+
+
 def _wormhole_params(c: OpCall) -> dict:
     """W always; the gate's W_g and b_g only when there is a gate (gate=none adds W h_b)."""
     specs = {"w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform")}
@@ -79,7 +86,7 @@ op(
      Arg("anderson_m", "int", 5, doc="solver=anderson: how many past iterates it mixes")],
     _wormhole_infer,
     params=_wormhole_params,
-    flops=lambda c, out: 4 * c["x"].size * c["units"],
+    flops=_wormhole_flops,
     doc="The gated back-connection of a wormhole: g * W h_b with g = gate(W_g h_b + b_g), added to "
         "the target's pre-activation; the cycle it closes is solved to a fixed point.",
     train_rule=_wormhole_trainable,

@@ -45,6 +45,10 @@ def test_gate_none_has_no_gate_parameters():
     assert set(params[GATE]) == {"w"}
     row = next(r for r in m.summary(as_json=True)["nodes"] if r["name"] == GATE)
     assert row["params"] == 6 * 6  # W only
+    assert row["flops"] == 2 * 6 * 6  # W h_b: 6 x 6 multiply-adds, no gate matmul
+    gated = seqnet.loads(SPEC.format(gate="sigmoid", solver="fixed_point"))
+    gated_row = next(r for r in gated.summary(as_json=True)["nodes"] if r["name"] == GATE)
+    assert gated_row["flops"] == 2 * (2 * 6 * 6)  # W h_b and W_g h_b
     out = m.apply(params, x=jnp.ones((2, 4)))
     assert np.isfinite(np.asarray(out["y"])).all()
 
