@@ -94,6 +94,11 @@ CODES: dict[str, tuple[str, str, str, str]] = {
                 "position against one label per sequence).",
                 "output y : float32[2] = dense(h, 2)  # digits: 10 classes\nloss = cross_entropy(y, label)",
                 "output y : float32[10] = dense(h, 10)\nloss = cross_entropy(y, label)"),
+    "SQN0505": ("sharding does not fit a parameter", "A sharding rule splits a parameter axis over a "
+                "mesh axis whose size does not divide it, or names an axis the op family's "
+                "parameters do not have, or a node that has no parameters.",
+                "mesh = mesh(data=2, model=4)\nsharding = sharding(dense=columns(model))  # dense(h, 30)",
+                "sharding = sharding(dense=columns(model), nodes=nodes(head=replicated))"),
     "SQN0601": ("unused input (warning)", "An input never reaches an output.",
                 "input mask : float32[N]  # never used", "remove it, or use it"),
     "SQN0602": ("unused value (warning)", "A computed value never reaches an output.",

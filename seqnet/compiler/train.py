@@ -14,6 +14,7 @@ from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.objectives import LOSSES, METRICS, OBJECTIVES
 from seqnet.compiler.ops.registry import OPS
 from seqnet.compiler.overrides import override_expr
+from seqnet.compiler.sharding_rules import check_sharding, read_sharding
 from seqnet.compiler.train_config import (
     MODES,
     OPTIMIZERS,
@@ -174,6 +175,8 @@ def _resolve(el, stmt: ast.Train, ctx) -> None:
             where.value.span if where else stmt.span,
             hint=did_you_mean(str(axis), mesh) or f"data_axis = {next(iter(mesh), 'data')}, "
             f"or add it: mesh = mesh({axis}=-1)"))  # fmt: skip
+    if "sharding" in settings:
+        out["sharding"] = section.attempt(_sharding, el, settings["sharding"], mesh, section)
     if "lr" in el.overrides:  # --set lr=0.01: the optimiser's learning rate
         el.used_overrides.add("lr")
         lr = section.attempt(_lr_override, el, ctx)
@@ -426,6 +429,16 @@ def _mesh(el, setting: ast.Setting, ctx) -> dict[str, int]:
             raise CompileError("SQN0108", "a mesh axis size is a positive integer or -1", kw.value.span)
         out[kw.name] = v.value
     return out
+
+
+def _sharding(el, setting: ast.Setting, mesh: dict[str, int], section: _Section):
+    """The sharding rules, each checked against the mesh and every parameter's shape."""
+    def report(error: CompileError) -> None:
+        section.attempt(_raise, error)
+
+    config, spans = read_sharding(setting, mesh, report)
+    check_sharding(el.graph, config, spans, mesh, report)
+    return config
 
 
 def check_setting(key: str, value) -> str | None:

@@ -40,6 +40,32 @@ class MetricSpec(BaseModel):
     target: str
 
 
+class ShardRule(BaseModel):
+    """The parameters of `target` (an op family, or in `nodes` a node name) split their axis
+    `axis` (a ParamSpec role: in, out, vocab, heads, ...) over mesh axis `mesh_axis`; a rule
+    without a mesh axis keeps them whole (replicated). compiler/sharding.py applies it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    target: str
+    axis: str | None = None
+    mesh_axis: str | None = None
+
+
+class ShardingConfig(BaseModel):
+    """`sharding = sharding(dense=columns(model), fsdp=data, nodes=nodes(head=rows(model)))`:
+    where parameters and optimiser state live on the mesh (none of it: everything replicated)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    rules: tuple[ShardRule, ...] = ()  # by op family
+    nodes: tuple[ShardRule, ...] = ()  # by node, over the family rules
+    fsdp: str | None = None  # the mesh axis that splits every large parameter
+    fsdp_min: int = Field(4096, ge=0)  # elements a parameter needs for fsdp to split it
+
+    @property
+    def active(self) -> bool:
+        return bool(self.fsdp or any(r.mesh_axis for r in (*self.rules, *self.nodes)))
+
+
 class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
     data: CallSpec  # e.g. CallSpec("parity", {"n": 16}); see seqnet.data
@@ -64,8 +90,7 @@ class TrainConfig(BaseModel):
     dtype: str = "float32"  # compute dtype: float32 | bfloat16 (parameters stay float32)
     mesh: dict[str, int] = Field(default_factory=lambda: {"data": -1})  # -1: all devices
     data_axis: str = "data"
-
-
+    sharding: ShardingConfig = Field(default_factory=ShardingConfig)
     @property
     def terms(self) -> tuple[LossSpec, ...]:
         """The loss terms whose weighted sum is trained (one, unweighted, for most specs)."""
@@ -194,5 +219,6 @@ def resolved_args(table: dict[str, type[SettingArgs]], call: CallSpec) -> dict[s
 MODES = ("standard", "local")
 TRAIN_KEYS = (
     "data", "loss", "optimizer", "schedule", "batch", "steps", "eval_every", "eval_batches",
-    "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis", "decoder_lr", "examples",
+    "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis", "sharding",
+    "decoder_lr", "examples",
 )  # fmt: skip

@@ -49,14 +49,15 @@ def _attention_params(c: OpCall):
     e = c["x"].dims[-1]
     kv = c.inputs.get("kv")
     ekv = kv.dims[-1] if kv is not None else e
+    heads_in, heads_out = ("in", "heads"), ("heads", "out")  # column-, then row-parallel by heads
     p = {
-        "wq": ParamSpec((e, h * d)),
-        "wk": ParamSpec((ekv, h * d)),
-        "wv": ParamSpec((ekv, h * d)),
-        "wo": ParamSpec((h * d, out)),
+        "wq": ParamSpec((e, h * d), axes=heads_in),
+        "wk": ParamSpec((ekv, h * d), axes=heads_in),
+        "wv": ParamSpec((ekv, h * d), axes=heads_in),
+        "wo": ParamSpec((h * d, out), axes=heads_out),
     }
     if c["bias"]:
-        p["bo"] = ParamSpec((out,), "zeros")
+        p["bo"] = ParamSpec((out,), "zeros", axes=("out",))
     return p
 
 

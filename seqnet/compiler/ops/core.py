@@ -46,8 +46,8 @@ op(
     [Arg("x", "tensor"), Arg("units", "int"), ACT, BIAS],
     _dense_infer,
     params=lambda c: {
-        "w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform"),
-        **({"b": ParamSpec((c["units"],), "zeros")} if c["bias"] else {}),
+        "w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform", axes=("in", "out")),
+        **({"b": ParamSpec((c["units"],), "zeros", axes=("out",))} if c["bias"] else {}),
     },
     flops=lambda c, out: 2 * c["x"].size * c["units"],
     doc="Affine map of the last axis: act(x @ w + b).",
@@ -86,7 +86,7 @@ op(
     "embed", "embedding",
     [Arg("x", "tensor"), Arg("dim", "int"), Arg("vocab", "int", 0, doc="0: the input's vocab")],
     _embed_infer,
-    params=lambda c: {"table": ParamSpec((_vocab(c), c["dim"]), "normal", 1.0)},
+    params=lambda c: {"table": ParamSpec((_vocab(c), c["dim"]), "normal", 1.0, ("vocab", "embed"))},
     flops=lambda c, out: 0,
     doc="Look up a learned vector for each token id.",
 )  # fmt: skip
@@ -370,9 +370,9 @@ def _norm_params(c: OpCall):
     f = c["x"].dims[-1]
     out = {}
     if c.attrs.get("scale", True):
-        out["scale"] = ParamSpec((f,), "ones")
+        out["scale"] = ParamSpec((f,), "ones", axes=("features",))
     if c.attrs.get("center", False):
-        out["bias"] = ParamSpec((f,), "zeros")
+        out["bias"] = ParamSpec((f,), "zeros", axes=("features",))
     return out
 
 
@@ -448,9 +448,10 @@ def _conv_infer(spatial: int):
 def _conv_params(spatial: int):
     def params(c: OpCall):
         k = (c["kernel"],) * spatial
-        p = {"w": ParamSpec(k + (c["x"].dims[-1], c["filters"]), "lecun_normal")}
+        p = {"w": ParamSpec(k + (c["x"].dims[-1], c["filters"]), "lecun_normal",
+                            axes=("kernel",) * spatial + ("in", "out"))}  # fmt: skip
         if c["bias"]:
-            p["b"] = ParamSpec((c["filters"],), "zeros")
+            p["b"] = ParamSpec((c["filters"],), "zeros", axes=("out",))
         return p
 
     return params

@@ -64,7 +64,7 @@ def _wormhole_flops(c: OpCall, outs) -> int:
 
 def _wormhole_params(c: OpCall) -> dict:
     """W always; the gate's W_g and b_g only when there is a gate (gate=none adds W h_b)."""
-    specs = {"w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform")}
+    specs = {"w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform", axes=("in", "out"))}
     if c["gate"] != "none":
         specs["gate_w"] = ParamSpec((c["x"].dims[-1], c["units"]), "zeros")
         specs["gate_b"] = ParamSpec((c["units"],), "constant", c["gate_bias"])

@@ -65,9 +65,9 @@ def _recurrent_params(cell: str):
     def params(c: OpCall):
         g, h, f = GATES[cell], c["hidden"], c["x"].dims[-1]
         return {
-            "wx": ParamSpec((f, g * h), "glorot_uniform"),
-            "wh": ParamSpec((h, g * h), "orthogonal"),
-            "b": ParamSpec((g * h,), "zeros"),
+            "wx": ParamSpec((f, g * h), "glorot_uniform", axes=("in", "gates")),
+            "wh": ParamSpec((h, g * h), "orthogonal", axes=("hidden", "gates")),
+            "b": ParamSpec((g * h,), "zeros", axes=("gates",)),
         }
 
     return params

@@ -69,14 +69,21 @@ class ParamSpec:
 
     init: "glorot_uniform", "lecun_normal", "zeros", "ones", "normal" (std = scale),
     "uniform" (+-scale), "constant" (= scale), "orthogonal".
+
+    axes: the parameter's role, one name per axis ("in", "out" for a dense kernel, "vocab",
+    "embed" for an embedding table, "heads" for attention projections); sharding rules
+    (compiler/sharding.py) name these to say which axis a mesh axis splits. Empty: unnamed.
     """
 
     shape: tuple[int, ...]
     init: str = "glorot_uniform"
     scale: float = 1.0
+    axes: tuple[str, ...] = ()
 
     def __post_init__(self):  # plain ints: dim texts (NamedInt) belong to shapes, not parameters
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+        if self.axes and len(self.axes) != len(self.shape):
+            raise ValueError(f"ParamSpec axes {self.axes} do not name the axes of {self.shape}")
 
     @property
     def size(self) -> int:

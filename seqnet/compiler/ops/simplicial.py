@@ -86,12 +86,13 @@ def _paper_virtual(c: OpCall) -> bool:
 def _simplicial_params(c: OpCall):
     h, d, out = head_sizes(c)
     e = c["x"].dims[-1]
+    heads_in, heads_out = ("in", "heads"), ("heads", "out")
     p = {
-        "wp": ParamSpec((e, h * d)),
-        "wl1": ParamSpec((e, h * d)),
-        "wl2": ParamSpec((e, h * d)),
-        "wu": ParamSpec((e, h * d)),
-        "wo": ParamSpec((h * d, out)),
+        "wp": ParamSpec((e, h * d), axes=heads_in),
+        "wl1": ParamSpec((e, h * d), axes=heads_in),
+        "wl2": ParamSpec((e, h * d), axes=heads_in),
+        "wu": ParamSpec((e, h * d), axes=heads_in),
+        "wo": ParamSpec((h * d, out), axes=heads_out),
     }
     if c["variant"] == "triple":
         p["B"] = ParamSpec((h, d, d, d), "normal", d**-1.5)

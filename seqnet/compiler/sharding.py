@@ -1,0 +1,184 @@
+"""Which mesh axis splits which axis of every parameter: the plan that `check` validates, the JAX
+runtime turns into shardings, and `summary --devices` counts per device.
+
+A spec declares it once, in its train section (compiler/train.py reads it into a ShardingConfig):
+
+    mesh     = mesh(data=2, model=4)
+    sharding = sharding(dense=columns(model), embedding=vocab(model), attention=heads(model),
+                        fsdp=data, fsdp_min=4096, nodes=nodes(head=rows(model), proj=replicated))
+
+A rule names an op family and a parameter role: one of the axis names the op's ParamSpecs give
+(registry `ParamSpec.axes`: "in" and "out" of a dense kernel, "vocab" of an embedding table,
+"heads" of attention projections, ...), `columns` for "out" and `rows` for "in". Each parameter of
+the family that has that axis splits it over the mesh axis; one without it stays whole (a dense
+bias under `rows`). `nodes(...)` overrides the family rule for the nodes so named (a name matches
+a node and every block copy of it: `proj` matches `layer_1/proj`). `fsdp` then splits every
+parameter of at least `fsdp_min` elements along its largest axis that the fsdp mesh axis divides
+and no rule has taken; one that no axis fits stays whole (the summary shows it).
+
+Nothing here imports JAX: the runtime turns a plan's tuples of mesh axes into PartitionSpecs.
+Parameters inside regions (scanned cells, segment structures) are placed by fsdp alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from seqnet.compiler.ir import node as ir_node
+from seqnet.compiler.names import did_you_mean
+from seqnet.compiler.ops.registry import OPS
+from seqnet.compiler.train_config import ShardingConfig, ShardRule
+
+ROLE_ALIASES = {"columns": "out", "rows": "in"}  # column- and row-parallel dense kernels
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One parameter's split: for each of its axes the mesh axis that splits it (None: whole)."""
+
+    node: str
+    name: str
+    shape: tuple[int, ...]
+    spec: tuple[str | None, ...]
+    why: str  # "rule", "node rule", "fsdp" or "replicated"
+
+    @property
+    def split(self) -> bool:
+        return any(a is not None for a in self.spec)
+
+    def per_device(self, sizes: dict[str, int]) -> int:
+        """Elements one device holds."""
+        return math.prod(
+            d // (sizes.get(a) or 1) if a else d for d, a in zip(self.shape, self.spec)
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A rule that does not fit: `node` and `param` name the parameter at fault (None: the rule
+    itself is at fault, e.g. a role the family's parameters do not have)."""
+
+    message: str
+    rule: ShardRule
+    hint: str | None = None
+    node: str | None = None
+
+
+def resolve_mesh(mesh: dict[str, int], devices: int | None) -> dict[str, int | None]:
+    """Axis sizes; the -1 axis takes what the fixed ones leave of `devices` (None: unknown)."""
+    fixed = math.prod(v for v in mesh.values() if v != -1)
+    if devices is None:
+        return {k: (None if v == -1 else v) for k, v in mesh.items()}
+    return {k: (devices // fixed if v == -1 else v) for k, v in mesh.items()}
+
+
+def mesh_text(mesh: dict[str, int | None]) -> str:
+    return "mesh(" + ", ".join(f"{k}={'-1' if v is None else v}" for k, v in mesh.items()) + ")"
+
+
+def rule_text(rule: ShardRule) -> str:
+    if rule.mesh_axis is None:
+        return f"{rule.target}=replicated"
+    return f"{rule.target}={rule.axis}({rule.mesh_axis})"
+
+
+def owners(graph):
+    """(node name, node record) of every node that owns parameters, in the spec's order."""
+    found = []
+    for n in graph.nodes:
+        rec = ir_node(graph, n)
+        if rec.param_owner == n and rec.params:
+            found.append((n, rec))
+    return sorted(found, key=lambda item: item[1].order)
+
+
+def matches(key: str, node: str) -> bool:
+    return node == key or node.endswith("/" + key)
+
+
+def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[dict, list[Problem]]:
+    """({(node, param): Placement}, problems) for every parameter-owning node of `graph`."""
+    family_rules = {r.target: r for r in config.rules}
+    placements: dict[tuple[str, str], Placement] = {}
+    problems: list[Problem] = []
+    nodes = owners(graph)
+    for rule in config.nodes:
+        if not any(matches(rule.target, n) for n, _ in nodes):
+            names = {n.rsplit("/", 1)[-1] for n, _ in nodes}
+            problems.append(Problem(f"no node with parameters is named '{rule.target}'", rule,
+                                    did_you_mean(rule.target, names) or "nodes with parameters: "
+                                    + ", ".join(sorted(names)[:8])))  # fmt: skip
+    problems += _unknown_roles(nodes, config)
+    for n, rec in nodes:
+        override = next((r for r in config.nodes if matches(r.target, n)), None)
+        rule = override or family_rules.get(OPS[rec.op].family)
+        misfits = []
+        for pname, ps in sorted(rec.params.items(), key=lambda item: (-item[1].size, item[0])):
+            spec: list[str | None] = [None] * len(ps.shape)
+            why = "replicated"
+            if rule is not None and rule.mesh_axis is not None and rule.axis in ps.axes:
+                i = ps.axes.index(rule.axis)
+                size = sizes.get(rule.mesh_axis)
+                if size is not None and ps.shape[i] % size:
+                    misfits.append((pname, ps, i))
+                else:
+                    spec[i], why = rule.mesh_axis, "node rule" if override else "rule"
+            if fsdp_axis(ps.shape, spec, config, sizes) is not None:
+                spec[fsdp_axis(ps.shape, spec, config, sizes)], why = config.fsdp, "fsdp"
+            placements[(n, pname)] = Placement(n, pname, ps.shape, tuple(spec), why)
+        if misfits:  # one error per node, at its largest parameter
+            problems.append(_indivisible(n, rec.op, misfits, rule, sizes))
+    return placements, problems
+
+
+def fsdp_axis(shape: tuple[int, ...], spec: list, config: ShardingConfig, sizes) -> int | None:
+    """The axis fsdp splits: the largest one its mesh axis divides that no rule took (None:
+    no fsdp, a small parameter, the mesh axis already used, or no axis that fits)."""
+    size = sizes.get(config.fsdp) if config.fsdp else None
+    if not size or size == 1 or math.prod(shape) < config.fsdp_min or config.fsdp in spec:
+        return None
+    fits = [i for i, d in enumerate(shape) if spec[i] is None and d % size == 0 and d >= size]
+    return max(fits, key=lambda i: (shape[i], -i)) if fits else None
+
+
+def leaf_spec(shape: tuple[int, ...], config: ShardingConfig, sizes) -> tuple[str | None, ...]:
+    """The split of a parameter no ParamSpec describes (one inside a region): fsdp alone."""
+    spec: list[str | None] = [None] * len(shape)
+    i = fsdp_axis(tuple(shape), spec, config, sizes)
+    if i is not None:
+        spec[i] = config.fsdp
+    return tuple(spec)
+
+
+def _unknown_roles(nodes, config: ShardingConfig) -> list[Problem]:
+    """A family rule whose role no parameter of that family in this spec has."""
+    out = []
+    for rule in config.rules:
+        if rule.mesh_axis is None:
+            continue
+        roles = {a for _, rec in nodes if OPS[rec.op].family == rule.target
+                 for ps in rec.params.values() for a in ps.axes}  # fmt: skip
+        if roles and rule.axis not in roles:
+            shown = ", ".join(sorted(roles))
+            out.append(Problem(f"{rule.target} parameters have no axis '{rule.axis}' (their axes: {shown})",
+                               rule, f"for example {rule.target}={sorted(roles)[-1]}({rule.mesh_axis})"))  # fmt: skip
+    return out
+
+
+def _indivisible(n: str, op: str, misfits: list, rule: ShardRule, sizes) -> Problem:
+    pname, ps, i = misfits[0]
+    size = sizes[rule.mesh_axis]
+    shape = ", ".join(map(str, ps.shape))
+    also = ", ".join(f"'{m[0]}'" for m in misfits[1:])
+    message = (f"parameter '{pname}' of '{n}' ({op}, [{shape}]): its axis '{ps.axes[i]}' of size "
+               f"{ps.shape[i]} does not divide over mesh axis '{rule.mesh_axis}' ({size} devices) of "
+               f"{mesh_text(sizes)}" + (f" (nor does {also})" if also else ""))  # fmt: skip
+    last = n.rsplit("/", 1)[-1]
+    hint = (f"make it a multiple of {size}, or keep this node whole: "
+            f"nodes({last}=replicated)")  # fmt: skip
+    return Problem(message, rule, hint, n)
+
+
+def per_device_bytes(placements: dict, sizes: dict[str, int], dtype_bytes: int = 4) -> int:
+    return sum(p.per_device(sizes) for p in placements.values()) * dtype_bytes

@@ -1,0 +1,113 @@
+"""Sharding rules in the train section: what `check` accepts, the plan they make for every
+parameter (compiler/sharding.py), and the errors of rules that do not fit."""
+
+import pytest
+
+import seqnet
+from seqnet.compiler import sharding
+
+SPEC = """dim N = 8
+input x : int32[N] vocab 2
+block ff(x) {{
+  up = dense(x, 64, act=relu)
+  return dense(up, 32)
+}}
+e = embed(x, 32, vocab=16)
+h = layernorm(e + attention(e, heads=4))
+h = repeat 2 {{ ff(h) }}
+output y : float32[2] = dense(mean(h), 2)
+train {{
+  data = task.parity(N)
+  loss = cross_entropy(y, label)
+  mesh = mesh({mesh})
+  sharding = sharding({rules})
+}}
+"""
+
+
+def load(rules: str, mesh: str = "data=2, model=4"):
+    return seqnet.loads(SPEC.format(rules=rules, mesh=mesh))
+
+
+def plan_of(model, devices=8):
+    cfg = model.train_config
+    sizes = sharding.resolve_mesh(cfg.mesh, devices)
+    placements, problems = sharding.plan(model.graph, cfg.sharding, sizes)
+    assert problems == []
+    return {f"{n}.{p}": pl.spec for (n, p), pl in placements.items()}
+
+
+def test_family_rules_split_the_named_role_and_node_rules_override_them():
+    model = load(
+        "dense=columns(model), embedding=vocab(model), attention=heads(model), "
+        "nodes=nodes(y=replicated)"
+    )
+    specs = plan_of(model)
+    assert specs["e.table"] == ("model", None)
+    assert specs["attention.wq"] == (None, "model") and specs["attention.wo"] == ("model", None)
+    assert specs["attention.bo"] == (None,)  # no heads axis: whole
+    # block copies of `up` in both repeats, column-parallel, bias too
+    ups = {k: v for k, v in specs.items() if k.endswith("up.w") or k.endswith("up.b")}
+    assert len(ups) == 4 and all(v[-1] == "model" for v in ups.values()), ups
+    assert specs["y.w"] == (None, None) and specs["y.b"] == (None,)
+    assert all(v == (None,) for k, v in specs.items() if k.startswith("layernorm"))
+
+
+def test_rows_split_the_input_axis_and_leave_the_bias_whole():
+    specs = plan_of(load("dense=rows(model), nodes=nodes(y=replicated)"))
+    assert all(v == ("model", None) for k, v in specs.items() if k.endswith("up.w"))
+    assert all(v == (None,) for k, v in specs.items() if k.endswith("up.b"))
+
+
+def test_fsdp_splits_the_largest_fitting_axis_of_large_parameters_only():
+    specs = plan_of(load("fsdp=data, fsdp_min=512", mesh="data=-1"))
+    assert specs["e.table"] == (None, "data")  # [16, 32]: the larger axis
+    assert all(
+        v == ("data", None) or v == (None, "data") for k, v in specs.items() if k.endswith("up.w")
+    )
+    assert specs["y.w"] == (None, None)  # 64 elements: under fsdp_min
+    assert all(v == (None,) for k, v in specs.items() if k.endswith(".b"))
+
+
+def test_fsdp_and_a_rule_share_a_parameter_on_two_mesh_axes():
+    specs = plan_of(load("dense=columns(model), fsdp=data, fsdp_min=0, nodes=nodes(y=replicated)"))
+    up = next(v for k, v in specs.items() if k.endswith("up.w"))
+    assert up == ("data", "model")
+
+
+def test_per_device_elements_fall_by_the_split_factor():
+    model = load("fsdp=data, fsdp_min=0", mesh="data=-1")
+    sizes = sharding.resolve_mesh(model.train_config.mesh, 8)
+    placements, _ = sharding.plan(model.graph, model.train_config.sharding, sizes)
+    table = placements[("e", "table")]
+    assert table.per_device(sizes) == 16 * 32 // 8
+
+
+def test_an_indivisible_split_is_a_located_error_naming_parameter_axis_and_mesh():
+    text = SPEC.format(rules="dense=columns(model)", mesh="data=2, model=4")
+    with pytest.raises(seqnet.SpecError) as e:
+        seqnet.loads(text)
+    out = e.value.render()
+    line = text.splitlines().index("output y : float32[2] = dense(mean(h), 2)") + 1
+    assert f":{line}:25: error[SQN0505]: parameter 'w' of 'y'" in out
+    assert (
+        "axis 'out' of size 2 does not divide over mesh axis 'model' (4 devices) of mesh(data=2, model=4)"
+        in out
+    )
+    assert "nodes(y=replicated)" in out
+
+
+def test_a_minus_one_axis_is_sized_when_the_run_starts():
+    """check cannot know the device count: a split over a -1 axis is checked by the runtime."""
+    model = load("dense=columns(model)", mesh="data=2, model=-1")
+    sizes = sharding.resolve_mesh(model.train_config.mesh, 8)
+    _, problems = sharding.plan(model.graph, model.train_config.sharding, sizes)
+    assert [p.node for p in problems] == ["y"]
+
+
+def test_no_sharding_setting_means_everything_replicated():
+    model = seqnet.loads(
+        SPEC.replace("  sharding = sharding({rules})\n", "").format(mesh="data=-1")
+    )
+    assert not model.train_config.sharding.active
+    assert all(all(a is None for a in v) for v in plan_of(model).values())
