@@ -8,12 +8,16 @@ BIN := $(VENV)/bin
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup: $(VENV)/.installed  ## virtual environment, pinned packages, system graphviz
+setup: $(VENV)/.installed  ## virtual environment, pinned packages, system graphviz and chromium
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v dot >/dev/null 2>&1 || { echo "installing graphviz (dot)"; \
 	  (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || \
 	  echo "warning: could not install graphviz; diagrams will be written as .dot only"; }
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || \
+	  { echo "installing chromium and chromedriver (the diagram viewer's browser test)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	  echo "warning: could not install chromium; the viewer's browser test will be skipped"; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'

@@ -208,7 +208,7 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
-RENDER_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
+RENDER_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv", ".html")
 
 
 def cmd_render(args) -> int:
@@ -227,6 +227,11 @@ def cmd_render(args) -> int:
         options["show_segments"] = True
     if args.unroll:
         options["unroll"] = args.unroll
+    if Path(args.output).suffix.lower() == ".html":  # the interactive page: no graphviz needed
+        from seqnet.backends.viewer import write_html
+
+        print(f"wrote {write_html(graph, Path(args.output), **options)}")
+        return EXIT_OK
     try:
         out = render(graph, Path(args.output), **options)
     except DotMissing as e:
@@ -443,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--xla", action="store_true", help="cross-check FLOPs and memory with XLA")
     s.set_defaults(run=cmd_summary)
 
-    r = with_set(sub.add_parser("render", help="draw the architecture (.svg .png .pdf .dot)"))
+    r = with_set(sub.add_parser("render", help="draw the architecture (.svg .png .pdf .dot, or .html to explore)"))
     r.add_argument("file", metavar="FILE")
     r.add_argument("-o", "--output", required=True, metavar="OUT")
     r.add_argument("--rankdir", choices=["TB", "LR"], default="TB")

@@ -87,6 +87,12 @@ class Model:
 
     # -- drawing
     def render(self, path: str | Path, **options) -> Path:
+        """Write the diagram; the format comes from the suffix (.svg .png .pdf .dot, or .html:
+        the interactive page)."""
+        if Path(path).suffix.lower() == ".html":
+            from seqnet.backends.viewer import write_html
+
+            return write_html(self.graph, Path(path), **options)
         from seqnet.backends.graphviz import render
 
         return render(self.graph, Path(path), **options)
