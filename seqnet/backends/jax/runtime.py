@@ -10,6 +10,7 @@ from seqnet.backends.jax.checkpoint import CheckpointError
 from seqnet.backends.jax.devices import make_mesh
 from seqnet.backends.jax.failures import TrainingError
 from seqnet.backends.jax.inputs import check_finite, check_targets, check_token_ids
+from seqnet.backends.jax.placement import Placements
 
 
 class Runtime:
@@ -43,6 +44,7 @@ class Runtime:
                                 f"devices of mesh axis '{config.data_axis}'")  # fmt: skip
         self.replicated = NamedSharding(self.mesh, P())
         self.batch_sharding = NamedSharding(self.mesh, P(config.data_axis))
+        self.placements = Placements(model.graph, config, self.mesh)
         self.tx, self.schedule = make_optimizer(config)
         if config.decoder_lr is not None:
             from seqnet.backends.jax.optim import base_lr, decoder_scales, scale_subtrees
@@ -81,6 +83,11 @@ class Runtime:
                 )
         self._train_step = None
         self._eval_step = None
+        p_template = self.param_template()
+        self.param_shardings = self.placements.params(p_template)
+        self.opt_shardings = self.placements.opt(self.opt_template(p_template), p_template)
+        # (params, opt_state, step): where the train step takes and leaves its donated state
+        self.state_shardings = (self.param_shardings, self.opt_shardings, self.replicated)
 
     # -- templates
     def param_template(self):
@@ -94,10 +101,12 @@ class Runtime:
         return jax.eval_shape(self.tx.init, params_template)
 
     def init_state(self):
+        """Parameters and optimiser state created where they live: each device computes only
+        its own shards (jit with out shardings), never the whole state on one device."""
         import jax
 
-        params = jax.jit(self.lowered.init, out_shardings=self.replicated)(self.init_key)
-        opt_state = jax.jit(self.tx.init, out_shardings=self.replicated)(params)
+        params = jax.jit(self.lowered.init, out_shardings=self.param_shardings)(self.init_key)
+        opt_state = jax.jit(self.tx.init, out_shardings=self.opt_shardings)(params)
         return params, opt_state
 
     # -- data
@@ -219,6 +228,6 @@ class Runtime:
                     f"{e} (the optimizer state does not match: the checkpoint was written with "
                     f"optimizer {meta.get('optimizer', '?')}, this run uses {self.config.optimizer.name})"
                 ) from None
-            opt_state = jax.device_put(opt_state, self.replicated)
-        params = jax.device_put(params, self.replicated)
+            opt_state = jax.device_put(opt_state, self.opt_shardings)
+        params = jax.device_put(params, self.param_shardings)  # resharded to this run's mesh
         return params, opt_state, meta

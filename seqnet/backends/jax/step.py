@@ -79,7 +79,8 @@ def make_train_step(rt):
         logs.update(wormhole_report.train_logs(stats, probe_grads, solvers))
         return (params, opt_state, i + 1), logs
 
-    return jax.jit(step, donate_argnums=(0,), out_shardings=(rt.replicated, rt.replicated))
+    return jax.jit(step, donate_argnums=(0,), in_shardings=(rt.state_shardings, rt.batch_sharding),
+                   out_shardings=(rt.state_shardings, rt.replicated))  # fmt: skip
 
 
 def make_eval_step(rt):
@@ -96,7 +97,8 @@ def make_eval_step(rt):
         wormhole_sums, maxes = wormhole_report.masked_reductions(stats, mask)
         return {**sums, **wormhole_sums}, maxes
 
-    return jax.jit(step, out_shardings=rt.replicated)
+    return jax.jit(step, in_shardings=(rt.param_shardings, rt.batch_sharding, rt.batch_sharding),
+                   out_shardings=rt.replicated)  # fmt: skip
 
 
 def check_finite(pending: list, start_step: int, last_ckpt: str, lr_of) -> list[dict]:

@@ -17,8 +17,9 @@ interrupts.py (Ctrl-C), inputs.py (checks of given arrays), predict.py (evaluate
 This module is the front door: `train`, and the names callers import from here.
 
 Devices: the batch is sharded over a `jax.sharding.Mesh` built from `config.mesh` ({axis: size},
--1 = the remaining devices) along `config.data_axis`; parameters and optimiser state are
-replicated. The batch must divide by the data-axis size.
+-1 = the remaining devices) along `config.data_axis`; parameters and optimiser state are placed
+by the spec's `sharding` rules (placement.py; replicated without any), created there directly
+and kept there by the train step's in/out shardings. The batch must divide by the data-axis size.
 
 Multi-host: start the same command on every host after
 

@@ -1,0 +1,129 @@
+"""Sharded parameters and optimiser state on 8 host devices (one subprocess per test, forced
+host devices): tensor parallel (data=2 x model=4) and fsdp=8 train like one device, hold a
+fraction of the state per device, and a sharded run's checkpoint resumes on other meshes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from hang_guard import HANG_GUARD_S
+
+ROOT = Path(__file__).resolve().parents[3]
+
+PRELUDE = textwrap.dedent('''
+    import pathlib, shutil, sys
+    import numpy as np, jax
+    import seqnet
+    from seqnet.backends.jax import train as T
+    from seqnet.backends.jax.runtime import Runtime
+    assert len(jax.devices()) == 8, jax.devices()
+    SPEC = """dim N = 8
+    input x : int32[N] vocab 2
+    e = embed(x, 32, vocab=16)
+    h = layernorm(e + attention(e, heads=4))
+    h = dense(h, 64, act=relu)
+    output y : float32[2] = dense(mean(h), 2)
+    train {
+      data = task.parity(N)
+      loss = cross_entropy(y, label)
+      optimizer = adam(lr=1e-2)
+      batch = 16
+      steps = 4
+      eval_batches = 1
+      mesh = mesh(%s)
+      sharding = sharding(%s)
+    }
+    """
+    TP = ("data=2, model=4", "dense=columns(model), embedding=vocab(model), attention=heads(model), "
+          "nodes=nodes(y=replicated)")
+    FSDP = ("data=8", "fsdp=data, fsdp_min=0")
+    ONE = ("data=1", "")
+    OUT = sys.argv[1]
+
+    def model(mesh_rules):
+        return seqnet.loads(SPEC % mesh_rules)
+
+    def leaves(tree):
+        return [np.asarray(v) for v in jax.tree_util.tree_leaves(tree)]
+''')
+
+
+def run_script(body: str, tmp_path) -> str:
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    script = PRELUDE + textwrap.dedent(body)
+    p = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True,
+                       text=True, timeout=HANG_GUARD_S)  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout
+
+
+def test_tensor_parallel_and_fsdp_train_like_one_device_on_a_fraction_of_the_memory(tmp_path):
+    out = run_script('''
+        runs, memory = {}, {}
+        for name, spec in (("one", ONE), ("tp", TP), ("fsdp", FSDP)):
+            m = model(spec)
+            rt = Runtime(m, m.train_config)
+            params, opt = rt.init_state()
+            memory[name] = (None, rt.placements.per_device_bytes(params), rt.placements.per_device_bytes(opt))
+            # every split leaf holds exactly its share on each device
+            for leaf in jax.tree_util.tree_leaves((params, opt)):
+                split = np.prod([rt.mesh.shape[a] for a in leaf.sharding.spec if a is not None] or [1])
+                assert all(s.data.nbytes * split == leaf.nbytes for s in leaf.addressable_shards)
+            state = (params, opt, jax.device_put(np.int32(0), rt.replicated))
+            arrays = rt.load_split("train", 64)
+            batches = [rt.put_batch({k: v[i * 16:(i + 1) * 16] for k, v in arrays.items()}) for i in range(4)]
+            compiled = rt.train_step().lower(state, batches[0]).compile()
+            memory[name] = (compiled.memory_analysis().argument_size_in_bytes, *memory[name][1:])
+            step_losses = []
+            for batch in batches:
+                state, logs = compiled(state, batch)
+                step_losses.append(float(logs["loss"]))
+            runs[name] = (step_losses, state[0])
+        one = runs["one"]
+        for name in ("tp", "fsdp"):
+            np.testing.assert_allclose(runs[name][0], one[0], rtol=1e-5, atol=1e-6)
+            for a, b in zip(leaves(runs[name][1]), leaves(one[1]), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert len(set(one[0])) == 4  # four steps that moved the loss
+        total = sum(a.nbytes for a in leaves(one[1]))
+        assert memory["one"][1] == total
+        print("memory", memory)
+        # fsdp=8 splits every parameter that 8 divides: all but y's bias [2]
+        assert memory["fsdp"][1] == (total - 8) // 8 + 8, (memory["fsdp"], total)
+        assert memory["one"][0] / memory["fsdp"][0] > 7.5  # the compiled step's arguments, per device
+        assert memory["one"][0] / memory["tp"][0] > 3.0  # model=4 splits most; data=2 halves the batch
+        assert memory["fsdp"][2] * 8 < memory["one"][2] * 1.01  # adam's mu and nu follow
+    ''', tmp_path)
+    assert "memory" in out
+
+
+def test_a_sharded_checkpoint_resumes_on_other_meshes(tmp_path):
+    run_script('''
+        full = T.train(model(FSDP), out=f"{OUT}/full", progress=False, checkpoint_every=2, keep=None)
+        saved = f"{OUT}/full/checkpoints/step_00000002.json"
+        results = {}
+        for devices in (8, 4, 1):
+            folder = f"{OUT}/resume{devices}"
+            shutil.copytree(f"{OUT}/full", folder)
+            for p in ("json", "safetensors"):
+                pathlib.Path(f"{folder}/checkpoints/step_00000004.{p}").unlink()
+            m = model(FSDP)
+            rt = Runtime(m, m.train_config.model_copy(update={"mesh": {"data": devices}}))
+            params, _, _ = rt.restore(saved)  # resharded on load: bit for bit what was saved
+            assert {len(v.sharding.device_set) for v in jax.tree_util.tree_leaves(params)} == {devices}
+            results[devices] = T.train(m, out=folder, resume=True, progress=False, mesh={"data": devices})
+            assert results[devices].start_step == 2
+        # same mesh: bit-identical to the uninterrupted run
+        for a, b in zip(leaves(results[8].params), leaves(full.params), strict=True):
+            np.testing.assert_array_equal(a, b)
+        # other meshes: the batch sums split differently, equal within float32 rounding
+        for devices in (4, 1):
+            for a, b in zip(leaves(results[devices].params), leaves(full.params), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        print("ok")
+    ''', tmp_path)
