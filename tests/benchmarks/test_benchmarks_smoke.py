@@ -54,3 +54,16 @@ def test_segments_quick():
 def test_generate_quick():
     out = run_script("benchmarks/generate.py", "--quick")
     assert out.count("ratio cached/uncached ") == 2, out
+
+
+def test_simplicial_pallas_row_says_it_was_skipped_without_a_gpu():
+    import jax
+
+    out = run_script("benchmarks/simplicial.py", "--n", "16", "--repeats", "1",
+                     "--variants", "trilinear-window", "trilinear-window-pallas")  # fmt: skip
+    rows = [line for line in out.splitlines() if line.startswith("| trilinear-window")]
+    if jax.default_backend() == "gpu":
+        assert any(r.startswith("| trilinear-window-pallas | 16 |") for r in rows), out
+    else:
+        assert "# trilinear-window-pallas: skipped: no GPU here" in out, out
+        assert rows and all(r.startswith("| trilinear-window | 16 |") for r in rows), out

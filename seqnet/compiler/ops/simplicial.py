@@ -26,6 +26,7 @@ from seqnet.compiler.types import DTYPE_BYTES
 # Elements of one (heads, Q, J, S2) pair block per example: 2^18 float32 values are 1 MiB, small
 # enough for a CPU's caches to matter little and large enough that the loop overhead is noise.
 BLOCK_ELEMENTS = 1 << 18
+IMPLEMENTATIONS = ("auto", "jax", "pallas")
 
 
 def _balanced(total: int, most: int) -> int:
@@ -73,6 +74,13 @@ def _simplicial_infer(c: OpCall):
         raise ShapeError(
             "window2 (the second key's window) needs window", arg="window2", code="SQN0108",
             hint="set window=w1 as well: j runs over the last w1 positions, k over the last w2",
+        )  # fmt: skip
+    if c["implementation"] == "pallas" and not (c["variant"] == "trilinear" and c["window"]):
+        raise ShapeError(
+            "implementation=pallas is the kernel of the trilinear sliding-window form only",
+            arg="implementation", code="SQN0108",
+            hint="use it with variant=trilinear and window=w (and optionally window2), or "
+                 "implementation=auto, which picks the streamed JAX lowering here",
         )  # fmt: skip
     _, _, out = head_sizes(c)
     keep = not c["out_dim"] and out == x.shape[-1].value  # the width keeps its name (E)
@@ -188,6 +196,22 @@ Decisions (design/mechanisms.md section 3; the lowering's docstring in
   block (heads x Q x J x S2, at most 2^18 elements per example unless one query's second keys
   alone are more), the key-key dots of shared keys (S1 x S2) and per-query d x d value sums, never
   the N x S1 x S2 pair tensors: `temporaries` counts exactly these.
+- **The Pallas kernel (`implementation=`).** For `variant=trilinear` with `window`, a Pallas
+  kernel (`seqnet/backends/jax/ops/simplicial_pallas.py`) computes the same maths; `auto` (the
+  default) uses it on a GPU and the streamed JAX lowering elsewhere, `pallas` forces it (in
+  Pallas interpret mode on a CPU: correct, slow, for tests), `jax` never uses it. Its blocking:
+  heads folded into the batch, the head width padded with zeros to a power of two (at least 16),
+  a grid of (batch x heads, blocks of BQ = 16 queries). A program loads its queries and the
+  block's whole k window as one tile of SK = next_pow2(BQ + w2 - 1) rows of l2 and u2, then walks
+  the block's BQ + w1 - 1 positions j one at a time: for one j, the logits of all BQ queries with
+  all SK keys are one matmul (q * l1_j) @ l2^T, masked to each query's two windows and folded
+  into an online softmax, and the values are (P @ u2) * u_j. The largest value a program holds
+  is one BQ x SK tile; it computes (BQ + w1 - 1) x SK logits per BQ x w1 x w2 that count (about
+  3x at w1 = w2 = 32), the price of matmul-shaped work. The backward (a custom vjp) keeps each
+  query's log-sum-exp, recomputes every j step's weights in a second kernel over the same grid,
+  writes dq for the block and the cotangents of the key rows the block read (a j span and a
+  k span per block), and the overlapping spans are summed afterwards by a scatter-add, so no two
+  programs write the same memory. Suited to windows up to a few hundred; the k tile is not split.
 """
 
 
@@ -199,7 +223,9 @@ op(
      Arg("window", "int", 0, doc="causal sliding window: j in [i-w+1, i]; 0: all pairs"),
      Arg("window2", "int", 0, doc="k's window (0: the same as window)"),
      Arg("virtual_mode", "choice", "paper", ("paper", "fixed"),
-         doc="paper: updated per example by attention over the entities; fixed: learned only")],
+         doc="paper: updated per example by attention over the entities; fixed: learned only"),
+     Arg("implementation", "choice", "auto", IMPLEMENTATIONS,
+         doc="auto: the Pallas kernel on a GPU for trilinear windows, else JAX; pallas: force it")],
     _simplicial_infer, params=_simplicial_params, flops=_simplicial_flops,
     temporaries=_simplicial_temporaries, notes=NOTES,
     doc="2-simplicial attention: logits from the unsigned scalar triple product <p_i, l1_j, l2_k>, "

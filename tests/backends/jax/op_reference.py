@@ -374,7 +374,8 @@ def _paper_virtual_entities(p, x, heads, d):
 
 @reference("simplicial_attention")
 def simplicial_attention(
-    p, out_dims, x, heads, head_dim, out_dim, virtual, variant, window, window2, virtual_mode
+    p, out_dims, x, heads, head_dim, out_dim, virtual, variant, window, window2, virtual_mode,
+    implementation,  # every implementation computes these maths
 ):
     batch, n = x.shape[:2]
     d = p["wp"].shape[1] // heads

@@ -171,9 +171,19 @@ def _virtual_pairs(p, keys, variant):
     return (jnp.einsum("bjhd,bkhd->bhjkd", u, keys[3]),)  # u_j * u2_k
 
 
+def _use_pallas(implementation: str, window: int) -> bool:
+    """implementation=pallas always (the compiler allowed it only for trilinear windows); auto
+    for trilinear windows on a GPU, where the kernel compiles (on a CPU it would only run in
+    Pallas interpret mode, far slower than XLA's streamed lowering)."""
+    if implementation == "pallas":
+        return True
+    return implementation == "auto" and bool(window) and jax.default_backend() == "gpu"
+
+
 @lowering("simplicial_attention")
 def simplicial_attention(
-    ctx, x, heads, head_dim, out_dim, virtual, variant, window, window2, virtual_mode
+    ctx, x, heads, head_dim, out_dim, virtual, variant, window, window2, virtual_mode,
+    implementation,
 ):
     p = ctx.params
     batch, n = x.shape[:2]
@@ -202,6 +212,12 @@ def simplicial_attention(
         dots = () if window else (jnp.einsum("bjhd,bkhd->bhjk", l1, l2),)
         outer = pair_softmax(PairStream(logits, outer_values, **plan), q, (l1, u), (l2, u), dots)
         out = jnp.einsum("haec,bhiec->bhia", p["B"], outer)  # out_i[a] = B[a] : D_i
+    elif _use_pallas(implementation, window):
+        # imported here: jax.experimental.pallas costs every lowering ~0.1 s to import
+        from seqnet.backends.jax.ops.simplicial_pallas import trilinear_window
+
+        l1, l2, u, u2 = keys
+        out = trilinear_window(q, l1, u, l2, u2, w1, w2, interpret=jax.default_backend() == "cpu")
     else:
         l1, l2, u, u2 = keys
         out = pair_softmax(PairStream(logits, elementwise_values, **plan), q, (l1, u), (l2, u2))
