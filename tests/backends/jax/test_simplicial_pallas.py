@@ -11,6 +11,7 @@ gradients with the JAX lowering's, which test_pair_softmax.py checks against cen
 from __future__ import annotations
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import op_reference
