@@ -67,3 +67,10 @@ def test_simplicial_pallas_row_says_it_was_skipped_without_a_gpu():
     else:
         assert "# trilinear-window-pallas: skipped: no GPU here" in out, out
         assert rows and all(r.startswith("| trilinear-window | 16 |") for r in rows), out
+
+
+def test_viewer_small():
+    out = run_script("benchmarks/viewer.py", "--sizes", "200", "--no-browser")
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:3] == ["IR", "nodes", "write"], out
+    assert len(lines) == 2 and float(lines[1].split()[2]) > 0, out  # the page's size in MB

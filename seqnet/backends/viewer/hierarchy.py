@@ -52,7 +52,8 @@ def build(graph, **options) -> dict:
     g = graph
     files = _Files()
     order = fast_topo_order(g)
-    rep = {n: canonical(g, n, ir_node(g, n)) for n in order}
+    rec = {n: ir_node(g, n) for n in order}  # each record made once: they are rebuilt per call
+    rep = {n: canonical(g, n, rec[n]) for n in order}
     clusters = [{"parent": -1, "kind": "root", "title": "", "params": 0, "span": None}]
     ckey: dict[tuple, int] = {(): 0}
     nodes: list[dict] = []
@@ -60,7 +61,7 @@ def build(graph, **options) -> dict:
     for n in order:
         if rep[n] != n:
             continue
-        data = ir_node(g, n)
+        data = rec[n]
         parent = 0
         chain = levels(data)
         sites = _call_sites(data, chain)
@@ -90,7 +91,7 @@ def build(graph, **options) -> dict:
         p = cl["params"]
         cl["paramsText"] = (f"{cl['count']} × {params_text(p)}" if cl["kind"] == "repeat"
                             and not cl["shared"] and cl["count"] > 1 else params_text(p))  # fmt: skip
-    edges = _edges(c, g, order, rep, nindex, nodes, clusters)
+    edges = _edges(c, g, order, rec, rep, nindex, nodes, clusters)
     _outputs(c, g, rep, nindex, nodes, clusters, edges, files)
     return {"title": _title(g, order), "theme": c.t, "nodes": nodes, "clusters": clusters,
             "edges": edges, "files": files.items}  # fmt: skip
@@ -135,17 +136,19 @@ def _level(clusters: list[dict], a: int, b: int) -> tuple[int, int, int]:
     return lca, ia, ib
 
 
-def _edges(c, g, order, rep, nindex, nodes, clusters) -> list[dict]:
+def _edges(c, g, order, rec, rep, nindex, nodes, clusters) -> list[dict]:
     """Each edge between two drawn nodes once: ends, level, type label; wormholes as back-edges
     (drawn, not laid out). An edge from one repeat copy into the next is copy 0's own business
-    and is not drawn (the repeat's title says it repeats)."""
+    and is not drawn (the repeat's title says it repeats); so are the edges into later copies."""
     seen: set = set()
     out = []
     for v in order:
+        if rep[v] != v:  # a later repeat copy: its edges are copy 0's, or carries between copies
+            continue
         for u, _, _k, e in g.in_edges(v, keys=True, data=True):
             a, b = nindex[rep[u]], nindex[rep[v]]
             back = bool(e.get("wormhole"))
-            if a == b or (not back and crosses_copies(ir_node(g, u), ir_node(g, v))):
+            if a == b or (not back and crosses_copies(rec[u], rec[v])):
                 continue
             label = None if back else edge_label(c, u, v, e)
             if (a, b, label) in seen:

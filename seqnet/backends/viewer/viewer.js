@@ -139,11 +139,16 @@
     for (; c >= 0; c = CLUSTERS[c].parent) { cache.delete(c); if (c === 0) break; }
   }
 
-  // -- drawing: one SVG string for what is visible
+  // -- drawing: one SVG string for what is on screen (and a screen around it); labels only when
+  // they are big enough to read. Every visible item is still placed (abs), for edges and search.
+  const LOD = 0.35;  // below this zoom, text is left out
+  let region = null, detail = true;
+  const meets = (b) => !region || (b.x < region.x1 && b.x + b.w > region.x0 && b.y < region.y1 && b.y + b.h > region.y0);
   const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   let abs = new Map();  // visible item -> absolute box
   function textBlock(lines, cx, y0, cls) {
     let out = "";
+    if (!detail) return out;
     lines.forEach((l, j) => {
       out += `<text x="${cx}" y="${y0 + j * LINE + FONT}" class="${cls || ""}">${esc(l)}</text>`;
     });
@@ -162,17 +167,18 @@
     for (const it of items[c]) {
       const p = L.pos.get(it), b = { x: ox + p.x, y: oy + p.y, w: p.w, h: p.h };
       abs.set(it, b);
-      if (it[0] === "n") { out.push(drawNode(+it.slice(1), b)); continue; }
+      const shown = meets(b);
+      if (it[0] === "n") { if (shown) out.push(drawNode(+it.slice(1), b)); continue; }
       const k = +it.slice(1), cl = CLUSTERS[k], rep = cl.kind === "repeat";
       const fill = rep ? T.repeat_fill : T.clusters[depthOf(k) % 2];
       const line = rep ? T.repeat_line : T.cluster_line;
       if (expanded.has(k)) {
-        back.push(`<g class="cluster expanded${rep ? " repeat" : ""}" data-cluster="${k}">` +
+        if (shown) back.push(`<g class="cluster expanded${rep ? " repeat" : ""}" data-cluster="${k}">` +
           `<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="8" style="fill:${fill};stroke:${line}"/>` +
-          `<text x="${b.x + CPAD}" y="${b.y + 15}" class="ctitle" style="fill:${line}">` +
-          `${esc("▾ " + cl.title + "  ·  " + cl.paramsText)}</text></g>`);
+          (detail ? `<text x="${b.x + CPAD}" y="${b.y + 15}" class="ctitle" style="fill:${line}">` +
+          `${esc("▾ " + cl.title + "  ·  " + cl.paramsText)}</text>` : "") + "</g>");
         drawCluster(k, b.x, b.y, out, back);
-      } else {
+      } else if (shown) {
         const lines = clusterLines(k);
         lines[0] = "▸ " + lines[0];
         out.push(`<g class="cluster collapsed${rep ? " repeat" : ""}" data-cluster="${k}">` +
@@ -202,6 +208,8 @@
       done.add(key);
       const p = abs.get(a), q = abs.get(b);
       if (!p || !q) continue;
+      const x0 = Math.min(p.x, q.x), y0 = Math.min(p.y, q.y);
+      if (!meets({ x: x0, y: y0, w: Math.max(p.x + p.w, q.x + q.w) + 80 - x0, h: Math.max(p.y + p.h, q.y + q.h) - y0 })) continue;
       const x1 = p.x + p.w / 2, y1 = p.y + p.h, x2 = q.x + q.w / 2, y2 = q.y;
       let d;
       if (e.back || y2 < y1) {  // upwards: round the right-hand side
@@ -214,14 +222,21 @@
         d = `M${x1},${y1} C${x1 + bow},${y1 + dy} ${x2 + bow},${y2 - dy} ${x2},${y2}`;
       }
       out.push(`<path class="edge${e.back ? " back" : ""}" d="${d}" marker-end="url(#arrow)"/>`);
-      if (e.label && a[0] === "n" && b[0] === "n" && !e.back) {
+      if (detail && e.label && a[0] === "n" && b[0] === "n" && !e.back) {
         out.push(`<text class="elabel" x="${(x1 + x2) / 2 + 4}" y="${(y1 + y2) / 2 + 3}">${esc(e.label.split("\n")[0])}</text>`);
       }
     }
   }
   const view = { k: 1, tx: 0, ty: 0 };
+  function viewRect(margin) {  // the window in diagram coordinates, `margin` windows around it
+    const r = svg.getBoundingClientRect(), w = r.width / view.k, h = r.height / view.k;
+    const x = -view.tx / view.k, y = -view.ty / view.k;
+    return { x0: x - margin * w, y0: y - margin * h, x1: x + (1 + margin) * w, y1: y + (1 + margin) * h };
+  }
   function draw() {
     abs = new Map();
+    region = viewRect(1);
+    detail = view.k >= LOD;
     const body = [], back = [], edges = [];
     const L = layout(0);
     drawCluster(0, 0, 0, body, back);
@@ -229,9 +244,11 @@
     svg.innerHTML = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" style="fill:${T.edge}"/></marker></defs>` +
       `<g id="viewport">${back.join("")}${edges.join("")}${body.join("")}</g>`;
     applyView();
-    let visible = 0;
-    abs.forEach((_, it) => { if (it[0] === "n") visible++; });
-    document.body.dataset.visibleNodes = String(visible);
+    let visible = 0, open = 0, closed = 0;
+    abs.forEach((_, it) => {
+      if (it[0] === "n") visible++; else if (expanded.has(+it.slice(1))) open++; else closed++;
+    });
+    Object.assign(document.body.dataset, { visibleNodes: visible, openBlocks: open, closedBlocks: closed });
     document.body.dataset.width = String(Math.round(L.w));
     document.body.dataset.height = String(Math.round(L.h));
     markMatches();
@@ -239,6 +256,9 @@
   function applyView() {
     const g = document.getElementById("viewport");
     if (g) g.setAttribute("transform", `translate(${view.tx},${view.ty}) scale(${view.k})`);
+    const v = viewRect(0);  // past what was drawn, or zoomed across the level of detail: redraw
+    if (g && region && (v.x0 < region.x0 || v.y0 < region.y0 || v.x1 > region.x1 || v.y1 > region.y1 ||
+        (view.k >= LOD) !== detail)) draw();
   }
   function fit() {
     const L = layout(0), r = svg.getBoundingClientRect(), m = 20;
