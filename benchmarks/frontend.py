@@ -3,8 +3,10 @@
     PYTHONPATH=. python benchmarks/frontend.py [--profile N] [--junk-mb MB]
 
 Prints the median of 5 runs (after one warm-up), time per node and the growth ratio per 10x;
-then the whole-process `seqnet check` of a small spec with Lark's tables rebuilt (no cache) and
-read from the cache, and specs misspelt in every statement (each error searches the scope for a
+then text -> AST of the largest size (and the tree -> AST walk against the previous walk, in the
+same run), the whole-process `seqnet check` of a small spec with Lark's tables rebuilt (no
+cache) and read from the cache, and of one without a train section against the same run with the
+train modules imported eagerly (the previous behaviour), and specs misspelt in every statement (each error searches the scope for a
 'did you mean'), 1,000 against 4,000 statements. --quick skips the last two.
 --junk-mb times instead how long `seqnet check` takes to reject MB of random printable text (the
 hostile-input case that tests/test_cli.py checks for capped diagnostics, without timing it).
@@ -84,23 +86,48 @@ def bench_junk(megabytes: float, repeats: int = 3) -> None:
           f"over {repeats} runs (rejected, {len(sink.getvalue()):,} chars of diagnostics)")
 
 
+NO_TRAIN = """dim H = 128
+input x : float32[64]
+h = dense(x, H, act=relu)
+h = dense(h, H, act=relu)
+output y : float32[10] = dense(h, 10)
+"""
+# The previous behaviour, for a ratio in the same run: the train section's modules (pydantic)
+# imported whether or not the spec has a train section.
+EAGER = "import sys, seqnet.compiler.train; from seqnet.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
 def bench_check_process(repeats: int = 5) -> None:
-    """Best wall and CPU time of `python -m seqnet check specs/mlp_digits.seqnet` as a whole
-    process, with the parser cache off and on (best of `repeats`: the least disturbed run)."""
+    """Best wall and CPU time of `python -m seqnet check` as a whole process: on
+    specs/mlp_digits.seqnet (it has a train section) with the parser cache off and on, and on the
+    same network without a train section, against the same run with the train modules imported
+    eagerly (as before they were imported lazily). Best of `repeats`: the least disturbed run.
+    Bytecode goes to a temporary PYTHONPYCACHEPREFIX, written by the warm-up run, so imports
+    read .pyc files as an installed package does (PYTHONDONTWRITEBYTECODE would recompile every
+    seqnet module in every run)."""
     import os
     import resource
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    argv = [sys.executable, "-m", "seqnet", "check", str(root / "specs" / "mlp_digits.seqnet")]
-    python = [sys.executable, "-c", "pass"]
-    with tempfile.TemporaryDirectory() as cache:
+    check = [sys.executable, "-m", "seqnet", "check"]
+    with tempfile.TemporaryDirectory() as tmp:
+        cache, pycache = Path(tmp, "tables"), Path(tmp, "pycache")
+        plain = Path(tmp, "no_train.seqnet")
+        plain.write_text(NO_TRAIN)
+        mlp = str(root / "specs" / "mlp_digits.seqnet")
         rows = {}
-        for label, cmd, env_cache in (("python -c pass", python, ""), ("check, no cache", argv, ""),
-                                      ("check, cached", argv, cache)):  # fmt: skip
-            env = dict(os.environ, PYTHONPATH=str(root), SEQNET_CACHE_DIR=env_cache)
-            subprocess.run(cmd, env=env, capture_output=True, check=True)  # warm the OS (and cache)
+        for label, cmd, env_cache in (
+            ("python -c pass", [sys.executable, "-c", "pass"], ""),
+            ("check, no cache", [*check, mlp], ""),
+            ("check, cached", [*check, mlp], str(cache)),
+            ("no train, eager", [sys.executable, "-c", EAGER, "check", str(plain)], str(cache)),
+            ("no train", [*check, str(plain)], str(cache)),
+        ):
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            env.update(PYTHONPATH=str(root), SEQNET_CACHE_DIR=env_cache, PYTHONPYCACHEPREFIX=str(pycache))
+            subprocess.run(cmd, env=env, capture_output=True, check=True)  # warm the OS and caches
             walls, cpus = [], []
             for _ in range(repeats):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -111,8 +138,39 @@ def bench_check_process(repeats: int = 5) -> None:
                 cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             rows[label] = (min(walls), min(cpus))
             print(f"{label:>16}: wall {min(walls):.3f} s, cpu {min(cpus):.3f} s (best of {repeats})")
-    (w0, c0), (w1, c1) = rows["check, no cache"], rows["check, cached"]
-    print(f"{'cache':>16}: x{w0 / w1:.2f} wall, x{c0 / c1:.2f} cpu")
+    for label, slow, fast in (("cache", "check, no cache", "check, cached"),
+                              ("lazy train", "no train, eager", "no train")):  # fmt: skip
+        (w0, c0), (w1, c1) = rows[slow], rows[fast]
+        print(f"{label:>16}: x{w0 / w1:.2f} wall, x{c0 / c1:.2f} cpu")
+
+
+def bench_parse(nodes: int, repeats: int = 5) -> None:
+    """Text -> AST of a generated spec (parse()), and the parse tree -> AST walk alone against
+    the same walk with Lark's own callback lookup (the walk before it cached its callbacks),
+    interleaved in one run."""
+    from lark import Transformer
+
+    from seqnet.grammar.parser import parse, parse_tree
+    from seqnet.grammar.to_ast import ToAst
+
+    class StockLookup(ToAst):  # the previous walk: Lark looks each callback up per node
+        _call_userfunc = Transformer._call_userfunc
+        _call_userfunc_token = Transformer._call_userfunc_token
+
+    source = SourceFile("bench.seqnet", make_spec(nodes))
+    tree = parse_tree(source).tree
+    times = {"parse": [], "walk": [], "stock": []}
+    for _ in range(repeats):
+        for key, run in (("parse", lambda: parse(source)), ("walk", lambda: ToAst(source).transform(tree)),
+                         ("stock", lambda: StockLookup(source).transform(tree))):  # fmt: skip
+            t = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - t)
+    best = {k: min(v) for k, v in times.items()}
+    size = len(source.text)
+    print(f"parse -> AST, {nodes:,} nodes ({size:,} bytes): {best['parse']:.3f} s, "
+          f"{best['parse'] / size * 1e6:.1f} us/byte; tree -> AST walk {best['walk']:.3f} s, "
+          f"x{best['walk'] / best['stock']:.2f} of the walk with Lark's lookup ({best['stock']:.3f} s)")
 
 
 def misspelt_spec(n: int) -> str:
@@ -166,6 +224,8 @@ def main() -> None:
         print(f"{size:>8} {nodes:>7} {lines:>6} {t:>9.4f} {t / nodes * 1e6:>8.1f} {ratio:>9}")
         prev = t
     if not args.quick:
+        print()
+        bench_parse(max(args.sizes))
         print()
         bench_check_process()
         print()

@@ -30,7 +30,6 @@ from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.overrides import TRAIN_OVERRIDABLE, Overrides
 from seqnet.compiler.statements import Statements
 from seqnet.compiler.subscripts import Subscripts
-from seqnet.compiler.train import resolve_train
 from seqnet.errors import CompileError, Note, Reporter
 from seqnet.grammar import ast
 from seqnet.grammar.parser import recursion_room
@@ -90,6 +89,10 @@ class Elaborator(Declarations, Statements, Expressions, Calls, Subscripts, Block
             self._guard(lambda s=stmt: self._statement(s, ctx), scope, _defines(stmt))
         self._bind_outputs(outputs, scope)
         if train is not None:
+            # imported here: the train section's pydantic models are a fifth of a small
+            # `seqnet check`'s time, and a spec without one never needs them
+            from seqnet.compiler.train import resolve_train
+
             self._guard(lambda: resolve_train(self, train, scope))
         declared = {s.name for s in module.body if isinstance(s, ast.DimDef)}
         for name in sorted(set(self.overrides) - self.used_overrides):
