@@ -9,6 +9,8 @@ backward recomputes each block. `pair_blocks` chooses Q and J, so the memory est
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from seqnet.compiler.ops.attention import head_sizes
 from seqnet.compiler.ops.registry import (
     Arg,
@@ -43,6 +45,52 @@ def pair_blocks(n: int, s1: int, s2: int, heads: int) -> tuple[int, int]:
     if per_query <= BLOCK_ELEMENTS:
         return _balanced(n, BLOCK_ELEMENTS // per_query), s1
     return 1, _balanced(s1, BLOCK_ELEMENTS // (heads * s2))
+
+
+def _pow2(n: int, least: int = 1) -> int:
+    return max(least, 1 << max(0, n - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class WindowTiles:
+    """The sizes the Pallas kernel of the trilinear windows works in (its module,
+    backends/jax/ops/simplicial_pallas.py, says why), planned here so that the memory estimate
+    and the kernel agree. BQ = 16 queries per program: the smallest side a GPU matmul tile takes
+    well, so the k tile BQ + w2 - 1 stays small for the windows the 2025 paper uses."""
+
+    n: int  # N real positions
+    d: int  # head width
+    window: int  # w1 (clipped at N)
+    window2: int  # w2
+    block: int = 16  # BQ
+
+    @property
+    def blocks(self) -> int:
+        return -(-self.n // self.block)
+
+    @property
+    def span(self) -> int:
+        """j positions a block reads: BQ + w1 - 1."""
+        return self.block + self.window - 1
+
+    @property
+    def jtile(self) -> int:
+        """Rows of each block's j-span cotangent (the span rounded up to a power of two)."""
+        return _pow2(self.span)
+
+    @property
+    def ktile(self) -> int:
+        """SK: rows of the k tile a block loads, BQ + w2 - 1 rounded up to a power of two."""
+        return _pow2(self.block + self.window2 - 1)
+
+    @property
+    def width(self) -> int:
+        """The head width padded with zeros to a power of two of at least 16."""
+        return _pow2(self.d, 16)
+
+    def length(self, tile: int) -> int:
+        """Padded positions of a key tensor whose blocks read `tile` rows from c * BQ."""
+        return (self.blocks - 1) * self.block + tile
 
 
 def key_ranges(c: OpCall) -> tuple[int, int]:
@@ -145,10 +193,13 @@ def _simplicial_temporaries(c: OpCall, outs) -> dict[str, int]:
     for every query (N x d x d, the kernel's result); with virtual entities the pair values
     V_jk (M x M x d); in a window each chunk's keys gathered per query (2 tensors of Q x J' x d
     on the j side, J' the window rounded up to whole blocks, and 2 of Q x S2 x d on the k side).
-    In the input's dtype."""
+    In the input's dtype. implementation=pallas: `_pallas_temporaries`; auto is counted as the
+    JAX lowering, what it runs on a CPU."""
     h, d, _ = head_sizes(c)
     n = c["x"].dims[0]
     s1, s2 = key_ranges(c)
+    if c["implementation"] == "pallas":
+        return _pallas_temporaries(WindowTiles(n, d, s1, s2), h, DTYPE_BYTES[c["x"].dtype])
     q, j = pair_blocks(n, s1, s2, h)
     size = DTYPE_BYTES[c["x"].dtype]
     triple = c["variant"] == "triple"
@@ -167,6 +218,22 @@ def _simplicial_temporaries(c: OpCall, outs) -> dict[str, int]:
             h * q * (2 * wide + 2 * s2) * d * size
         )
     return parts
+
+
+def _pallas_temporaries(t: WindowTiles, h: int, size: int) -> dict[str, int]:
+    """What the Pallas kernel's program holds per example outside the kernels: the queries and
+    keys copied head-major and padded (positions to whole blocks and tiles, d to the width), in
+    the input's dtype; the kernel's result and each query's log-sum-exp, and the backward's span
+    cotangents (a j span and a k span per block for two tensors each), in float32 or wider."""
+    acc = max(size, 4)
+    rows, jlen, klen = t.blocks * t.block, t.length(t.jtile), t.length(t.ktile)
+    return {
+        f"padded copies {h} × ({rows} + 2 × {jlen} + 2 × {klen}) × {t.width}":
+            h * (rows + 2 * jlen + 2 * klen) * t.width * size,
+        f"kernel result and log-sum-exp {h} × {rows} × ({t.width} + 1)": h * rows * (t.width + 1) * acc,
+        f"span cotangents {h} × {t.blocks} × 2 × ({t.jtile} + {t.ktile}) × {t.width}":
+            h * t.blocks * 2 * (t.jtile + t.ktile) * t.width * acc,
+    }  # fmt: skip
 
 
 NOTES = """

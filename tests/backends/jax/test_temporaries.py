@@ -55,6 +55,14 @@ CASES = {
                      "value sums 1 × 6 × 6 × 8": 6 * 6 * 8 * 4,
                      "value outer products 1 × 6 × 8 × 8": 6 * 8 * 8 * 4,
                      "gathered keys 1 × 6 × (2 × 6 + 2 × 6) × 8": 6 * 24 * 8 * 4}),
+    # the Pallas kernel, N = 20, heads 2, d 4 (padded to 16), w1 5, w2 3: 2 blocks of 16 queries,
+    # j spans of 16 + 4 = 20 rows (tile 32), k tiles of 16 + 2 -> 32 rows; padded lengths
+    # 16 + 32 = 48 on both sides
+    "pallas": ("input x : float32[20, 8]\nh = simplicial_attention(x, heads=2, variant=trilinear, "
+               "window=5, window2=3, implementation=pallas)\noutput y : float32[20, 8] = h\n",
+               {"padded copies 2 × (32 + 2 × 48 + 2 × 48) × 16": 2 * (32 + 4 * 48) * 16 * 4,
+                "kernel result and log-sum-exp 2 × 32 × (16 + 1)": 2 * 32 * 17 * 4,
+                "span cotangents 2 × 2 × 2 × (32 + 32) × 16": 2 * 2 * 2 * 64 * 16 * 4}),
     # pairs of M = 5 virtual entities only, their values B(u_j (x) u_k) once per pair
     "virtual": ("input x : float32[6, 8]\nh = simplicial_attention(x, virtual=5)\n"
                 "output y : float32[6, 8] = h\n",
@@ -90,6 +98,7 @@ def _shapes(jaxpr) -> set[tuple[int, ...]]:
 @pytest.mark.parametrize("case, scores", [
     ("attention", (1, 4, 10, 10)), ("cross", (1, 2, 5, 7)), ("triple", (1, 2, 6, 6, 6)),
     ("window", (1, 2, 6, 3, 3)), ("virtual", (1, 1, 6, 5, 5)), ("streamed", (1, 2, 2, 256, 256)),
+    ("pallas", (2, 48, 16)),  # a padded head-major key copy (batch 1 x heads 2 folded)
 ])  # fmt: skip
 def test_the_counted_scores_are_the_lowerings(case, scores):
     """The largest tensor counted is one the lowering really makes (batch 1 in front)."""

@@ -37,55 +37,19 @@ import numpy as np
 from jax import lax
 from jax.experimental import pallas as pl
 
-# Queries per program: the smallest side a GPU matmul tile takes well (16), so that the k tile
-# BQ + w2 - 1 (rounded up to a power of two) stays small for the windows the 2025 paper uses.
-QUERY_BLOCK = 16
+from seqnet.compiler.ops.simplicial import WindowTiles
+
 # A finite "minus infinity" for the running max: exp(NEG - m) is 0 and NEG - NEG is not nan.
 NEG = -1e30
 
 
-def _pow2(n: int, least: int = 1) -> int:
-    return max(least, 1 << max(0, n - 1).bit_length())
-
-
 @dataclass(frozen=True)
-class WindowPlan:
-    """The kernel's static sizes (hashable: the custom_vjp's static argument)."""
+class WindowPlan(WindowTiles):
+    """The kernel's static sizes (WindowTiles, planned in the compiler so the memory estimate
+    agrees) and how it runs; hashable: the custom_vjp's static argument."""
 
-    n: int  # N real positions
-    d: int  # head width (the logits' 1/sqrt(d) uses it, not the padded width)
-    window: int  # w1
-    window2: int  # w2
-    block: int = QUERY_BLOCK  # BQ
     interpret: bool = False
     dtype: str = "float32"  # what the kernels compute and accumulate in: float32 or wider
-
-    @property
-    def blocks(self) -> int:
-        return -(-self.n // self.block)
-
-    @property
-    def span(self) -> int:
-        """j positions a block reads: BQ + w1 - 1."""
-        return self.block + self.window - 1
-
-    @property
-    def jtile(self) -> int:
-        """Rows of each block's j-span cotangent (the span rounded up to a power of two)."""
-        return _pow2(self.span)
-
-    @property
-    def ktile(self) -> int:
-        """SK: rows of the k tile a block loads."""
-        return _pow2(self.block + self.window2 - 1)
-
-    @property
-    def width(self) -> int:
-        return _pow2(self.d, 16)
-
-    def length(self, tile: int) -> int:
-        """Padded positions of a key tensor whose blocks read `tile` rows from c * BQ."""
-        return (self.blocks - 1) * self.block + tile
 
 
 # --- the kernels ---------------------------------------------------------------------------------
