@@ -36,6 +36,7 @@ TRAINABLE = {
     "vit_digits": ["E=16", "LAYERS=1"],
     "custom_lstm_cell": ["N=4", "H=8"],
     "gpt_char": ["T=8", "E=16", "LAYERS=1"],
+    "seq2seq_attention": ["N=4", "E=16"],
 }
 COMMON = ["steps=4", "batch=8", "eval_batches=1"]
 

@@ -12,6 +12,7 @@ from seqnet.compiler.expressions import INTERNAL_OPS
 from seqnet.compiler.graph import is_input
 from seqnet.compiler.ir import Ref
 from seqnet.compiler.names import IDENT, did_you_mean
+from seqnet.compiler.ops.masks import PADDING_ARGS
 from seqnet.compiler.ops.registry import OPS, OpCall, OpDef, ShapeError
 from seqnet.compiler.statements import too_big_axis
 from seqnet.compiler.ties import tie as tie_weight
@@ -23,6 +24,15 @@ from seqnet.source import Span
 
 # Ops made by statements (wormhole, segments) rather than calls: their call signature is no hint.
 STATEMENT_OPS = INTERNAL_OPS
+
+
+def _taken_by(name: str, op: OpDef) -> str:
+    """The hint for an argument the op lacks; for a padding argument (`lengths=`, `mask=`), also
+    which ops do take it: `lengths=` is for the recurrent ops, not dense."""
+    others = sorted(n for n, d in OPS.items() if d.arg(name) is not None) if name in PADDING_ARGS else []
+    if others:
+        return f"{name}= is taken by {', '.join(others)}; {op.name}'s signature: {op.signature()}"
+    return f"signature: {op.signature()}"
 
 
 class Calls:
@@ -86,7 +96,7 @@ class Calls:
             if arg is None or (arg.kind == "any"):
                 raise CompileError("SQN0103", f"{op.name} has no argument '{name}'", kw.name_span,
                                    hint=did_you_mean(name, [a.name for a in op.args if a.kind != "any"])
-                                   or f"signature: {op.signature()}")  # fmt: skip
+                                   or _taken_by(name, op))  # fmt: skip
             if name in bound:
                 raise CompileError("SQN0109", f"argument '{name}' is given twice (by position and by "
                                    "name)", kw.name_span)  # fmt: skip

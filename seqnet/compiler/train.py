@@ -363,13 +363,18 @@ def _objective(el, call, what: str, fields: dict | None, data_span, declared=())
             raise _AlreadyReported()
         raise CompileError("SQN0502", f"'{output.id}' is not an output of the spec", output.span,
                            hint=did_you_mean(output.id, outputs) or ("outputs: " + ", ".join(outputs) if outputs else None))  # fmt: skip
-    spec = (LossSpec if what == "loss" else MetricSpec)(name=name, output=output.id, target=target.id)
+    lengths = _lengths_arg(call, name)
+    spec = (LossSpec if what == "loss" else MetricSpec)(name=name, output=output.id, target=target.id,
+                                                         lengths=lengths.id if lengths else None)  # fmt: skip
     if fields is None:  # the data source failed, and said why
         raise _AlreadyReported()
-    if target.id not in fields:
-        raise CompileError("SQN0503", f"the data has no field '{target.id}'", target.span,
-                           hint=did_you_mean(target.id, fields) or "fields: " + ", ".join(fields))  # fmt: skip
+    for field in (target, lengths) if lengths else (target,):
+        if field.id not in fields:
+            raise CompileError("SQN0503", f"the data has no field '{field.id}'", field.span,
+                               hint=did_you_mean(field.id, fields) or "fields: " + ", ".join(fields))  # fmt: skip
     out_type = output_type(el.graph, outputs[output.id])
+    if lengths:
+        check_padded_target(name, lengths, fields, target.id, data_span)
     try:
         objectives.check(name, out_type, fields[target.id])
     except objectives.ObjectiveTypeError as e:
@@ -381,6 +386,39 @@ def _objective(el, call, what: str, fields: dict | None, data_span, declared=())
         raise CompileError("SQN0504", e.message, output.span if e.side == "output" else target.span,
                            hint=e.hint, notes=tuple(notes)) from None
     return spec
+
+
+def _lengths_arg(call: ast.Call, name: str) -> ast.Name | None:
+    """The data field a loss or metric's `lengths=` names (positions past it are padding)."""
+    found = None
+    for kw in call.kwargs:
+        if kw.name != "lengths":
+            raise CompileError("SQN0103", f"{name} has no argument '{kw.name}'", kw.name_span,
+                               hint=did_you_mean(kw.name, ("lengths",)) or "its one keyword is lengths=, "
+                               "a data field of lengths: positions past them are padding")  # fmt: skip
+        if not isinstance(kw.value, ast.Name):
+            raise CompileError("SQN0502", "lengths= names a data field", kw.value.span,
+                               hint=f"for example {name}(y, target, lengths=length)")  # fmt: skip
+        found = kw.value
+    return found
+
+
+def check_padded_target(name: str, lengths: ast.Name, fields: dict, target: str, data_span) -> None:
+    """`lengths=` needs one integer per example, and a target with a sequence axis they bound."""
+    t, seq = fields[lengths.id], fields[target]
+    note = (Note(data_span, f"'{lengths.id}' is {t}, '{target}' is {seq}, from this data"),)
+    if t.is_float or t.dtype == "bool" or t.rank:
+        fit = [k for k, f in fields.items() if not (f.is_float or f.dtype == "bool" or f.rank)]
+        raise CompileError("SQN0504", f"{name}: lengths= must be one integer per example (int32[]), "
+                           f"but '{lengths.id}' is {t}", lengths.span, notes=note,
+                           hint=f"lengths={fit[0]}" if fit else "the data has no lengths field")  # fmt: skip
+    if not seq.rank:
+        raise CompileError("SQN0504", f"{name}: lengths= skips padded positions, but the target "
+                           f"'{target}' is {seq}, one value per example", lengths.span, notes=note,
+                           hint="remove lengths=: a target without a sequence axis has no padding")  # fmt: skip
+    if t.bounds is not None and t.bounds[1] > seq.dims[0]:
+        raise CompileError("SQN0504", f"{name}: '{lengths.id}' reaches {t.bounds[1]:g}, past the "
+                           f"{seq.dims[0]} positions of '{target}'", lengths.span, notes=note)  # fmt: skip
 
 
 def _named_call(el, setting: ast.Setting, table: dict, ctx, what: str) -> CallSpec:

@@ -31,6 +31,7 @@ class LossSpec(BaseModel):
     output: str  # a spec output name
     target: str  # a data field name
     weight: float = 1.0  # its factor in a weighted sum of loss terms
+    lengths: str | None = None  # a data field of lengths: positions past them are skipped
 
 
 class MetricSpec(BaseModel):
@@ -38,6 +39,7 @@ class MetricSpec(BaseModel):
     name: str  # accuracy | mse | cross_entropy | ...
     output: str
     target: str
+    lengths: str | None = None  # as LossSpec's
 
 
 class ShardRule(BaseModel):

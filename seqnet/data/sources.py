@@ -273,6 +273,19 @@ def _seq2seq_fields(n: int, vocab: int) -> dict[str, TensorType]:
     return {"x": TensorType.of(_I32, (n,), vocab), "target": TensorType.of(_I32, (n,), vocab)}
 
 
+def _reverse_fields(n: int, vocab: int, min_len: int) -> dict[str, TensorType]:
+    seq = TensorType.of(_I32, (n,), vocab)
+    return {"x": seq, "length": TensorType.of(_I32, (), bounds=(min_len, n)), "target": seq}
+
+
+def _reverse_check(args: dict[str, Any]) -> None:
+    if args["vocab"] < 3:
+        raise DataArgError("reverse needs vocab >= 3 (0 is padding, 1 starts the target)", arg="vocab")
+    if args["min_len"] > args["n"]:
+        raise DataArgError(f"min_len={args['min_len']} is longer than the sequence (n={args['n']})",
+                           arg="min_len")  # fmt: skip
+
+
 def _sine_fields(n: int, horizon: int) -> dict[str, TensorType]:
     amp = (-1.5, 1.5)  # amplitudes are drawn from [0.5, 1.5]
     return {"x": TensorType.of(_F32, (n, 1), bounds=amp), "target": TensorType.of(_F32, (n, 1), bounds=amp)}
@@ -456,6 +469,18 @@ brackets is not enough.""",
              DataArg("vocab", "int", 10, doc="token vocabulary", low=2)),
             "random tokens x; target = x sorted ascending",
             _seq2seq_fields, f"{_SYN}:sort",
+        ),
+        DataSource(
+            "reverse",
+            (DataArg("n", "int", doc="padded length", low=1),
+             DataArg("vocab", "int", 10, doc="token vocabulary (0: padding, 1: start)", low=3),
+             DataArg("min_len", "int", 1, doc="shortest sequence", low=1)),
+            "variable-length token sequences padded with 0; target = each one reversed",
+            _reverse_fields, f"{_SYN}:reverse", check=_reverse_check,
+            details="""
+length is uniform in [min_len, n]; x holds that many tokens uniform in 2..vocab-1, then 0s;
+target[t] = x[length-1-t] for t < length, 0 after. Id 1 never occurs: it is there for a decoder's
+start token, shift(target, 1, fill=1). Losses and metrics take lengths=length.""",
         ),
         DataSource(
             "sine",

@@ -148,6 +148,19 @@ def sort(split: str, n_examples: int | None, seed: int, n: int, vocab: int) -> d
     return {"x": _i32(x), "target": _i32(np.sort(x, axis=1))}
 
 
+def reverse(split: str, n_examples: int | None, seed: int, n: int, vocab: int, min_len: int) -> dict:
+    g = rng("reverse", split, seed)
+    total = count(split, n_examples, 2 * n + 1)
+    length = g.integers(min_len, n + 1, size=total)
+    tokens = g.integers(2, vocab, size=(total, n))
+    t = np.arange(n)
+    valid = t < length[:, None]
+    x = np.where(valid, tokens, 0)
+    backwards = np.clip(length[:, None] - 1 - t, 0, n - 1)  # target[t] = x[length - 1 - t]
+    target = np.where(valid, np.take_along_axis(x, backwards, axis=1), 0)
+    return {"x": _i32(x), "length": _i32(length), "target": _i32(target)}
+
+
 # --- sine ----------------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ EXAMPLE_ARGS = {
     "brackets": {"n": 10},
     "copy": {"n": 9, "vocab": 4},
     "sort": {"n": 9, "vocab": 4},
+    "reverse": {"n": 9, "vocab": 5, "min_len": 2},
     "sine": {"n": 16, "horizon": 3},
     "matvec": {"n": 5},
     "relational": {"n": 6, "d": 5},

@@ -7,6 +7,8 @@ from zeros (or `initial`); reverse=True runs from the end with the outputs kept 
 their input positions, as the built-in rnn/lstm/gru do. many_to_many returns every step's output,
 (batch, T, ...); many_to_one the output of the last step processed. In training each step gets
 its own PRNG key (the step index folded into the node's key), for dropout inside the cell.
+lengths= pads as in the built-in cells: past its length an example's state is held and its output
+is zero, so many_to_one gives the output of its last valid step.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from seqnet.backends.jax.context import LowerCtx, NodeProgram, RunState
+from seqnet.backends.jax.padding import hold, valid_positions
 from seqnet.compiler.ir import Node
 
 ROLE = "cell"
@@ -43,27 +46,34 @@ class CellProgram(NodeProgram):
                                RunState(train=train, rng=rng))  # fmt: skip
         return env[self.state_ref], env[self.out_ref]
 
-    def __call__(self, ctx: LowerCtx, x, state, initial, mode, reverse, out_type):
+    def __call__(self, ctx: LowerCtx, x, state, initial, mode, reverse, out_type, lengths=None):
         batch, steps = x.shape[0], x.shape[1]
         sequence = jnp.swapaxes(x, 0, 1)  # scan runs over the leading axis: (T, batch, ...)
         dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else ctx.compute_dtype
         carry = jnp.zeros((batch, *state), dtype) if initial is None else initial.astype(dtype)
         keys = None if ctx.rng is None else jax.random.split(ctx.rng, steps)
+        valid = None if lengths is None else jnp.swapaxes(valid_positions(lengths, steps), 0, 1)
         if mode != "many_to_one":
 
             def body(carry, item):
                 new_state, out = self.step(ctx.params, item[0], carry, item[1], ctx.train)
-                return new_state.astype(carry.dtype), out
+                new_state = new_state.astype(carry.dtype)
+                if item[2] is not None:  # past its length: the state held, the output zero
+                    new_state, out = hold(item[2], new_state, carry), hold(item[2], out, jnp.zeros_like(out))
+                return new_state, out
 
-            _, outs = lax.scan(body, carry, (sequence, keys), reverse=reverse)
+            _, outs = lax.scan(body, carry, (sequence, keys, valid), reverse=reverse)
             return jnp.swapaxes(outs, 0, 1)
 
-        # many_to_one: the last step's output rides along with the state
+        # many_to_one: the last (valid) step's output rides along with the state
         last = jnp.zeros((batch, *out_type.dims), dtype)
 
         def last_body(carry, item):
             new_state, out = self.step(ctx.params, item[0], carry[0], item[1], ctx.train)
-            return (new_state.astype(carry[0].dtype), out.astype(carry[1].dtype)), None
+            new = (new_state.astype(carry[0].dtype), out.astype(carry[1].dtype))
+            if item[2] is not None:
+                new = (hold(item[2], new[0], carry[0]), hold(item[2], new[1], carry[1]))
+            return new, None
 
-        (_, out), _ = lax.scan(last_body, (carry, last), (sequence, keys), reverse=reverse)
+        (_, out), _ = lax.scan(last_body, (carry, last), (sequence, keys, valid), reverse=reverse)
         return out

@@ -2,7 +2,9 @@
 
 Every function takes an output batch and a target batch (leading axis = examples) and returns one
 value per example (the mean over any other axes, e.g. sequence positions), so that training takes
-the plain batch mean and evaluation a masked mean over padded batches.
+the plain batch mean and evaluation a masked mean over padded batches. With `lengths` (one per
+example) the mean is over the valid positions of axis 1 only: padded positions, whatever the
+output or target holds there, count for nothing (an example with none gives 0).
 
 cross_entropy: output = logits [B, ..., C], target = integer class ids [B, ...] (or a trailing
   axis of size 1), or float probabilities shaped like the output.
@@ -18,12 +20,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from seqnet.backends.jax.padding import valid_positions
 from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.catalog import load_ops
 
 
-def _per_example(x: jax.Array) -> jax.Array:
+def _per_example(x: jax.Array, lengths=None) -> jax.Array:
     x = x.astype(jnp.float32)
+    if lengths is not None:  # the mean over each example's valid positions (axis 1) only
+        per_position = x.reshape(x.shape[0], x.shape[1], -1).mean(axis=2)
+        valid = valid_positions(lengths, x.shape[1])
+        total = jnp.where(valid, per_position, 0.0).sum(axis=1)
+        return total / jnp.maximum(valid.sum(axis=1), 1).astype(jnp.float32)
     return x.reshape(x.shape[0], -1).mean(axis=1) if x.ndim > 1 else x
 
 
@@ -40,47 +48,47 @@ def _float_target(out: jax.Array, target: jax.Array) -> jax.Array:
     return target
 
 
-def cross_entropy(out, target, probs: bool = False):
+def cross_entropy(out, target, probs: bool = False, lengths=None):
     logp = jnp.log(jnp.clip(out.astype(jnp.float32), 1e-12)) if probs else jax.nn.log_softmax(
         out.astype(jnp.float32), axis=-1)  # fmt: skip
     if jnp.issubdtype(target.dtype, jnp.floating) and target.shape == out.shape:
-        return _per_example(-(target * logp).sum(-1))
+        return _per_example(-(target * logp).sum(-1), lengths)
     target = _int_target(out, target).astype(jnp.int32)
     picked = jnp.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
-    return _per_example(-picked)
+    return _per_example(-picked, lengths)
 
 
-def bce(out, target, probs: bool = False):
+def bce(out, target, probs: bool = False, lengths=None):
     out = out.astype(jnp.float32)
     target = _float_target(out, target)
     if probs:
         p = jnp.clip(out, 1e-7, 1 - 1e-7)
-        return _per_example(-(target * jnp.log(p) + (1 - target) * jnp.log1p(-p)))
-    return _per_example(jnp.maximum(out, 0) - out * target + jnp.log1p(jnp.exp(-jnp.abs(out))))
+        return _per_example(-(target * jnp.log(p) + (1 - target) * jnp.log1p(-p)), lengths)
+    return _per_example(jnp.maximum(out, 0) - out * target + jnp.log1p(jnp.exp(-jnp.abs(out))), lengths)
 
 
-def mse(out, target, probs: bool = False):
+def mse(out, target, probs: bool = False, lengths=None):
     out = out.astype(jnp.float32)
-    return _per_example(jnp.square(out - _float_target(out, target)))
+    return _per_example(jnp.square(out - _float_target(out, target)), lengths)
 
 
-def l1(out, target, probs: bool = False):
+def l1(out, target, probs: bool = False, lengths=None):
     out = out.astype(jnp.float32)
-    return _per_example(jnp.abs(out - _float_target(out, target)))
+    return _per_example(jnp.abs(out - _float_target(out, target)), lengths)
 
 
-def accuracy(out, target, probs: bool = False):
+def accuracy(out, target, probs: bool = False, lengths=None):
     out = out.astype(jnp.float32)
     binary = (out.shape[-1] == 1 and out.ndim >= target.ndim) or out.shape == target.shape
     if binary and not (jnp.issubdtype(target.dtype, jnp.floating) and out.shape == target.shape
                        and out.shape[-1] > 1):  # fmt: skip
         target = _float_target(out, target)
         pred = out > (0.5 if probs else 0.0)
-        return _per_example(pred == (target > 0.5))
+        return _per_example(pred == (target > 0.5), lengths)
     if jnp.issubdtype(target.dtype, jnp.floating) and target.shape == out.shape:
         target = target.argmax(-1)
     target = _int_target(out, target)
-    return _per_example(out.argmax(-1) == target)
+    return _per_example(out.argmax(-1) == target, lengths)
 
 
 LOSSES = {"cross_entropy": cross_entropy, "bce": bce, "mse": mse, "l1": l1}

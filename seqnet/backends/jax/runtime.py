@@ -60,14 +60,17 @@ class Runtime:
         for m in config.metrics:
             key = m.name if names.count(m.name) == 1 else f"{m.name}_{m.output}_{m.target}"
             probs = losses.output_is_probability(model.graph, m.output)
-            self.metric_specs.append((key, losses.get_metric(m.name), m.output, m.target, probs))
-        # every term of the loss: (metric key, function, weight, output, target, probabilities)
+            self.metric_specs.append((key, losses.get_metric(m.name), m.output, m.target, probs,
+                                      m.lengths))  # fmt: skip
+        # every term of the loss: (metric key, function, weight, output, target, probabilities,
+        # the lengths field when it skips padding)
         self.loss_terms = [
             (key, losses.get_loss(t.name), t.weight, t.output, t.target,
-             losses.output_is_probability(model.graph, t.output))
+             losses.output_is_probability(model.graph, t.output), t.lengths)
             for key, t in zip(term_keys(config.terms), config.terms, strict=True)
         ]  # fmt: skip
         targets = [t.target for t in config.terms] + [m.target for m in config.metrics]
+        targets += [o.lengths for o in (*config.terms, *config.metrics) if o.lengths]
         self.fields = list(dict.fromkeys([*self.inputs, *targets]))
         key = jax.random.PRNGKey(config.seed)
         self.init_key = jax.random.fold_in(key, 0)
@@ -203,7 +206,14 @@ class Runtime:
             return {}
         totals, worst = jax.device_get((totals, worst))
         count = max(float(totals.pop("count")), 1.0)
-        return {**{k: float(v) / count for k, v in totals.items()}, **{k: float(v) for k, v in worst.items()}}
+        weights = {k.split("/", 1)[1]: max(float(totals.pop(k)), 1.0) for k in list(totals)
+                   if k.startswith("weights/")}  # fmt: skip
+        means = {k: float(v) / weights.get(k, count) for k, v in totals.items()}
+        terms = [(key, w) for key, _, w, *_ in self.loss_terms]
+        loss = sum(w * means[key] for key, w in terms)
+        if len(terms) == 1 and terms[0][1] == 1.0:  # one term: the loss, not logged twice
+            loss = means.pop(terms[0][0])
+        return {"loss": loss, **means, **{k: float(v) for k, v in worst.items()}}
 
     # -- checkpoints
     def restore(self, path, *, with_opt: bool = True):

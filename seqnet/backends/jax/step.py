@@ -14,19 +14,50 @@ from seqnet.backends.jax.failures import TrainingError
 
 
 def objective(rt, params, batch, rng, train: bool, with_stats: bool = False, probes=None):
-    """Per-example loss (the weighted sum of its terms), outputs and inputs of `batch`, each
-    term's per-example values when the loss has several ({} otherwise), and the forward stats
-    when asked."""
+    """Each loss term's per-example values and weights ({key: (values, weights)}, see
+    `term_values`), the outputs and inputs of `batch`, and the forward stats when asked."""
     inputs = {k: batch[k] for k in rt.inputs}
     outs, stats = rt.forward(params, inputs, rng, train, probes)
-    parts = {key: fn(outs[out], batch[target], probs)
-             for key, fn, _, out, target, probs in rt.loss_terms}  # fmt: skip
-    per_example = sum(w * parts[key] for key, _, w, *_ in rt.loss_terms)
-    if len(rt.loss_terms) == 1 and rt.loss_terms[0][2] == 1.0:
-        per_example, parts = parts[rt.loss_terms[0][0]], {}  # one term: exactly as it was
+    parts = {key: term_values(fn, outs[out], batch, target, probs, lengths)
+             for key, fn, _, out, target, probs, lengths in rt.loss_terms}  # fmt: skip
     if with_stats:
-        return per_example, outs, inputs, parts, stats
-    return per_example, outs, inputs, parts
+        return parts, outs, inputs, stats
+    return parts, outs, inputs
+
+
+def term_values(fn, out, batch, target: str, probs: bool, lengths: str | None):
+    """(values, weights), one each per example: a loss or metric's value, and how many positions
+    it averages (1 each, or the example's valid positions where it skips padding: `lengths=`), so
+    that a mean over examples weighted by them is the mean over valid positions."""
+    import jax.numpy as jnp
+
+    if lengths is None:
+        values = fn(out, batch[target], probs)
+        return values, jnp.ones_like(values)
+    values = fn(out, batch[target], probs, batch[lengths])
+    return values, jnp.clip(batch[lengths], 0, out.shape[1]).astype(values.dtype)
+
+
+def weighted_mean(values, weights, padded: bool):
+    """The batch's mean of a term: over valid positions where it skips padding, else over examples
+    (exactly as before padding existed)."""
+    if not padded:
+        return values.mean()
+    return (values * weights).sum() / weights.sum().clip(1)
+
+
+def batch_loss(rt, parts: dict):
+    """The loss of a batch, the weighted sum of its terms' means, and each term's mean."""
+    means = {key: weighted_mean(*parts[key], lengths is not None)
+             for key, _, _, _, _, _, lengths in rt.loss_terms}  # fmt: skip
+    if all(t[-1] is None for t in rt.loss_terms):  # no padding: the mean of the summed terms
+        per_example = sum(w * parts[key][0] for key, _, w, *_ in rt.loss_terms)
+        loss = per_example.mean()
+    else:
+        loss = sum(w * means[key] for key, _, w, *_ in rt.loss_terms)
+    if len(rt.loss_terms) == 1 and rt.loss_terms[0][2] == 1.0:
+        loss, means = means[rt.loss_terms[0][0]], {}  # one term: exactly as it was
+    return loss, means
 
 
 def local_objective(rt, params, batch, inputs, rng):
@@ -56,8 +87,8 @@ def make_train_step(rt):
         rng = jax.random.fold_in(rt.dropout_key, i)
 
         def loss_of(p, probes):
-            per_example, outs, inputs, parts, stats = objective(rt, p, batch, rng, True, True, probes)
-            loss = per_example.mean()
+            parts, outs, inputs, stats = objective(rt, p, batch, rng, True, True, probes)
+            loss, parts = batch_loss(rt, parts)
             total = loss
             if rt.local_terms is not None:
                 # FEN local training (mechanisms.md 1): the gradient is that of the sum
@@ -73,9 +104,10 @@ def make_train_step(rt):
         updates, opt_state = rt.tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         logs = {"loss": loss, "grad_norm": gnorm}
-        logs.update({key: value.mean() for key, value in parts.items()})  # loss/<term>
-        for key, fn, out, target, probs in rt.metric_specs:
-            logs[key] = fn(outs[out], batch[target], probs).mean()
+        logs.update(parts)  # loss/<term>
+        for key, fn, out, target, probs, lengths in rt.metric_specs:
+            values = term_values(fn, outs[out], batch, target, probs, lengths)
+            logs[key] = weighted_mean(*values, lengths is not None)
         logs.update(wormhole_report.train_logs(stats, probe_grads, solvers))
         return (params, opt_state, i + 1), logs
 
@@ -84,16 +116,19 @@ def make_train_step(rt):
 
 
 def make_eval_step(rt):
-    """jit(step)(params, batch, mask) -> (masked sums of the loss, metrics and wormhole stats with
-    the count; the worst wormhole residuals and iterations)."""
+    """jit(step)(params, batch, mask) -> (masked sums of every loss term and metric, with their
+    weights' sums (`weights/<key>`), and of the wormhole stats, with the count; the worst
+    wormhole residuals and iterations). Runtime.evaluate divides them out."""
     import jax
 
     def step(params, batch, mask):
-        per_example, outs, _, parts, stats = objective(rt, params, batch, None, False, True)
-        sums = {"loss": (per_example * mask).sum(), "count": mask.sum()}
-        sums.update({key: (value * mask).sum() for key, value in parts.items()})
-        for key, fn, out, target, probs in rt.metric_specs:
-            sums[key] = (fn(outs[out], batch[target], probs) * mask).sum()
+        parts, outs, _, stats = objective(rt, params, batch, None, False, True)
+        sums = {"count": mask.sum()}
+        for key, fn, out, target, probs, lengths in rt.metric_specs:
+            parts[key] = term_values(fn, outs[out], batch, target, probs, lengths)
+        for key, (values, weights) in parts.items():
+            sums[key] = (values * weights * mask).sum()
+            sums[f"weights/{key}"] = (weights * mask).sum()
         wormhole_sums, maxes = wormhole_report.masked_reductions(stats, mask)
         return {**sums, **wormhole_sums}, maxes
 

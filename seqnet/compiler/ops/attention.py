@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seqnet.compiler.ops.masks import check_key_mask
 from seqnet.compiler.ops.registry import (
     Arg,
     OpCall,
@@ -39,6 +40,7 @@ def _attention_infer(c: OpCall):
         need_rank(kv, "kv", 2, " (sequence, features)")
         if c["causal"] and kv.dims[0] != x.dims[0]:
             raise ShapeError("causal cross-attention needs equal sequence lengths", arg="kv")
+    check_key_mask(c.inputs.get("mask"), x.shape[0], (kv if kv is not None else x).shape[0])
     _, _, out = head_sizes(c)
     keep = not c["out_dim"] and out == x.shape[-1].value  # the width keeps its name (E)
     return [x.with_shape(x.shape[:1] + (x.shape[-1] if keep else dims(out)[0],))]
@@ -85,8 +87,10 @@ op(
     [Arg("x", "tensor"), Arg("heads", "int", 1), Arg("head_dim", "int", 0, doc="0: width/heads"),
      Arg("out_dim", "int", 0, doc="0: the input width"), Arg("causal", "bool", False),
      Arg("kv", "tensor", None, doc="keys/values for cross-attention (default: x)"),
-     Arg("bias", "bool", True)],
+     Arg("bias", "bool", True),
+     Arg("mask", "tensor", None, doc="bool[keys] (or [queries, keys]): the keys a query may read")],
     _attention_infer, params=_attention_params, flops=_attention_flops,
     temporaries=_attention_temporaries,
-    doc="Multi-head scaled dot-product (1-simplicial) attention.",
+    doc="Multi-head scaled dot-product (1-simplicial) attention; `mask=` (a key mask, composable "
+        "with causal) hides padding, and a query with no key left outputs zeros.",
 )  # fmt: skip

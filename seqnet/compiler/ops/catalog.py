@@ -63,6 +63,7 @@ def load_ops() -> dict[str, OpDef]:
         from seqnet.compiler.ops import (  # noqa: F401
             attention,
             core,
+            masks,
             mechanisms,
             recurrent,
             simplicial,

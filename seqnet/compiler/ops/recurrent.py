@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seqnet.compiler.ops.masks import LENGTHS_DOC, check_lengths
 from seqnet.compiler.ops.registry import (
     Arg,
     OpCall,
@@ -40,6 +41,7 @@ def _recurrent_infer(cell: str):
             if c["steps"]:
                 raise ShapeError(f"steps= is only for mode=one_to_many, not {mode}", arg="steps",
                                  code="SQN0108")  # fmt: skip
+        _check_lengths(c)
         h = c["hidden"]
         init = c.inputs.get("initial")
         if init is not None and init.dims != (_state_size(cell, h),):
@@ -59,6 +61,14 @@ def _recurrent_infer(cell: str):
         return outs
 
     return infer
+
+
+def _check_lengths(c: OpCall) -> None:
+    lengths = c.inputs.get("lengths")
+    check_lengths(lengths)
+    if lengths is not None and c["mode"] == "one_to_many":
+        raise ShapeError("lengths= is for a sequence read in, not for mode=one_to_many", arg="lengths",
+                         code="SQN0108", hint="give the padded input sequence's lengths to the encoder")  # fmt: skip
 
 
 def _recurrent_params(cell: str):
@@ -94,7 +104,8 @@ for _cell, _doc in [
          Arg("initial", "tensor", None, doc="initial state (default zeros)"),
          Arg("return_state", "bool", False, doc="also return the final state"),
          *([Arg("act", "choice", "tanh", ("tanh", "relu"))] if _cell == "rnn" else []),
-         Arg("reverse", "bool", False, doc="run from the end of the sequence")],
+         Arg("reverse", "bool", False, doc="run from the end of the sequence"),
+         Arg("lengths", "tensor", None, doc=LENGTHS_DOC + "; the state stops there")],
         _recurrent_infer(_cell), params=_recurrent_params(_cell), flops=_recurrent_flops(_cell),
         outputs=("out", "state"), doc=f"{_doc}, iterated with lax.scan.",
     )  # fmt: skip
@@ -105,6 +116,7 @@ def _scan_infer(c: OpCall):
     last step's alone for many_to_one; the carried state's shape is `state`."""
     x = c["x"]
     need_rank(x, "x", range(1, 8), " (sequence first)")
+    _check_lengths(c)
     state = c["state"]
     if not state or any(d <= 0 for d in state):
         raise ShapeError(f"the state shape must list positive sizes, got {list(state)}", arg="state",
@@ -129,6 +141,7 @@ op(
      Arg("initial", "tensor", None, doc="initial state (default zeros)"),
      Arg("mode", "choice", "many_to_many", MODES[:2]),
      Arg("reverse", "bool", False, doc="run from the end of the sequence"),
+     Arg("lengths", "tensor", None, doc=LENGTHS_DOC + "; the state stops there"),
      Arg("out_type", "any", None, doc="the cell's per-step output (set by the compiler)")],
     _scan_infer,
     flops=zero_flops,  # the cost is its cell region's nodes', counted once per step

@@ -2,8 +2,10 @@
 
 A case names an op, its attributes, and its tensor inputs as specs: a shape tuple (normal floats),
 ("pos", shape) (floats in [0.5, 1.5], for div and fractional powers), ("int", shape, vocab) (token
-ids, declared with that vocab, or none when vocab is None) or ("unit", shape) (floats in [0, 1),
-adjacency matrices). Shapes exclude the batch axis, as in the registry.
+ids, declared with that vocab, or none when vocab is None), ("unit", shape) (floats in [0, 1),
+adjacency matrices), ("mask", shape) (a bool key mask: the first example's all false, so every
+query of it is left without a key; the second's random with one true at least) or ("lengths",
+(l0, l1)) (int32[] lengths, one per example). Shapes exclude the batch axis, as in the registry.
 """
 
 from __future__ import annotations
@@ -159,6 +161,10 @@ CASES = [
     case("attention", "cross", x=(4, 6), kv=(5, 3), heads=2),
     case("attention", "causal-cross", x=(4, 6), kv=(4, 2), heads=1, causal=True),
     case("attention", "dims-nobias", x=(3, 4), heads=3, head_dim=2, out_dim=5, bias=False),
+    case("attention", "key-mask", x=(4, 6), heads=2, mask=("mask", (4,))),
+    case("attention", "causal-key-mask", x=(4, 6), heads=2, causal=True, mask=("mask", (4,))),
+    case("attention", "cross-query-key-mask", x=(4, 6), kv=(5, 3), heads=2, mask=("mask", (4, 5))),
+    case("sequence_mask", lengths=("lengths", (0, 3)), size=4),
     case("simplicial_attention", "triple", x=(4, 6), heads=2),
     case("simplicial_attention", "triple-virtual", x=(4, 6), heads=2, virtual=3),
     case("simplicial_attention", "triple-window", x=(5, 4), heads=1, window=2),
@@ -221,6 +227,17 @@ CASES = [
         )
     ],
     case("rnn", "relu", x=(5, 3), hidden=4, act="relu"),
+    *[
+        c
+        for cell in ("rnn", "lstm", "gru")
+        for c in (
+            case(cell, "lengths", x=(5, 3), hidden=4, lengths=("lengths", (2, 5))),
+            case(cell, "lengths-many_to_one-state", x=(5, 3), hidden=3, mode="many_to_one",
+                 return_state=True, lengths=("lengths", (0, 3))),
+            case(cell, "lengths-reverse-many_to_one", x=(5, 2), hidden=3, mode="many_to_one",
+                 reverse=True, lengths=("lengths", (3, 4))),
+        )
+    ],
     # mechanisms
     case("wormhole_gate", "sigmoid", x=M, units=5, target_shape=(Dim(3), Dim(5))),
     case("wormhole_gate", "tanh", x=M, units=2, gate="tanh", target_shape=(Dim(3), Dim(2))),
@@ -299,6 +316,12 @@ def _example(spec, rng: np.random.Generator):
             high = vocab or 5
             value = rng.integers(0, high, (BATCH,) + shape).astype(np.int32)
             return TensorType.of("int32", shape, vocab), value
+        if kind == "mask":
+            value = rng.random((BATCH,) + shape) < 0.6
+            value[0], value[1].flat[0] = False, True
+            return TensorType.of("bool", shape), value
+        if kind == "lengths":
+            return TensorType.of("int32", ()), np.asarray(shape, np.int32)
         if kind == "pos":
             value = rng.uniform(0.5, 1.5, (BATCH,) + shape)
         elif kind == "unit":

@@ -331,7 +331,7 @@ def _head(w, h, d):
 
 
 @reference("attention")
-def attention(p, out_dims, x, heads, head_dim, out_dim, causal, kv, bias):
+def attention(p, out_dims, x, heads, head_dim, out_dim, causal, kv, bias, mask):
     source = x if kv is None else kv
     d = p["wq"].shape[1] // heads
     out = np.zeros(x.shape[:2] + (heads * d,))
@@ -342,6 +342,11 @@ def attention(p, out_dims, x, heads, head_dim, out_dim, causal, kv, bias):
             v = source[b] @ _head(p["wv"], h, d)
             for i in range(x.shape[1]):
                 keys = range(i + 1) if causal else range(source.shape[1])
+                if mask is not None:  # the keys the mask keeps; none left: the output stays 0
+                    row = mask[b] if mask.ndim == 2 else mask[b, i]
+                    keys = [j for j in keys if row[j]]
+                    if not keys:
+                        continue
                 weights = _softmax(np.array([q[i] @ k[j] / math.sqrt(d) for j in keys]))
                 out[b, i, h * d : (h + 1) * d] = sum(
                     a * v[j] for a, j in zip(weights, keys, strict=True)
@@ -445,8 +450,13 @@ def _gru_step(p, x_t, state, act):
 
 
 def _recurrent(
-    step, state_size, p, x, hidden, mode, steps, initial, return_state, reverse, act="tanh"
+    step, state_size, p, x, hidden, mode, steps, initial, return_state, reverse, lengths, act="tanh"
 ):
+    if lengths is not None:  # each example alone, over its first `length` positions only
+        outs = [_recurrent(step, state_size, p, x[b : b + 1, :n], hidden, mode, steps,
+                           None if initial is None else initial[b : b + 1], return_state, reverse,
+                           None, act) for b, n in enumerate(lengths)]  # fmt: skip
+        return _padded(outs, x.shape[1], hidden, state_size, initial, mode, return_state)
     batch = x.shape[0]
     if mode == "one_to_many":
         inputs = [x] * steps
@@ -457,27 +467,47 @@ def _recurrent(
     outputs = [None] * len(inputs)
     for t in order:
         outputs[t], state = step(p, inputs[t], state, act)
-    out = outputs[order[-1]] if mode == "many_to_one" else np.stack(outputs, axis=1)
+    if not inputs:  # length 0: no step ran, the output is the (zero) state's h
+        out = state[:, :hidden] if mode == "many_to_one" else np.zeros((batch, 0, hidden))
+    else:
+        out = outputs[order[-1]] if mode == "many_to_one" else np.stack(outputs, axis=1)
     return (out, state) if return_state else out
 
 
+def _padded(outs, size, hidden, state_size, initial, mode, return_state):
+    """Per-example results of unpadded sequences, as one padded batch (zero outputs past each
+    length)."""
+    outs = [o if return_state else (o,) for o in outs]
+    first = [o[0] for o in outs]
+    if mode != "many_to_one":
+        first = [np.concatenate([o, np.zeros((1, size - o.shape[1], hidden))], axis=1) for o in first]
+    out = np.concatenate(first)
+    return (out, np.concatenate([o[1] for o in outs])) if return_state else out
+
+
 @reference("rnn")
-def rnn(p, out_dims, x, hidden, mode, steps, initial, return_state, act, reverse):
+def rnn(p, out_dims, x, hidden, mode, steps, initial, return_state, act, reverse, lengths):
     return _recurrent(
-        _rnn_step, hidden, p, x, hidden, mode, steps, initial, return_state, reverse, act
+        _rnn_step, hidden, p, x, hidden, mode, steps, initial, return_state, reverse, lengths, act
     )
 
 
 @reference("lstm")
-def lstm(p, out_dims, x, hidden, mode, steps, initial, return_state, reverse):
+def lstm(p, out_dims, x, hidden, mode, steps, initial, return_state, reverse, lengths):
     return _recurrent(
-        _lstm_step, 2 * hidden, p, x, hidden, mode, steps, initial, return_state, reverse
+        _lstm_step, 2 * hidden, p, x, hidden, mode, steps, initial, return_state, reverse, lengths
     )
 
 
 @reference("gru")
-def gru(p, out_dims, x, hidden, mode, steps, initial, return_state, reverse):
-    return _recurrent(_gru_step, hidden, p, x, hidden, mode, steps, initial, return_state, reverse)
+def gru(p, out_dims, x, hidden, mode, steps, initial, return_state, reverse, lengths):
+    return _recurrent(_gru_step, hidden, p, x, hidden, mode, steps, initial, return_state, reverse,
+                      lengths)  # fmt: skip
+
+
+@reference("sequence_mask")
+def sequence_mask(p, out_dims, lengths, size):
+    return np.array([[t < n for t in range(size)] for n in lengths])
 
 
 # --- mechanisms ----------------------------------------------------------------------------------

@@ -162,3 +162,52 @@ def test_dropout_inside_a_cell_differs_per_step_in_training_only():
     assert 0 < kept.mean() < 1
     # the same input at every step, dropped by a different mask at each step
     assert len({kept[0, t].tobytes() for t in range(6)}) > 1
+
+
+LENGTHS = np.array([0, 3, 7, N, 1], np.int32)
+
+
+def _with_lengths(text: str) -> str:
+    text = text.replace("input x : int32[N] vocab 2", "input x : int32[N] vocab 2\ninput n : int32[]")
+    return text.replace("mode=", "lengths=n, mode=")
+
+
+@pytest.mark.parametrize("mode", ["many_to_one", "many_to_many"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_user_cell_with_lengths_equals_builtin_lstm_with_lengths(mode, reverse):
+    """Past its length an example's state is held (and its output zero): the user cell's scan
+    gives the built-in lstm's numbers there too (the built-in is checked against float64 NumPy
+    in test_ops.py)."""
+    builtin = seqnet.loads(_with_lengths(_spec(mode, reverse, True)), name="builtin.seqnet")
+    user = seqnet.loads(_with_lengths(_spec(mode, reverse, False)), name="user.seqnet")
+    params = builtin.init(jax.random.key(6))
+    x = _ids(2)
+    want = np.asarray(builtin.apply(params, x=x, n=LENGTHS)["y"])
+    got = np.asarray(user.apply(_user_params(params), x=x, n=LENGTHS)["y"])
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-6)
+    unpadded = np.asarray(user.apply(_user_params(params), x=x, n=np.full(5, N, np.int32))["y"])
+    assert not np.allclose(got, unpadded, atol=1e-4, rtol=1e-4)  # the lengths are read
+
+
+def test_scan_with_lengths_against_float64_numpy_and_check_grads(x64):
+    model = _cell_graph(False)
+    graph = seqnet.loads(_with_lengths(_spec("many_to_many", False, False)).replace(
+        "input x : int32[N] vocab 2", "input x : float32[N, 16]").replace("embed(x, 16)", "x"),
+        name="cell.seqnet").graph  # fmt: skip
+    program = lower(graph, compute_dtype="float64").program
+    params = jax.tree.map(lambda a: a.astype(jnp.float64), model.init(jax.random.key(1)))
+    cell = params["h"]["cell"]
+    xs = np.random.default_rng(3).normal(size=(5, N, E))
+    scan_ref = tuple(next(r for a, r in graph.nodes["y"]["args"] if a == "x"))
+
+    def hidden(cell_params, xs):
+        env = program.run({**params, "h": {"cell": cell_params}}, {"x": xs, "n": LENGTHS},
+                          RunState(train=False, rng=None))  # fmt: skip
+        return env[scan_ref]
+
+    w = [np.asarray(a) for a in (cell["dense"]["w"], cell["dense_1"]["w"], cell["dense_1"]["b"])]
+    want = np.zeros((5, N, H))
+    for b, n in enumerate(LENGTHS):  # each example alone, over its real positions
+        want[b, :n] = _numpy_lstm(xs[b : b + 1, :n], *w, reverse=False)[0]
+    np.testing.assert_allclose(np.asarray(hidden(cell, jnp.asarray(xs))), want, atol=1e-12, rtol=1e-12)
+    check_grads(hidden, (cell, jnp.asarray(xs)), order=1, modes=("rev",), eps=1e-6, atol=1e-6, rtol=1e-6)

@@ -84,6 +84,8 @@ def _differentiable(built: Built) -> bool:
 # modes, padding, dilation); the other cases differ only in shapes or attribute values.
 GRAD_VARIANTS = {
     "attention-causal-cross",
+    "attention-causal-key-mask",
+    "attention-cross-query-key-mask",
     "simplicial_attention-triple-virtual",
     "simplicial_attention-triple-window",
     "simplicial_attention-trilinear",
@@ -100,7 +102,8 @@ GRAD_VARIANTS = {
     *(
         f"{cell}-{mode}"
         for cell in ("rnn", "lstm", "gru")
-        for mode in ("reverse-many_to_one-state", "reverse-one_to_many")
+        for mode in ("reverse-many_to_one-state", "reverse-one_to_many", "lengths",
+                     "lengths-many_to_one-state", "lengths-reverse-many_to_one")
     ),
 }
 

@@ -6,6 +6,7 @@ Importing this package registers every rule with the op registry.
 from seqnet.backends.jax.ops import (  # noqa: F401
     attention,
     core,
+    masks,
     mechanisms,
     recurrent,
     simplicial,

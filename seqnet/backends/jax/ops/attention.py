@@ -2,7 +2,10 @@
 
 Multi-head attention: per head q_i = x_i Wq, k_j = s_j Wk, v_j = s_j Wv with s = kv (or x),
 out_i = sum_j softmax_j(q_i . k_j / sqrt(d)) v_j; heads are concatenated and projected by wo
-(+ bo). causal keeps j <= i (query and key positions aligned, equal lengths). Lowered as good
+(+ bo). causal keeps j <= i (query and key positions aligned, equal lengths); a key mask (mask=,
+(batch, m) or (batch, n, m) bool) keeps the keys it marks, and composes with causal. A query left
+with no key to read outputs zeros: the masked logits are a large finite negative (never -inf), so
+its softmax, and the gradient through it, stay finite before the row is zeroed. Lowered as good
 hand-written JAX: every projection is one 2-D matmul over (batch * positions); self-attention
 projects q, k and v in one fused matmul against [wq | wk | wv] (the parameters stay three
 arrays, so checkpoints are unchanged); the scores go through `jax.nn.dot_product_attention`
@@ -41,19 +44,41 @@ def _qkv(p, x, kv):
     return flat_matmul(x, p["wq"]), k, v
 
 
-def _scores_written_out(q, k, v, causal):
+def _scores_written_out(q, k, v, causal, allowed=None):
     """softmax(q k^T / sqrt(d)) v per head in the input's dtype (float64 stays float64)."""
     logits = jnp.einsum("bihd,bjhd->bhij", q, k) / math.sqrt(q.shape[-1])
-    if causal:
+    if allowed is not None:
+        logits = jnp.where(allowed, logits, jnp.finfo(logits.dtype).min)
+    elif causal:
         logits = jnp.where(np.tril(np.ones(logits.shape[-2:], bool)), logits, -jnp.inf)
     return jnp.einsum("bhij,bjhd->bihd", jax.nn.softmax(logits, axis=-1), v)
 
 
+def _allowed(mask, n: int, m: int, causal: bool):
+    """(batch, 1, n, m) bool: the keys each query may read, the key mask and causality together."""
+    allowed = mask[:, None, None, :] if mask.ndim == 2 else mask[:, None]
+    if causal:
+        allowed = allowed & np.tril(np.ones((n, m), bool))
+    return jnp.broadcast_to(allowed, (mask.shape[0], 1, n, m))
+
+
+def _masked(q, k, v, causal, mask):
+    allowed = _allowed(mask, q.shape[1], k.shape[1], causal)
+    if q.dtype == jnp.float64:
+        out = _scores_written_out(q, k, v, causal, allowed)
+    else:
+        out = jax.nn.dot_product_attention(q, k, v, mask=allowed, implementation=None)
+    reads = jnp.swapaxes(allowed.any(axis=-1), 1, 2)[..., None]  # (batch, n, 1, 1)
+    return jnp.where(reads, out, 0)
+
+
 @lowering("attention")
-def attention(ctx, x, heads, head_dim, out_dim, causal, kv, bias):
+def attention(ctx, x, heads, head_dim, out_dim, causal, kv, bias, mask):
     p = ctx.params
     q, k, v = (split_heads(t, heads) for t in _qkv(p, x, kv))
-    if q.dtype == jnp.float64:
+    if mask is not None:
+        out = _masked(q, k, v, causal, mask)
+    elif q.dtype == jnp.float64:
         out = _scores_written_out(q, k, v, causal)
     else:
         out = jax.nn.dot_product_attention(q, k, v, is_causal=causal, implementation=None)
@@ -69,6 +94,8 @@ def attention(ctx, x, heads, head_dim, out_dim, causal, kv, bias):
 def _attention_refuses(attrs: dict, out_types: list) -> str | None:
     if not attrs.get("causal"):
         return "it is not causal (every position reads later ones)"
+    if attrs.get("mask") is not None:
+        return "it takes a mask= (generation runs unpadded sequences)"
     return None
 
 
@@ -80,12 +107,12 @@ def _kv_cache(ctx, batch, *, heads, head_dim, out_dim, causal, bias):
 
 
 @step_rule("attention", init=_kv_cache, refuses=_attention_refuses)
-def attention_step(ctx, cache, pos, x, heads, head_dim, out_dim, causal, kv, bias):
+def attention_step(ctx, cache, pos, x, heads, head_dim, out_dim, causal, kv, bias, mask=None):
     """The new position's query against the keys and values of positions 0..pos: its own k and
     v are written into the cache at `pos`; later slots are masked out."""
     p = ctx.params
-    if kv is not None:
-        raise ValueError("attention with kv= has no incremental rule")  # refused before tracing
+    if kv is not None or mask is not None:
+        raise ValueError("attention with kv= or mask= has no incremental rule")  # refused before tracing
     q, k, v = (split_heads(t, heads) for t in _qkv(p, x, None))  # (batch, 1, heads, d)
     keys = jax.lax.dynamic_update_slice_in_dim(cache["k"], k.astype(cache["k"].dtype), pos, axis=1)
     values = jax.lax.dynamic_update_slice_in_dim(cache["v"], v.astype(cache["v"].dtype), pos, axis=1)

@@ -15,7 +15,10 @@ vector at each of `steps` steps, (batch, steps, h). `initial` is the starting st
 absent). reverse=True processes the sequence from its end (lax.scan(reverse=True)): outputs stay
 aligned with their input positions, so many_to_one then returns the output at position 0, and
 one_to_many's outputs are written from the last position backwards. return_state=True also
-returns the final state (after the last step processed).
+returns the final state (after the last step processed). lengths= (one per example) pads: at a
+position at or past its length an example keeps its state and outputs zeros, so many_to_one and
+the final state are those of its last valid position (reverse: its first, the state starting
+from `initial` through the padding).
 
 `scan` (a user cell) is lowered by a `ProgramRule`: a `CellProgram` (cells.py) owns its region.
 """
@@ -29,6 +32,7 @@ from jax import lax
 from seqnet.backends.jax.cells import CellProgram
 from seqnet.backends.jax.context import ProgramRule
 from seqnet.backends.jax.ops.common import ACTIVATIONS, BACKEND, lowering, step_rule
+from seqnet.backends.jax.padding import hold, valid_positions
 from seqnet.compiler.ops.catalog import register_lowering
 
 
@@ -58,7 +62,7 @@ def _gru_step(params, state, zx):
     return h, h
 
 
-def _iterate(ctx, step, state_size, x, hidden, mode, steps, initial, return_state, reverse):
+def _iterate(ctx, step, state_size, x, hidden, mode, steps, initial, return_state, reverse, lengths):
     params = ctx.params
     batch = x.shape[0]
     zx = x @ params["wx"]  # the input projection of every step in one matmul
@@ -69,32 +73,38 @@ def _iterate(ctx, step, state_size, x, hidden, mode, steps, initial, return_stat
     state = jnp.zeros((batch, state_size), zx.dtype) if initial is None else initial
     keep_outputs = mode != "many_to_one"
 
-    def body(carry, zx_t):
+    valid = None if lengths is None else jnp.swapaxes(valid_positions(lengths, sequence.shape[0]), 0, 1)
+
+    def body(carry, item):
+        zx_t, valid_t = item
         new_state, out = step(params, carry, zx_t)
+        if valid_t is not None:  # past its length an example keeps its state and outputs zeros
+            new_state, out = hold(valid_t, new_state, carry), hold(valid_t, out, jnp.zeros_like(out))
         return new_state, (out if keep_outputs else None)
 
-    final, outs = lax.scan(body, state, sequence, reverse=reverse)
+    final, outs = lax.scan(body, state, (sequence, valid), reverse=reverse)
     out = jnp.swapaxes(outs, 0, 1) if keep_outputs else final[:, :hidden]  # h comes first
     return (out, final) if return_state else out
 
 
 @lowering("rnn")
-def rnn(ctx, x, hidden, mode, steps, initial, return_state, act, reverse):
+def rnn(ctx, x, hidden, mode, steps, initial, return_state, act, reverse, lengths):
     return _iterate(
-        ctx, _rnn_cell(act), hidden, x, hidden, mode, steps, initial, return_state, reverse
+        ctx, _rnn_cell(act), hidden, x, hidden, mode, steps, initial, return_state, reverse, lengths
     )
 
 
 @lowering("lstm")
-def lstm(ctx, x, hidden, mode, steps, initial, return_state, reverse):
+def lstm(ctx, x, hidden, mode, steps, initial, return_state, reverse, lengths):
     return _iterate(
-        ctx, _lstm_step, 2 * hidden, x, hidden, mode, steps, initial, return_state, reverse
+        ctx, _lstm_step, 2 * hidden, x, hidden, mode, steps, initial, return_state, reverse, lengths
     )
 
 
 @lowering("gru")
-def gru(ctx, x, hidden, mode, steps, initial, return_state, reverse):
-    return _iterate(ctx, _gru_step, hidden, x, hidden, mode, steps, initial, return_state, reverse)
+def gru(ctx, x, hidden, mode, steps, initial, return_state, reverse, lengths):
+    return _iterate(ctx, _gru_step, hidden, x, hidden, mode, steps, initial, return_state, reverse,
+                    lengths)  # fmt: skip
 
 
 # --- incremental rules: the state carried from one position to the next --------------------------
@@ -107,6 +117,8 @@ def _refuses(attrs: dict, out_types: list) -> str | None:
         return "reverse=true reads the sequence from its end"
     if attrs.get("return_state"):
         return "return_state=true returns the state after the whole sequence"
+    if attrs.get("lengths") is not None:
+        return "it takes lengths= (generation runs unpadded sequences)"
     return None
 
 
@@ -114,7 +126,7 @@ def _register_step(name: str, step, state_size) -> None:
     def init(ctx, batch, *, hidden, initial=None, **attrs):
         return jnp.zeros((batch, state_size(hidden)), ctx.compute_dtype)
 
-    def one(ctx, state, pos, x, hidden, mode, steps, initial, return_state, reverse, **attrs):
+    def one(ctx, state, pos, x, hidden, mode, steps, initial, return_state, reverse, lengths=None, **attrs):
         if initial is not None:  # the starting state is an input: read it at position 0
             state = jnp.where(pos == 0, initial.astype(state.dtype), state)
         new_state, out = step(ctx.params, state, x[:, 0] @ ctx.params["wx"], **attrs)
