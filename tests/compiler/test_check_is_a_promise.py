@@ -2,8 +2,10 @@
 
 Two corpora: the golden diagnostics specs (with their `.args`), and specs generated from a small
 grammar of plausible architectures over the built-in data (inputs declared right or wrong, bodies
-that keep or reduce the sequence, heads of the right or a wrong width, every loss and metric
-against every field). Whatever `check` accepts must then run two training steps, evaluate and
+that keep or reduce the sequence, user cells, learned tensors, subscripts and shifts, heads of the
+right or a wrong width or tied to the embedding, every loss and metric against every field, sums
+of loss terms, and over padded data: lengths and masks, right, of the wrong length or type, or on
+an op that takes none). Whatever `check` accepts must then run two training steps, evaluate and
 predict through the CLI with exit code 0; whatever it rejects must be rejected as a user error
 (exit 1), never an internal one.
 """
@@ -34,7 +36,10 @@ SOURCES = {
     "digits": ("digits(flat=true)", {"x": ("float32", (64,), None)}, {"label": ("int32", (), 10)}),
     "sine": ("sine(N)", {"x": ("float32", ("N", 1), None)}, {"target": ("float32", ("N", 1), None)}),
     "copy": ("copy(N, 5)", {"x": ("int32", ("N",), 5)}, {"target": ("int32", ("N",), 5)}),
+    "reverse": ("task.reverse(N, 5)", {"x": ("int32", ("N",), 5)}, {"target": ("int32", ("N",), 5)}),
 }
+PADDED = {"reverse"}  # sources with a `length` field (int32[], one per example)
+CELL = "block cell(x, state) {\n  h = dense(concat(x, state), 8, act=tanh)\n  return h, h\n}"
 LOSSES = ("cross_entropy", "mse", "bce", "l1")
 METRICS = (None, "accuracy", "mse", "cross_entropy")
 
@@ -65,14 +70,31 @@ def specs(draw) -> str:
     if x_vocab is not None and draw(st.integers(0, 5)) == 0:  # a wrong or missing vocabulary
         vocab = draw(st.sampled_from([None, x_vocab - 1, x_vocab + 1]))
     lines.append(f"input x : {_type(x_dtype, x_dims, vocab)}")
+    padded = name in PADDED
+    if padded:  # the lengths, declared right more often than wrong
+        lines.append(f"input length : {draw(st.sampled_from(['int32[]'] * 4 + ['int32[N]', 'float32[]']))}")
     if x_dtype == "int32":
         explicit = draw(st.sampled_from([""] * 6 + [", vocab=2", ", vocab=8"]))
-        lines.append(f"e = embed(x, 8{explicit})")
-        reduce = [("h = lstm(e, 8, mode=many_to_one)", (8,)), ("h = mean(e, axis=0)", (8,))]
+        ids = draw(st.sampled_from(["x"] * 4 + ["shift(x, 1)", "x[0:N]", "x[1:]"]))  # subscripts
+        lines.append(f"e = embed({ids}, 8{explicit})")
+        if draw(st.integers(0, 3)) == 0:  # a learned tensor (positions)
+            lines.append("e = e + param([N, 8])")
+        reduce = [("h = lstm(e, 8, mode=many_to_one)", (8,)), ("h = mean(e, axis=0)", (8,)),
+                  ("h = scan(cell, e, state=[8], mode=many_to_one)", (8,))]  # fmt: skip
         keep = [("h = lstm(e, 8, mode=many_to_many)", ("N", 8)), ("h = gru(e, 8)", ("N", 8)),
-                ("h = attention(e)", ("N", 8))]  # fmt: skip
+                ("h = attention(e)", ("N", 8)), ("h = scan(cell, e, state=[8])", ("N", 8))]  # fmt: skip
+        if padded:  # masks and lengths, now and then of the wrong length or on the wrong op
+            keep += [("h = lstm(e, 8, lengths=length)", ("N", 8)),
+                     ("h = attention(e, causal=true, mask=sequence_mask(length, N))", ("N", 8)),
+                     ("h = gru(e, 8, lengths=length, reverse=true)", ("N", 8)),
+                     ("h = scan(cell, e, state=[8], lengths=length)", ("N", 8)),
+                     ("h = attention(e, mask=sequence_mask(length, 3))", ("N", 8)),
+                     ("h = dense(e, 8, lengths=length)", ("N", 8))]  # fmt: skip
+            reduce += [("h = lstm(e, 8, mode=many_to_one, lengths=length)", (8,))]
         fits = reduce if not next(iter(targets.values()))[1] else keep  # what the target wants
         body, shape = draw(st.sampled_from(fits * 3 + reduce + keep))
+        if "scan(cell" in body:
+            lines.insert(1, CELL)
     elif len(x_dims) == 1:
         body, shape = "h = dense(x, 8, act=relu)", (8,)
         solver = draw(st.sampled_from([None, None, "fixed_point", "unrolled", "forward"]))
@@ -87,16 +109,23 @@ def specs(draw) -> str:
     lines.append(body)
     (target, (_t_dtype, t_dims, classes)), = targets.items()
     width = draw(st.sampled_from([classes or 1] * 6 + [1, 2, 5, 10]))
-    head = draw(st.sampled_from(["dense(h, {w})"] * 3 + ["sigmoid(dense(h, {w}))"]))
+    heads = ["dense(h, {w})"] * 3 + ["sigmoid(dense(h, {w}))"]
+    if x_dtype == "int32":  # tied to the embedding: fits when the width is its vocabulary
+        heads.append("dense(h, {w}, tie=e)")
+    head = draw(st.sampled_from(heads))
     out_dims = (*shape[:-1], width)
     lines.append(f"output y : float32[{', '.join(map(str, out_dims))}] = {head.format(w=width)}")
     natural = "cross_entropy" if classes else "mse"
     loss = draw(st.sampled_from((natural,) * 4 + LOSSES))
     metric = draw(st.sampled_from(("accuracy" if classes else "mse",) * 3 + METRICS))
     field = target if draw(st.integers(0, 7)) else "x"  # now and then: the input as the target
-    lines += ["train {", f"  data = {call}", f"  loss = {loss}(y, {field})"]
+    skip = draw(st.sampled_from(["", ", lengths=length", ", lengths=length", ", lengths=x"])) if padded else ""
+    term = f"{loss}(y, {field}{skip})"
+    if draw(st.integers(0, 4)) == 0:  # a weighted sum of two terms
+        term += f" + 0.5 * {draw(st.sampled_from(LOSSES))}(y, {field})"
+    lines += ["train {", f"  data = {call}", f"  loss = {term}"]
     if metric is not None:
-        lines.append(f"  metrics = [{metric}(y, {field})]")
+        lines.append(f"  metrics = [{metric}(y, {field}{skip})]")
     lines += ["  batch = 4", "  examples = 16", "}"]
     del t_dims
     return "\n".join(lines) + "\n"
@@ -162,6 +191,15 @@ ACCEPTED = (
     "  loss = cross_entropy(y, label)\n  metrics = [accuracy(y, label)]\n  batch = 4\n  examples = 16\n}\n"
 )
 PER_POSITION = ACCEPTED.replace("many_to_one", "many_to_many").replace("float32[2]", "float32[N, 2]")
+PADDED_ACCEPTED = (
+    f"dim N = 4\n{CELL}\ninput x : int32[N] vocab 5\ninput length : int32[]\ne = embed(x, 8)\n"
+    "a = attention(e, causal=true, mask=sequence_mask(length, N))\n"
+    "h = scan(cell, lstm(a, 8, lengths=length), state=[8], lengths=length)\n"
+    "output y : float32[N, 5] = dense(h, 5, tie=e)\ntrain {\n  data = task.reverse(N, 5)\n"
+    "  loss = cross_entropy(y, target, lengths=length) + 0.5 * cross_entropy(y, target)\n"
+    "  metrics = [accuracy(y, target, lengths=length)]\n  batch = 4\n  examples = 16\n}\n"
+)
+MASK_TOO_SHORT = PADDED_ACCEPTED.replace("sequence_mask(length, N)", "sequence_mask(length, 3)")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,6 +207,7 @@ PER_POSITION = ACCEPTED.replace("many_to_one", "many_to_many").replace("float32[
 @example(ACCEPTED)
 @example(PER_POSITION)
 @example(ACCEPTED.replace("vocab 2", "vocab 3"))
+@example(PADDED_ACCEPTED)
 @example("dim N = 4\ninput x : float32[N, 1]\nh = dense(x, 8, act=tanh)\n"
          "output y : float32[N, 1] = dense(h, 1)\ntrain {\n  data = sine(N)\n  loss = mse(y, target)\n"
          "  metrics = [mse(y, target)]\n  batch = 4\n  examples = 16\n}\n")  # fmt: skip
@@ -183,7 +222,9 @@ def test_generated_specs_keep_the_promise(text):
 def test_the_generator_reaches_both_sides(tmp_path):
     """The examples above are accepted and rejected as intended (the property is not vacuous)."""
     for text, accepted in ((ACCEPTED, True), (PER_POSITION, False),
-                           (ACCEPTED.replace("vocab 2", "vocab 3"), False)):  # fmt: skip
+                           (ACCEPTED.replace("vocab 2", "vocab 3"), False),
+                           (PADDED_ACCEPTED, True), (MASK_TOO_SHORT, False),
+                           (PADDED_ACCEPTED.replace("lengths=length) +", "lengths=x) +"), False)):  # fmt: skip
         spec = tmp_path / "s.seqnet"
         spec.write_text(text)
         rc, _out, err = run_cli(["check", str(spec)])

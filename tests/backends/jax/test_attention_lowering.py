@@ -23,16 +23,20 @@ CASES = {
     "causal-cross": case(
         "attention", "grad-causal-cross", x=(4, 6), kv=(4, 2), heads=3, head_dim=2
     ),
+    # a key mask with causal: the first example's keys all masked (its rows give zeros)
+    "causal-key-mask": case("attention", "grad-causal-mask", x=(5, 8), heads=2, causal=True,
+                            mask=("mask", (5,))),
 }
 
 
 def _loss(built, dtype):
     rule = built.op.lowerings["jax"]
     kv = built.inputs["kv"]
+    mask = as_jax(built.inputs["mask"], dtype)
 
     def f(x, kv, params):
         ctx = built.ctx(params, dtype)
-        return jnp.sum(jnp.sin(rule(ctx, x=x, kv=kv, **built.attrs)))
+        return jnp.sum(jnp.sin(rule(ctx, x=x, kv=kv, mask=mask, **built.attrs)))
 
     args = (as_jax(built.inputs["x"], dtype), as_jax(kv, dtype),
             {k: jnp.asarray(v, dtype) for k, v in built.params.items()})  # fmt: skip

@@ -192,3 +192,22 @@ def test_a_query_without_keys_gives_zeros_and_finite_gradients():
     grads = jax.grad(total, argnums=(0, 1))(params, x)
     assert all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(grads))
     np.testing.assert_array_equal(np.asarray(grads[1][0]), 0.0)  # nothing read from a masked key
+
+
+def test_npz_lengths_array_feeds_an_input_and_the_loss(tmp_path):
+    g = np.random.default_rng(0)
+    lengths = g.integers(1, N + 1, 20).astype(np.int32)
+    x = np.where(np.arange(N) < lengths[:, None], g.integers(2, V, (20, N)), 0).astype(np.int32)
+    np.savez(tmp_path / "d.npz", x=x, x__vocab=np.int32(V), length=lengths, target=x, target__vocab=np.int32(V))
+    spec = tmp_path / "s.seqnet"
+    spec.write_text(f"dim N = {N}\ninput x : int32[N] vocab {V}\ninput length : int32[]\n"
+                    f"h = lstm(embed(x, 8), 8, lengths=length)\noutput y : float32[N, {V}] = dense(h, {V})\n"
+                    "train {\n  data = npz(\"d.npz\")\n  loss = cross_entropy(y, target, lengths=length)\n"
+                    "  batch = 4\n}\n")  # fmt: skip
+    model = seqnet.load(spec)
+    assert str(model.inputs["length"]) == "int32[]"
+    rt = Runtime(model, model.train_config)
+    arrays = rt.load_split("eval")
+    np.testing.assert_array_equal(arrays["length"], lengths[18:])  # the last 10%: eval
+    got = rt.evaluate(model.init(jax.random.key(0)), rt.eval_batches(arrays, None))
+    assert np.isfinite(got["loss"]) and got["loss"] > 0

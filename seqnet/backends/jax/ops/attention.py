@@ -73,7 +73,7 @@ def _masked(q, k, v, causal, mask):
 
 
 @lowering("attention")
-def attention(ctx, x, heads, head_dim, out_dim, causal, kv, bias, mask):
+def attention(ctx, x, heads, head_dim, out_dim, causal, kv, bias, mask=None):
     p = ctx.params
     q, k, v = (split_heads(t, heads) for t in _qkv(p, x, kv))
     if mask is not None:

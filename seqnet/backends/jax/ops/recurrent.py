@@ -62,7 +62,7 @@ def _gru_step(params, state, zx):
     return h, h
 
 
-def _iterate(ctx, step, state_size, x, hidden, mode, steps, initial, return_state, reverse, lengths):
+def _iterate(ctx, step, state_size, x, hidden, mode, steps, initial, return_state, reverse, lengths=None):
     params = ctx.params
     batch = x.shape[0]
     zx = x @ params["wx"]  # the input projection of every step in one matmul
@@ -88,21 +88,21 @@ def _iterate(ctx, step, state_size, x, hidden, mode, steps, initial, return_stat
 
 
 @lowering("rnn")
-def rnn(ctx, x, hidden, mode, steps, initial, return_state, act, reverse, lengths):
+def rnn(ctx, x, hidden, mode, steps, initial, return_state, act, reverse, lengths=None):
     return _iterate(
         ctx, _rnn_cell(act), hidden, x, hidden, mode, steps, initial, return_state, reverse, lengths
     )
 
 
 @lowering("lstm")
-def lstm(ctx, x, hidden, mode, steps, initial, return_state, reverse, lengths):
+def lstm(ctx, x, hidden, mode, steps, initial, return_state, reverse, lengths=None):
     return _iterate(
         ctx, _lstm_step, 2 * hidden, x, hidden, mode, steps, initial, return_state, reverse, lengths
     )
 
 
 @lowering("gru")
-def gru(ctx, x, hidden, mode, steps, initial, return_state, reverse, lengths):
+def gru(ctx, x, hidden, mode, steps, initial, return_state, reverse, lengths=None):
     return _iterate(ctx, _gru_step, hidden, x, hidden, mode, steps, initial, return_state, reverse,
                     lengths)  # fmt: skip
 
