@@ -92,6 +92,15 @@ def check_targets(loss: str, out_type, name: str, target: np.ndarray, where: str
                          f"example {i[0]}")  # fmt: skip
 
 
+def check_lengths(name: str, lengths: np.ndarray, size: int, target: str, where: str) -> None:
+    """Lengths a loss skips padding by must lie in 0..the target's sequence length: a negative
+    one, or one past the end, would count positions that are not there without a word."""
+    i = first_true((lengths < 0) | (lengths > size))
+    if i is not None:
+        raise InputError(f"{where}: lengths in '{name}' must lie in 0..{size} (the positions of "
+                         f"'{target}'), but example {i[0]} holds {lengths[i]}")  # fmt: skip
+
+
 def check_token_ids(name: str, a: np.ndarray, t, where: str) -> None:
     """Token ids outside a declared vocabulary would be clamped by the embedding (XLA's gathers
     clamp), training on the wrong token without a word: refuse them, naming the first."""

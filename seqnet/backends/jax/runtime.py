@@ -9,7 +9,7 @@ from seqnet.backends.jax import step
 from seqnet.backends.jax.checkpoint import CheckpointError
 from seqnet.backends.jax.devices import make_mesh
 from seqnet.backends.jax.failures import TrainingError
-from seqnet.backends.jax.inputs import check_finite, check_targets, check_token_ids
+from seqnet.backends.jax.inputs import check_finite, check_lengths, check_targets, check_token_ids
 from seqnet.backends.jax.placement import Placements
 
 
@@ -136,6 +136,10 @@ class Runtime:
             check_token_ids(f, out[f], t, f"data source {c.name} ({split} split): input '{f}'")
         for loss, output, target in checks:
             check_targets(loss, self.outputs[output], target, out[target], f"{c.name} ({split} split)")
+        for o in (*self.config.terms, *self.config.metrics):
+            if o.lengths:
+                check_lengths(o.lengths, out[o.lengths], out[o.target].shape[1], o.target,
+                              f"{c.name} ({split} split)")  # fmt: skip
         return out
 
     def put_batch(self, batch: dict[str, np.ndarray]):

@@ -15,6 +15,7 @@ from jax.test_util import check_grads
 
 import seqnet
 from seqnet.backends.jax import losses, step
+from seqnet.backends.jax.failures import InputError
 from seqnet.backends.jax.runtime import Runtime
 
 N, V = 6, 7
@@ -211,3 +212,14 @@ def test_npz_lengths_array_feeds_an_input_and_the_loss(tmp_path):
     np.testing.assert_array_equal(arrays["length"], lengths[18:])  # the last 10%: eval
     got = rt.evaluate(model.init(jax.random.key(0)), rt.eval_batches(arrays, None))
     assert np.isfinite(got["loss"]) and got["loss"] > 0
+
+
+def test_npz_lengths_past_the_sequence_are_refused_in_words(tmp_path):
+    x = np.ones((10, N), np.int32)
+    np.savez(tmp_path / "d.npz", x=x, length=np.full(10, N + 1, np.int32), target=x)
+    spec = tmp_path / "s.seqnet"
+    spec.write_text(f"dim N = {N}\ninput x : int32[N]\noutput y : float32[N, 2] = dense(embed(x, 4, vocab=2), 2)\n"
+                    "train {\n  data = npz(\"d.npz\")\n  loss = cross_entropy(y, target, lengths=length)\n}\n")  # fmt: skip
+    model = seqnet.load(spec)
+    with pytest.raises(InputError, match=f"lengths in 'length' must lie in 0..{N}.*example 0 holds {N + 1}"):
+        Runtime(model, model.train_config).load_split("train")
