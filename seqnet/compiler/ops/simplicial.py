@@ -279,6 +279,10 @@ Decisions (design/mechanisms.md section 3; the lowering's docstring in
   writes dq for the block and the cotangents of the key rows the block read (a j span and a
   k span per block), and the overlapping spans are summed afterwards by a scatter-add, so no two
   programs write the same memory. Suited to windows up to a few hundred; the k tile is not split.
+  It is written for Pallas's Triton backend (named in its compiler parameters: JAX's default GPU
+  backend, Mosaic GPU, wants explicit layouts). The tests run it in interpret mode against the JAX
+  lowering and lower both kernels to Triton IR through `jax.export` for CUDA, on a CPU; it has not
+  yet been compiled or timed on a GPU.
 """
 
 

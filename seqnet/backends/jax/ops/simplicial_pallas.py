@@ -23,6 +23,10 @@ across programs each block writes its own span and the spans are overlap-added a
 
 Positions before 0 are padding (zeros, masked out); positions after N are padding rows that are
 sliced away.
+
+Written for Pallas's Triton backend (every load and store a power-of-two tile, 2-D matmuls
+with K >= 16); tests/backends/jax/test_simplicial_pallas.py lowers both kernels to Triton IR
+through jax.export for CUDA on a CPU, which is as far as a machine without a GPU can go.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as pltriton
 
 from seqnet.compiler.ops.simplicial import WindowTiles
 
@@ -174,6 +179,11 @@ def _key_specs(plan: WindowPlan):
             _whole(klen, plan.width), _whole(klen, plan.width)]  # fmt: skip
 
 
+# The Triton backend of Pallas, named: JAX's default GPU backend (Mosaic GPU) wants explicit
+# layouts for the iotas and row slices this kernel is written with.
+_TRITON = pltriton.CompilerParams(num_warps=4, num_stages=2)
+
+
 def _forward(plan: WindowPlan, q, l1, u, l2, u2):
     bh, npad, width = q.shape
     acc = plan.dtype
@@ -184,6 +194,7 @@ def _forward(plan: WindowPlan, q, l1, u, l2, u2):
         in_specs=[_rows(plan, plan.block), *_key_specs(plan)],
         out_specs=(_rows(plan, plan.block), _vector(plan)),
         interpret=plan.interpret,
+        compiler_params=_TRITON,
         name="simplicial_window_forward",
     )(q, l1, u, l2, u2)
 
@@ -206,6 +217,7 @@ def _backward(plan: WindowPlan, q, l1, u, l2, u2, g, lse, delta):
         out_specs=(_rows(plan, plan.block), _span(plan.jtile, width), _span(plan.jtile, width),
                    _span(plan.ktile, width), _span(plan.ktile, width)),  # fmt: skip
         interpret=plan.interpret,
+        compiler_params=_TRITON,
         name="simplicial_window_backward",
     )(q, l1, u, l2, u2, g, lse, delta)
 
