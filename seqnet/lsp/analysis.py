@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,8 +116,14 @@ class ModuleCache:
         return module
 
 
-def analyse(text: str, path: Path | None, name: str | None = None, modules: ModuleCache | None = None) -> Analysis:
-    """Check a buffer through every stage, as `seqnet check` does, keeping what each produced."""
+def analyse(text: str, path: Path | None, name: str | None = None, modules: ModuleCache | None = None,
+            *, index: bool = True) -> Analysis:  # fmt: skip
+    """Check a buffer through every stage, as `seqnet check` does, keeping what each produced.
+
+    The diagnostics are `check`'s; what is skipped is the IR schema verifier, the compiler's
+    check of its own work between stages (seqnet check and the tests run it), which costs the
+    editor time on every edit. index=False leaves the name index to `add_index`: the server
+    publishes the diagnostics first and indexes after."""
     from seqnet.pipeline import run, source_from_text
 
     name = name or display_name(path, "untitled.seqnet")
@@ -129,13 +136,25 @@ def analyse(text: str, path: Path | None, name: str | None = None, modules: Modu
     if err is not None:
         a.diagnostics = [err]
         return a
-    c = run(a.source)
+    c = run(a.source, verify_ir=False)
     a.module, a.graph, a.diagnostics = c.module, c.graph, c.diagnostics
-    if a.module is not None:
-        try:
-            a.index = build_index(a.module, modules or ModuleCache())
-        except Exception:  # a bug in the index must not cost the buffer its diagnostics
-            log.exception("indexing %s failed", name)
+    if index:
+        add_index(a, modules)
+    return a
+
+
+_INDEXING = threading.Lock()  # the worker indexes after publishing; a request may need it first
+
+
+def add_index(a: Analysis, modules: ModuleCache | None = None) -> Analysis:
+    """Build the name index of an analysis whose text parsed (hover, completion, navigation),
+    once: a second caller waits for the first's."""
+    with _INDEXING:
+        if a.module is not None and a.index is None:
+            try:
+                a.index = build_index(a.module, modules or ModuleCache())
+            except Exception:  # a bug in the index must not cost the buffer its diagnostics
+                log.exception("indexing %s failed", a.name)
     return a
 
 

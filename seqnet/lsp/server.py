@@ -9,6 +9,7 @@ that parsed, so hover and completion keep working in a half-typed line. Nothing 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ from pygls.lsp.server import LanguageServer
 from seqnet.limits import LSP_DEBOUNCE_MS, MAX_LSP_BYTES
 from seqnet.lsp import convert
 from seqnet.lsp.actions import quick_fixes
-from seqnet.lsp.analysis import Analysis, ModuleCache, analyse, index_only, span_key
+from seqnet.lsp.analysis import Analysis, ModuleCache, add_index, analyse, index_only, span_key
 from seqnet.lsp.complete import complete
 from seqnet.lsp.hover import hover_text
 from seqnet.lsp.outline import outline
@@ -71,8 +72,9 @@ class SeqnetServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         text, version = doc.source, doc.version
         loop = asyncio.get_running_loop()
+        check = functools.partial(analyse, text, path_of(uri), None, self.modules, index=False)
         try:
-            a = await loop.run_in_executor(self.worker, analyse, text, path_of(uri), None, self.modules)
+            a = await loop.run_in_executor(self.worker, check)
         except Exception as e:  # a compiler bug: say so in the editor, keep serving
             log.exception("checking %s failed", uri)
             self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"seqnet: internal error: {e!r}"))
@@ -80,13 +82,23 @@ class SeqnetServer(LanguageServer):
         if uri not in self.workspace.text_documents:
             return  # closed meanwhile
         self.analyses[uri] = a
-        if a.index is not None:
-            self.parsed[uri] = a
         here = a.source.path if a.source is not None else path_of(uri)
         diags = [convert.diagnostic(d, here) for d in a.diagnostics]
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, diags, version))
+        # the diagnostics are out; requests read the last indexed analysis until this one is
+        await loop.run_in_executor(self.worker, add_index, a, self.modules)
+        if a.index is not None and self.analyses.get(uri) is a:
+            self.parsed[uri] = a
 
     def current(self, uri: str) -> Analysis | None:
+        """The latest analysis that parsed: the newest one, indexed here if the worker has not
+        got to it yet, else the last one indexed."""
+        a = self.analyses.get(uri)
+        if a is not None and a.module is not None:
+            add_index(a, self.modules)
+            if a.index is not None:
+                self.parsed[uri] = a
+                return a
         return self.parsed.get(uri)
 
     def cursor(self, uri: str, pos: lsp.Position):
@@ -160,9 +172,10 @@ def _references(ls: SeqnetServer, params: lsp.ReferenceParams) -> list[lsp.Locat
     if occ is None or occ.symbol is None:
         return []
     key = span_key(occ.symbol.span)
-    indexes = [x.index for x in ls.parsed.values()]
+    docs = [x for uri in list(ls.analyses) if (x := ls.current(uri)) is not None]
+    indexes = [x.index for x in docs]
     home = occ.symbol.span.source.path
-    if home is not None and all(x.path != home for x in ls.parsed.values()):
+    if home is not None and all(x.path != home for x in docs):
         module = ls.modules(home)  # the file that defines it, when it is not open
         if module is not None:
             indexes.append(build_index(module, ls.modules))
@@ -188,6 +201,8 @@ def _completion(ls: SeqnetServer, params: lsp.CompletionParams) -> lsp.Completio
         return lsp.CompletionList(is_incomplete=False, items=[])
     line, col = convert.from_position(lines, params.position)
     a = ls.analyses.get(doc.uri)
+    if a is not None:
+        add_index(a, ls.modules)  # where the worker has not indexed it yet
     if a is None or a.index is None:  # being typed: the names of the lines that parse
         blank = "\n".join(lines[: line - 1] + [""] + lines[line:])
         a = index_only(blank, path_of(doc.uri), ls.modules)
