@@ -110,6 +110,7 @@ class Compilation:
     graph: nx.MultiDiGraph | None = None  # after "elaborate"
     reporter: Reporter = field(default_factory=Reporter)
     stage: str | None = None
+    parse_cache: object = None  # grammar.incremental.ParseCache: an editor's buffer, re-parsed
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -128,7 +129,7 @@ def _read(c: Compilation) -> None:
 
 
 def _parse(c: Compilation) -> None:
-    c.module, diags = parse_source(c.source)
+    c.module, diags = c.parse_cache.parse(c.source) if c.parse_cache else parse_source(c.source)
     c.reporter.diagnostics.extend(diags)
     if c.module is None and not c.failed:  # pragma: no cover - the parser reports why
         c.reporter.error("SQN0001", "the spec could not be parsed", None)
@@ -190,11 +191,13 @@ STAGE_NAMES = tuple(s.name for s in STAGES)
 
 
 def run(spec: SourceFile | str | Path, until: str = "verify", *, overrides=None,
-        root_dir: Path | None = None, verify_ir: bool = True) -> Compilation:  # fmt: skip
-    """Run the stages on a spec (a SourceFile, or a path), up to and including `until`."""
+        root_dir: Path | None = None, verify_ir: bool = True, parse_cache=None) -> Compilation:  # fmt: skip
+    """Run the stages on a spec (a SourceFile, or a path), up to and including `until`.
+    parse_cache: a grammar.incremental.ParseCache that parses the spec (the language server's,
+    which keeps the unchanged statements of the last version)."""
     if until not in STAGE_NAMES:
         raise ValueError(f"unknown stage {until!r}; stages: {', '.join(STAGE_NAMES)}")
-    c = Compilation(overrides=overrides, root_dir=root_dir)
+    c = Compilation(overrides=overrides, root_dir=root_dir, parse_cache=parse_cache)
     if isinstance(spec, SourceFile):
         c.source = spec
     else:

@@ -563,9 +563,10 @@ def recursion_room(levels: int = MAX_EXPR_DEPTH, frames_per_level: int = 8) -> I
             sys.setrecursionlimit(old)
 
 
-def parse(source: SourceFile) -> tuple[object, list[Diagnostic]]:  # (ast.Module | None, ...)
-    """Text -> AST. Returns the module (None if there were syntax errors) and the diagnostics."""
-    result = parse_tree(source)
+def parse(source: SourceFile, result: ParseResult | None = None) -> tuple[object, list[Diagnostic]]:
+    """Text -> AST. Returns the module (None if there were syntax errors) and the diagnostics.
+    `result`: the text's parse tree, when the caller has it already (incremental.py)."""
+    result = result or parse_tree(source)
     comments = tuple(ast.Comment(str(c), tok_span(source, c)) for c in result.comments)
     if result.tree is None:
         return None, result.diagnostics

@@ -117,13 +117,14 @@ class ModuleCache:
 
 
 def analyse(text: str, path: Path | None, name: str | None = None, modules: ModuleCache | None = None,
-            *, index: bool = True) -> Analysis:  # fmt: skip
+            *, index: bool = True, parse_cache=None) -> Analysis:  # fmt: skip
     """Check a buffer through every stage, as `seqnet check` does, keeping what each produced.
 
     The diagnostics are `check`'s; what is skipped is the IR schema verifier, the compiler's
     check of its own work between stages (seqnet check and the tests run it), which costs the
     editor time on every edit. index=False leaves the name index to `add_index`: the server
-    publishes the diagnostics first and indexes after."""
+    publishes the diagnostics first and indexes after. parse_cache: the buffer's
+    grammar.incremental.ParseCache, so an edit re-parses only the statements it changed."""
     from seqnet.pipeline import run, source_from_text
 
     name = name or display_name(path, "untitled.seqnet")
@@ -136,7 +137,7 @@ def analyse(text: str, path: Path | None, name: str | None = None, modules: Modu
     if err is not None:
         a.diagnostics = [err]
         return a
-    c = run(a.source, verify_ir=False)
+    c = run(a.source, verify_ir=False, parse_cache=parse_cache)
     a.module, a.graph, a.diagnostics = c.module, c.graph, c.diagnostics
     if index:
         add_index(a, modules)

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
+from seqnet.grammar.incremental import ParseCache
 from seqnet.limits import LSP_DEBOUNCE_MS, MAX_LSP_BYTES
 from seqnet.lsp import convert
 from seqnet.lsp.actions import quick_fixes
@@ -49,6 +50,7 @@ class SeqnetServer(LanguageServer):
         self.analyses: dict[str, Analysis] = {}  # the latest of each buffer
         self.parsed: dict[str, Analysis] = {}  # the latest that parsed
         self.pending: dict[str, asyncio.Task] = {}
+        self.parse_caches: dict[str, ParseCache] = {}  # each buffer's statements, last parsed
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqnet-check")
         self.modules = ModuleCache(self._open_text)
 
@@ -72,7 +74,9 @@ class SeqnetServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         text, version = doc.source, doc.version
         loop = asyncio.get_running_loop()
-        check = functools.partial(analyse, text, path_of(uri), None, self.modules, index=False)
+        cache = self.parse_caches.setdefault(uri, ParseCache())
+        check = functools.partial(analyse, text, path_of(uri), None, self.modules, index=False,
+                                  parse_cache=cache)  # fmt: skip
         try:
             a = await loop.run_in_executor(self.worker, check)
         except Exception as e:  # a compiler bug: say so in the editor, keep serving
@@ -141,6 +145,7 @@ def _did_close(ls: SeqnetServer, params: lsp.DidCloseTextDocumentParams) -> None
         task.cancel()
     ls.analyses.pop(uri, None)
     ls.parsed.pop(uri, None)
+    ls.parse_caches.pop(uri, None)
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
 
