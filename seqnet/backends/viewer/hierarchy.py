@@ -94,7 +94,7 @@ def build(graph, **options) -> dict:
     edges = _edges(c, g, order, rec, rep, nindex, nodes, clusters)
     _outputs(c, g, rep, nindex, nodes, clusters, edges, files)
     return {"title": _title(g, order), "theme": c.t, "nodes": nodes, "clusters": clusters,
-            "edges": edges, "files": files.items}  # fmt: skip
+            "edges": edges, "files": files.items, "depth": o["depth"]}  # fmt: skip
 
 
 def _call_sites(data, chain: list[tuple]) -> list:

@@ -38,8 +38,12 @@
     if (a !== b) levelEdges[e.level].push([a, b]);
   });
 
+  // open at first: the blocks at most `depth` deep (--depth K), else every block of a small spec
   const expanded = new Set();
-  if (NODES.length <= BIG) CLUSTERS.forEach((c, i) => { if (i > 0) expanded.add(i); });
+  const level = (c) => { let d = 0; for (; c > 0; c = CLUSTERS[c].parent) d++; return d; };
+  CLUSTERS.forEach((c, i) => {
+    if (i > 0 && (D.depth !== null ? level(i) <= D.depth : NODES.length <= BIG)) expanded.add(i);
+  });
 
   // -- sizes
   function textWidth(lines) {

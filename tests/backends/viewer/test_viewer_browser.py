@@ -196,6 +196,15 @@ def test_search_finds_a_node_inside_collapsed_blocks_and_reveals_it(browser, big
     assert browser.find_elements(By.CSS_SELECTOR, ".cluster.match")
 
 
+def test_depth_opens_the_blocks_at_most_that_deep(browser, tmp_path):
+    m = seqnet.load(SPECS / "residual_mlp.seqnet")  # repeat > residual > mlp
+    write_html(m.graph, tmp_path / "depth.html", depth=1)
+    open_page(browser, None, tmp_path / "depth.html")
+    s = state(browser)
+    assert (s["openBlocks"], s["closedBlocks"]) == (1, 1)  # the repeat open, residual closed
+    assert s["visibleNodes"] == 5  # x, h, layernorm, y and the output: mlp's ops are folded
+
+
 def test_wheel_zooms_and_drag_pans(browser, tmp_path):
     m = seqnet.load(SPECS / "wormhole_digits.seqnet")
     open_page(browser, m.graph, tmp_path / "worm.html")
