@@ -16,6 +16,17 @@ from seqnet.compiler.ops.registry import (
 )
 from seqnet.compiler.types import DTYPE_BYTES
 
+NOTES = """
+`mask=` is a key mask: `bool[keys]`, the same for every query (padding:
+`sequence_mask(length, T)`), or `bool[queries, keys]`. With `causal=true` a query reads the keys
+both allow. Masked logits are set to a large finite negative rather than -inf (what
+`jax.nn.dot_product_attention` does with a mask), so a query left with no key, a sequence of
+length 0 or the causal positions before its first real key, has a finite softmax and gradient;
+its output is then set to zeros (before the output projection's bias), rather than the average of
+keys it may not read. Specs with a mask have no KV-cache rule: generation runs unpadded
+sequences.
+"""
+
 
 def head_sizes(c: OpCall) -> tuple[int, int, int]:
     """(heads, head_dim, out_dim), with defaults derived from the model width E."""
@@ -90,7 +101,7 @@ op(
      Arg("bias", "bool", True),
      Arg("mask", "tensor", None, doc="bool[keys] (or [queries, keys]): the keys a query may read")],
     _attention_infer, params=_attention_params, flops=_attention_flops,
-    temporaries=_attention_temporaries,
+    temporaries=_attention_temporaries, notes=NOTES,
     doc="Multi-head scaled dot-product (1-simplicial) attention; `mask=` (a key mask, composable "
         "with causal) hides padding, and a query with no key left outputs zeros.",
 )  # fmt: skip
