@@ -35,10 +35,11 @@ def executed(tmp_path_factory):
         "the tour is committed without outputs"  # fmt: skip
     work = tmp_path_factory.mktemp("tour")
     env_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    os.environ["PYTHONPATH"] = env_path  # the kernel imports this checkout's seqnet
     client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
                                      resources={"metadata": {"path": str(work)}})  # fmt: skip
-    client.execute()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", env_path)  # the kernel imports this checkout's seqnet
+        client.execute()
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
