@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 TOUR = ROOT / "examples" / "tour.ipynb"
+pytestmark = pytest.mark.skipif(shutil.which("dot") is None,
+                                reason="the tour shows a diagram: Graphviz `dot` is not installed")  # fmt: skip
 
 
 def text_of(cell) -> str:
