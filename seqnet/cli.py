@@ -188,9 +188,14 @@ def cmd_summary(args) -> int:
     _print_diags(diags, args.json)
     if graph is None:
         return EXIT_SPEC
-    from seqnet.compiler.summary import summarize, summary_table
+    from seqnet.compiler.summary import per_device, summarize, summary_table
 
     data = summarize(graph)
+    if args.devices is not None:
+        problem = per_device(graph, data, args.devices)
+        if problem is not None:
+            print(f"seqnet summary: {problem}", file=sys.stderr)
+            return EXIT_USAGE if problem.startswith("--devices") else EXIT_SPEC
     if args.xla:
         from seqnet.backends.jax.xla_check import xla_cross_check
 
@@ -227,6 +232,12 @@ def cmd_render(args) -> int:
         options["show_segments"] = True
     if args.unroll:
         options["unroll"] = args.unroll
+    if args.color_by != "family":
+        if Path(args.output).suffix.lower() == ".html":
+            print("seqnet render: --color-by sharding draws .svg .png .pdf .dot; the .html page "
+                  "colours by op family", file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        options["color_by"] = args.color_by
     if Path(args.output).suffix.lower() == ".html":  # the interactive page: no graphviz needed
         from seqnet.backends.viewer import write_html
 
@@ -446,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE")
     s.add_argument("--json", action="store_true")
     s.add_argument("--xla", action="store_true", help="cross-check FLOPs and memory with XLA")
+    s.add_argument("--devices", type=int, metavar="N",
+                   help="per-device memory under the train section's mesh and sharding on N devices")
     s.set_defaults(run=cmd_summary)
 
     r = with_set(sub.add_parser("render", help="draw the architecture (.svg .png .pdf .dot, or .html to explore)"))
@@ -458,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resolve-dims", action="store_true")
     r.add_argument("--theme", choices=["light", "dark"], default="light")
     r.add_argument("--show-segments", action="store_true", help="list the segment set S")
+    r.add_argument("--color-by", choices=["family", "sharding"], default="family",
+                   help="fill nodes by op family, or by how the train section's sharding splits their parameters")
     r.add_argument("--unroll", type=_count(0, 64), default=0, metavar="K",
                    help="draw recurrent cells unrolled over K time steps (at most 64)")  # fmt: skip
     r.set_defaults(run=cmd_render)

@@ -29,6 +29,7 @@ TRAINABLE = {
     "lstm_sort": ["N=4", "H=16"],
     "gru_text": ["T=8", "H=16"],
     "transformer_encoder": ["N=4", "LAYERS=1"],
+    "transformer_fsdp": ["N=4", "LAYERS=1"],
     "simplicial_block": [],
     "wormhole_sine": ["T=4"],
     "wormhole_digits": [],

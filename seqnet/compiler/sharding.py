@@ -134,11 +134,14 @@ def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[d
 
 def fsdp_axis(shape: tuple[int, ...], spec: list, config: ShardingConfig, sizes) -> int | None:
     """The axis fsdp splits: the largest one its mesh axis divides that no rule took (None:
-    no fsdp, a small parameter, the mesh axis already used, or no axis that fits)."""
-    size = sizes.get(config.fsdp) if config.fsdp else None
-    if not size or size == 1 or math.prod(shape) < config.fsdp_min or config.fsdp in spec:
+    no fsdp, a small parameter, the mesh axis already used, or no axis that fits). An axis of
+    unknown size (a -1 axis before the run) is taken to divide."""
+    if not config.fsdp or math.prod(shape) < config.fsdp_min or config.fsdp in spec:
         return None
-    fits = [i for i, d in enumerate(shape) if spec[i] is None and d % size == 0 and d >= size]
+    size = sizes.get(config.fsdp)
+    if size == 1:
+        return None
+    fits = [i for i, d in enumerate(shape) if spec[i] is None and (size is None or (d % size == 0 and d >= size))]
     return max(fits, key=lambda i: (shape[i], -i)) if fits else None
 
 
@@ -182,3 +185,32 @@ def _indivisible(n: str, op: str, misfits: list, rule: ShardRule, sizes) -> Prob
 
 def per_device_bytes(placements: dict, sizes: dict[str, int], dtype_bytes: int = 4) -> int:
     return sum(p.per_device(sizes) for p in placements.values()) * dtype_bytes
+
+
+def device_memory(graph, config, devices: int, activation_bytes: int) -> dict:
+    """Bytes each device holds for training under the spec's mesh on `devices` devices:
+    parameters and gradients (as the plan splits them), the optimiser's buffers (they follow
+    their parameters), and the activations kept for the backward pass (values and cotangents
+    of the batch share on the data axis; tensor-parallel splits of activations not counted).
+    Parameters inside regions, which the plan leaves to fsdp at run time, count whole.
+    activation_bytes: per example, temporaries included (compiler/summary.py counts them)."""
+    from seqnet.compiler.graph import total_params
+    from seqnet.compiler.train_config import OPTIMIZERS
+
+    sizes = resolve_mesh(config.mesh, devices)
+    placements, problems = plan(graph, config.sharding, sizes)
+    planned = sum(math.prod(p.shape) for p in placements.values())
+    per_device = sum(p.per_device(sizes) for p in placements.values()) + total_params(graph) - planned
+    buffers = OPTIMIZERS[config.optimizer.name].buffers
+    batch_share = config.batch // max(sizes.get(config.data_axis) or 1, 1)
+    act = activation_bytes * batch_share * 2
+    parts = {"parameters": per_device * 4, "gradients": per_device * 4,
+             f"{config.optimizer.name} state": per_device * 4 * buffers, "activations": act}  # fmt: skip
+    return {
+        "devices": devices,
+        "mesh": sizes,
+        "parts": parts,  # bytes one device holds, by what they are
+        "splits": {f"{n}.{p}": list(pl.spec) for (n, p), pl in placements.items() if pl.split},
+        "problems": [p.message for p in problems],
+    }
+

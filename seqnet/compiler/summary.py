@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 
+from seqnet.compiler import sharding
 from seqnet.compiler.graph import is_input, node_call, output_type, param_count, topo_order
 from seqnet.compiler.ir import Node
 from seqnet.compiler.ir import node as ir_node
@@ -54,6 +57,25 @@ def summarize(g: nx.MultiDiGraph) -> dict:
     }
 
 
+def per_device(graph, data: dict, devices: int) -> str | None:
+    """Add the per-device memory and each node's split to `data`; what is wrong, if anything."""
+    config = graph.graph.get("train")
+    if config is None:
+        return "--devices needs a train section (its mesh says how the devices are shaped)"
+    fixed = math.prod(v for v in config.mesh.values() if v != -1)
+    if devices < 1 or fixed > devices:  # a mesh of fewer devices uses the first ones, as a run does
+        return f"--devices {devices} does not fit {sharding.mesh_text(config.mesh)} ({fixed} devices)"
+    per_example = data["activation_bytes_per_example"] + data["temporary_bytes_per_example"]
+    memory = sharding.device_memory(graph, config, devices, per_example)
+    if memory["problems"]:
+        return "error: " + "; ".join(memory["problems"])
+    data["per_device"] = memory
+    for row in data["nodes"]:
+        row["split"] = " ".join(f"{k.rsplit('.', 1)[1]}[{', '.join(a or '-' for a in v)}]"
+                                for k, v in memory["splits"].items() if k.rsplit(".", 1)[0] == row["name"])  # fmt: skip
+    return None
+
+
 def temporaries(g: nx.MultiDiGraph) -> list[tuple[str, dict[str, int]]]:
     """(node, {what: bytes per example}) for every node whose op's lowering holds temporaries
     (`OpDef.temporaries`: attention scores, 2-simplicial pair tensors), in dependency order.
@@ -95,10 +117,12 @@ def _human(n: float, unit: str = "") -> str:
 def summary_table(data: dict) -> str:
     shares = any(r["shared_with"] for r in data["nodes"])
     ties = any(r.get("tied") for r in data["nodes"])
+    splits = any(r.get("split") for r in data["nodes"])
     header = ("name", "op", "output shape", "params") + (("shares weights of",) if shares else ())
-    header += ("tied weights",) if ties else ()
+    header += (("tied weights",) if ties else ()) + (("split over the mesh",) if splits else ())
     rows = [(r["name"], r["op"], r["shape"], f"{r['params']:,}" if not r["shared_with"] else "-")
             + ((r["shared_with"] or "",) if shares else ()) + ((r.get("tied") or "",) if ties else ())
+            + ((r.get("split") or "",) if splits else ())
             for r in data["nodes"]]  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     cells = [f"{{:<{w}}}" for w in widths]
@@ -120,4 +144,15 @@ def summary_table(data: dict) -> str:
     if data.get("temporary_bytes_per_example"):  # attention scores and the like, in the lowering
         out.append(f"temporaries per example: {_human(data['temporary_bytes_per_example'], 'B')} "
                    f"(most in '{data['largest_temporaries']}')")  # fmt: skip
+    if data.get("per_device"):
+        out.append(_per_device_line(data["per_device"]))
     return "\n".join(out)
+
+
+def _per_device_line(memory: dict) -> str:
+    """One device's share of a training step under the mesh (compiler/sharding.device_memory)."""
+    mesh = ", ".join(f"{k}={v}" for k, v in memory["mesh"].items())
+    parts = memory["parts"]
+    shown = ", ".join(f"{k} {_human(v, 'B')}" for k, v in parts.items())
+    return (f"per device ({memory['devices']} devices, mesh({mesh})): {shown}; "
+            f"total {_human(sum(parts.values()), 'B')}")

@@ -6,7 +6,7 @@ Every callable setting is a `CallSpec` (a name and keyword arguments, resolved t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -137,6 +137,7 @@ class SettingArgs(BaseModel):
     """The keyword arguments of one optimiser or schedule, with their defaults."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    buffers: ClassVar[int] = 0  # an optimiser's parameter-sized state buffers (memory estimates)
 
 
 class Sgd(SettingArgs):
@@ -144,12 +145,14 @@ class Sgd(SettingArgs):
 
 
 class Momentum(SettingArgs):
+    buffers: ClassVar[int] = 1
     lr: Number = _positive(1e-2, "1e-2")
     momentum: Number = _fraction(0.9, "0.9")
     nesterov: StrictBool = Field(False, description="true or false", examples=["true"])
 
 
 class Adam(SettingArgs):
+    buffers: ClassVar[int] = 2
     lr: Number = _positive(1e-3, "1e-3")
     b1: Number = _fraction(0.9, "0.9")
     b2: Number = _fraction(0.999, "0.999")
@@ -161,6 +164,7 @@ class AdamW(Adam):
 
 
 class RmsProp(SettingArgs):
+    buffers: ClassVar[int] = 2
     lr: Number = _positive(1e-3, "1e-3")
     decay: Number = _fraction(0.9, "0.9")
     eps: Number = _positive(1e-8, "1e-8")
@@ -168,6 +172,7 @@ class RmsProp(SettingArgs):
 
 
 class Lion(SettingArgs):
+    buffers: ClassVar[int] = 1
     lr: Number = _positive(1e-4, "1e-4")
     b1: Number = _fraction(0.9, "0.9")
     b2: Number = _fraction(0.99, "0.99")

@@ -1,6 +1,8 @@
 """Sharding rules in the train section: what `check` accepts, the plan they make for every
 parameter (compiler/sharding.py), and the errors of rules that do not fit."""
 
+import json
+
 import pytest
 
 import seqnet
@@ -111,3 +113,47 @@ def test_no_sharding_setting_means_everything_replicated():
     )
     assert not model.train_config.sharding.active
     assert all(all(a is None for a in v) for v in plan_of(model).values())
+
+
+MLP = """input x : float32[64]
+h = dense(x, 32, act=relu)
+output y : float32[10] = dense(h, 10)
+train {
+  data = digits(flat=true)
+  loss = cross_entropy(y, label)
+  batch = 32
+  mesh = mesh(data=-1)
+  sharding = sharding(fsdp=data, fsdp_min=0)
+}
+"""
+
+
+def test_summary_shows_each_devices_share_under_the_mesh(tmp_path, capsys):
+    from seqnet import cli
+    from seqnet.compiler.summary import summarize
+
+    spec = tmp_path / "mlp.seqnet"
+    spec.write_text(MLP)
+    assert cli.main(["summary", str(spec), "--devices", "8", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    memory = data["per_device"]["parts"]
+    # h.w 2048/8, h.b 32/8, y.w 320/8; y.b [10] does not divide by 8 and stays whole
+    assert memory["parameters"] == (256 + 4 + 40 + 10) * 4 == memory["gradients"]
+    assert memory["adam state"] == 2 * memory["parameters"]
+    per_example = summarize(seqnet.loads(MLP).graph)["activation_bytes_per_example"]
+    assert memory["activations"] == per_example * (32 // 8) * 2
+    splits = data["per_device"]["splits"]
+    assert splits["h.w"] == ["data", None] and "y.b" not in splits
+    assert cli.main(["summary", str(spec), "--devices", "8"]) == 0
+    text = capsys.readouterr().out
+    assert "per device (8 devices, mesh(data=8)): parameters 1.2KB" in text
+    assert "w[data, -] b[data]" in text  # h's split, in the node table
+
+
+def test_summary_devices_that_do_not_fit_the_mesh_are_a_usage_error(tmp_path, capsys):
+    from seqnet import cli
+
+    spec = tmp_path / "mlp.seqnet"
+    spec.write_text(MLP.replace("mesh(data=-1)", "mesh(data=-1, model=4)"))
+    assert cli.main(["summary", str(spec), "--devices", "2"]) == 2
+    assert "--devices 2 does not fit mesh(data=-1, model=4) (4 devices)" in capsys.readouterr().err

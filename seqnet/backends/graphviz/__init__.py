@@ -8,7 +8,8 @@ Options: rankdir ("TB" | "LR"), depth (collapse blocks nested deeper than K into
 show_shapes (edge labels, default True), resolve_dims (numbers instead of dim names),
 theme ("light" | "dark"), font (default: "DejaVu Sans" when installed, else "Helvetica"),
 show_params (default True), legend (default True), show_segments (list the full segment set S),
-max_leaves (segment trees wider than this are drawn with an ellipsis, default 16).
+max_leaves (segment trees wider than this are drawn with an ellipsis, default 16), color_by
+("family", or "sharding": by how the train section's sharding rules split each node's parameters).
 """
 
 from seqnet.backends.graphviz.dot import DEFAULTS, to_dot

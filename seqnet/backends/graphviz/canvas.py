@@ -8,6 +8,7 @@ from seqnet.backends.graphviz.clusters import Cluster
 from seqnet.backends.graphviz.dot_syntax import sanitize
 from seqnet.backends.graphviz.legend import Mark
 from seqnet.backends.graphviz.rules.lookup import INPUT_RULE, rule_for_op
+from seqnet.backends.graphviz.splits import SplitColours
 from seqnet.backends.graphviz.themes import THEMES, default_font, family_style
 from seqnet.compiler.ir import node as ir_node
 
@@ -38,6 +39,7 @@ class Canvas:
         self.clusters: dict[tuple, Cluster] = {(): Cluster((), "root", "")}
         self.where: dict[str, tuple] = {}
         self.inputs = frozenset(g.graph.get("inputs", ()))
+        self.splits = SplitColours(g, opts["theme"]) if opts["color_by"] == "sharding" else None
         self.rules: dict[str, object] = {}  # op -> its drawing rule (looked up once)
 
     def rule(self, n: str):

@@ -24,6 +24,7 @@ DEFAULTS = {
     "max_leaves": 16,
     "title": None,  # None: the spec's file name and total parameters
     "unroll": 0,  # draw recurrent cells unrolled over this many time steps (0: a cell + state loop)
+    "color_by": "family",  # or "sharding": by how the train section splits each node's parameters
 }
 
 
@@ -41,6 +42,8 @@ def check_options(options: dict) -> dict:
         raise ValueError(f"rankdir must be 'TB' or 'LR', not {o['rankdir']!r}")
     if o["theme"] not in THEMES:
         raise ValueError(f"theme must be one of {', '.join(THEMES)}, not {o['theme']!r}")
+    if o["color_by"] not in ("family", "sharding"):
+        raise ValueError(f"color_by must be 'family' or 'sharding', not {o['color_by']!r}")
     if not isinstance(o["unroll"], int) or o["unroll"] < 0:
         raise ValueError(f"unroll must be a whole number >= 0, not {o['unroll']!r}")
     if o["depth"] is not None and (not isinstance(o["depth"], int) or o["depth"] < 0):

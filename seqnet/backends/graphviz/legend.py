@@ -25,7 +25,7 @@ class Mark:
 def graph_label(c, title: str):
     """The title and, below it in small print, the legend (or just the title). `c` is the
     canvas (canvas.Canvas) with the families and features drawn."""
-    if not c.o["legend"] or not (c.families or c.features):
+    if not c.o["legend"] or not (c.families or c.features or (c.splits and c.splits.used)):
         return title or None
     rows = []
     if title:
@@ -41,9 +41,10 @@ def legend(c) -> str:
     stretched the first edges) and never covers the drawing."""
     t = c.t
     entries = []
-    for fam in c.families:
-        _shape, fill = family_style(fam, c.o["theme"])
-        name = "input / output" if fam == "io" else fam
+    swatches = [("input / output" if fam == "io" else fam, family_style(fam, c.o["theme"])[1])
+                for fam in c.families]  # fmt: skip
+    swatches += c.splits.legend() if c.splits is not None else []  # color_by="sharding"
+    for name, fill in swatches:
         entries.append(f'<TD BGCOLOR="{fill}" BORDER="1" COLOR="{t["muted"]}" WIDTH="16" '
                        f'HEIGHT="10" FIXEDSIZE="TRUE"></TD><TD ALIGN="LEFT">{html_text(name)}</TD>'
                        '<TD WIDTH="6"></TD>')  # fmt: skip

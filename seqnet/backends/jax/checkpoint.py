@@ -8,6 +8,12 @@ Layout (under `<out>/checkpoints/`):
 Each file is written to a temporary file in the same folder, fsynced and `os.replace`d; the JSON
 goes last and is the commit record: a checkpoint without it, or whose safetensors file does not
 match the recorded sha256, is not a checkpoint (`latest` skips it; `load` refuses it).
+
+Sharded state (format 2, `save_sharded`): each process writes the shards it holds,
+step_00000100.p<process>.safetensors (pieces keyed as shards.py says); once every process has
+written its file, process 0 writes the JSON record, listing each file with its sha256 and bytes
+and each array's shape and dtype. Reading assembles whole arrays from all the pieces, so a run
+resumes on any mesh; format 1 checkpoints read as before.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from typing import Any
 import numpy as np
 
 from seqnet import atomic
+from seqnet.backends.jax.shards import assemble, local_pieces
 from seqnet.errors import UserError
 
 FORMAT = 1
+SHARDED_FORMAT = 2
 _NAME = re.compile(r"^step_(\d{8,})\.json$")
 
 
@@ -180,9 +188,50 @@ def save(directory: str | Path, step: int, params, opt_state=None, *, meta: dict
     atomic_write_bytes(directory / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True).encode(),
                        within)  # fmt: skip
     prune(directory, keep, protect)
-    for orphan in directory.glob("step_*.safetensors"):  # data of a save killed before its record
-        if not orphan.with_suffix(".json").exists():
+    remove_orphans(directory)
+    return directory / f"{stem}.json"
+
+
+def remove_orphans(directory: Path) -> None:
+    """Data files of a save killed before its record (shard files included)."""
+    for orphan in directory.glob("step_*.safetensors"):
+        if not (directory / (orphan.name.split(".", 1)[0] + ".json")).exists():
             orphan.unlink(missing_ok=True)
+
+
+def save_sharded(directory: str | Path, step: int, params, opt_state=None, *, meta: dict | None = None,
+                 keep: int | None = 3, within: str | Path | None = None, protect=()) -> Path | None:  # fmt: skip
+    """Every process calls this: each writes the shards it holds, then (after all have) process 0
+    writes the record that commits them. The record's path on process 0, None on the others."""
+    import jax
+    from safetensors.numpy import save as st_save
+
+    directory = Path(directory)
+    tensors = flatten(params, "params")
+    if opt_state is not None:
+        tensors.update(flatten(opt_state, "opt"))
+    stem, index, count = f"step_{step:08d}", jax.process_index(), jax.process_count()
+    data = st_save(local_pieces(tensors), metadata={"seqnet_step": str(step), "format": str(SHARDED_FORMAT)})
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(directory / f"{stem}.p{index}.safetensors", data, within)
+    if count > 1:  # the record may only name files that are all written
+        from jax.experimental.multihost_utils import sync_global_devices
+
+        sync_global_devices(f"seqnet checkpoint {step}")
+    if index != 0:
+        return None
+    shards = []
+    for i in range(count):
+        blob = data if i == 0 else read_regular(directory / f"{stem}.p{i}.safetensors", 1 << 40)
+        shards.append({"file": f"{stem}.p{i}.safetensors", "sha256": hashlib.sha256(blob).hexdigest(),
+                       "bytes": len(blob)})  # fmt: skip
+    arrays = {k: {"shape": list(v.shape), "dtype": str(np.dtype(v.dtype))} for k, v in tensors.items()}
+    record = {"format": SHARDED_FORMAT, "step": int(step), **(meta or {}), "shards": shards,
+              "arrays": arrays, "time": time.time()}  # fmt: skip
+    atomic_write_bytes(directory / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True).encode(),
+                       within)  # fmt: skip
+    prune(directory, keep, protect)
+    remove_orphans(directory)
     return directory / f"{stem}.json"
 
 
@@ -205,7 +254,8 @@ def _warn_skipped(meta: dict) -> None:
 
 
 def remove(json_path: Path) -> None:
-    for p in (json_path.with_suffix(".safetensors"), json_path):
+    shards = sorted(json_path.parent.glob(json_path.stem + ".p*.safetensors"))
+    for p in (json_path.with_suffix(".safetensors"), *shards, json_path):
         try:
             p.unlink()
         except FileNotFoundError:
@@ -264,7 +314,8 @@ def read(path: str | Path, *, verify: bool = True) -> tuple[dict, dict[str, np.n
     raise CheckpointError(f"no intact checkpoint in {path}: " + "; ".join(skipped))
 
 
-RECORD_LIMIT = 1 << 20  # a checkpoint record is a few hundred bytes of JSON
+# a checkpoint record is a few hundred bytes of JSON; a sharded one lists every array's shape
+RECORD_LIMIT = 1 << 24
 
 
 def read_regular(path: Path, limit: int) -> bytes:
@@ -296,8 +347,6 @@ def read_regular(path: Path, limit: int) -> bytes:
 
 
 def _read_record(record_path: Path, verify: bool) -> tuple[dict, dict[str, np.ndarray]]:
-    from safetensors.numpy import load as st_load
-
     text = read_regular(record_path, RECORD_LIMIT)
     try:
         if len(text) > RECORD_LIMIT:
@@ -307,10 +356,36 @@ def _read_record(record_path: Path, verify: bool) -> tuple[dict, dict[str, np.nd
             raise ValueError("no step")
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"checkpoint record {record_path} is corrupt ({e})") from None
+    if meta.get("format") == SHARDED_FORMAT:
+        return meta, _read_sharded(record_path, meta, verify)
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {record_path} has format {meta.get('format')!r}; "
-                              f"this seqnet reads format {FORMAT}")  # fmt: skip
-    data_path = record_path.with_suffix(".safetensors")
+                              f"this seqnet reads formats {FORMAT} and {SHARDED_FORMAT}")  # fmt: skip
+    meta["path"] = str(record_path)
+    return meta, _read_data(record_path.with_suffix(".safetensors"), meta, verify, record_path)
+
+
+def _read_sharded(record_path: Path, meta: dict, verify: bool) -> dict[str, np.ndarray]:
+    """Whole arrays from the shard files a format-2 record lists, each file checked."""
+    shards, arrays = meta.get("shards"), meta.get("arrays")
+    if not (isinstance(shards, list) and shards and isinstance(arrays, dict)
+            and all(isinstance(s, dict) and isinstance(s.get("file"), str) for s in shards)):  # fmt: skip
+        raise CheckpointError(f"checkpoint record {record_path} is corrupt (no list of shard files)")
+    pieces: dict[str, np.ndarray] = {}
+    for s in shards:
+        name = Path(s["file"]).name  # a record names files beside it, never a path elsewhere
+        pieces.update(_read_data(record_path.parent / name, s, verify, record_path))
+    meta["path"] = str(record_path)
+    try:
+        return assemble(pieces, arrays, str(record_path))
+    except (ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(f"checkpoint {e}; it was not used") from None
+
+
+def _read_data(data_path: Path, meta: dict, verify: bool, record_path: Path) -> dict[str, np.ndarray]:
+    """The tensors of one safetensors file, checked against the size and sha256 `meta` records."""
+    from safetensors.numpy import load as st_load
+
     size = meta.get("bytes")
     if verify and not (isinstance(size, int) and size >= 0 and isinstance(meta.get("sha256"), str)):
         raise CheckpointError(f"checkpoint record {record_path} has no sha256 and size of its data "
@@ -324,11 +399,9 @@ def _read_record(record_path: Path, verify: bool) -> tuple[dict, dict[str, np.nd
     if verify and hashlib.sha256(data).hexdigest() != meta["sha256"]:
         raise CheckpointError(f"checkpoint {data_path} is corrupt: its sha256 does not match the record")
     try:
-        tensors = st_load(data)
+        return st_load(data)
     except Exception as e:  # safetensors raises its own error types
         raise CheckpointError(f"checkpoint {data_path} is not a readable safetensors file ({e})") from None
-    meta["path"] = str(record_path)
-    return meta, tensors
 
 
 def check_meta(meta: dict, *, spec: str | None, structure: str | None) -> None:

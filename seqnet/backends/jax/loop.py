@@ -57,8 +57,29 @@ def param_norm(params) -> float:
     overflows at norms of 1e19, which exploded parameters reach while still finite)."""
     import jax
 
-    leaves = jax.device_get(jax.tree_util.tree_leaves(params))
+    leaves = jax.tree_util.tree_leaves(params)
+    if not all(getattr(x, "is_fully_addressable", True) for x in leaves):
+        return _spread_norm(leaves)
+    leaves = jax.device_get(leaves)
     return math.sqrt(sum(float(np.sum(np.square(np.asarray(x, np.float64)))) for x in leaves))
+
+
+def _spread_norm(leaves) -> float:
+    """The norm of parameters spread over processes (no process can fetch them whole): each
+    leaf's largest magnitude m and sum of (x / m)^2 on the devices, combined in float64 here."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def parts(x):
+        m = jnp.max(jnp.abs(x)).astype(jnp.float32)
+        scaled = jnp.where(m > 0, x.astype(jnp.float32) / jnp.where(m > 0, m, 1.0), 0.0)
+        return m, jnp.sum(scaled * scaled)
+
+    total = 0.0
+    for m, s in jax.device_get([parts(x) for x in leaves]):
+        total += float(m) ** 2 * float(s)
+    return math.sqrt(total)
 
 
 def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, keep, callback,
@@ -133,9 +154,11 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
     clock = Clock()
     lr_of = lambda s: float(rt.schedule(s))  # noqa: E731
 
+    sharded = rt.placements.config.active  # each process writes its own shards
+
     def save(step, p, o):
         nonlocal last_ckpt, saved_step
-        if not is_main:
+        if not is_main and not sharded:
             return
         meta = {"spec": name, "config_hash": config_hash(config), "structure_hash": structure,
                 "optimizer": config.optimizer.name,
@@ -144,8 +167,11 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
         norm = param_norm(p)
         protect = [history.sound[0]] if history.sound and history.why_unsound(
             train_metrics.get("loss"), norm) else []  # an exploded one never pushes out the last good
-        written = ck.save(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep, within=out,
-                          protect=protect)  # fmt: skip
+        writer = ck.save_sharded if sharded else ck.save
+        written = writer(ckpt_dir, step, p, o, meta=meta, keep=None if replaced else keep, within=out,
+                         protect=protect)  # fmt: skip
+        if written is None:  # another process's shards: process 0 commits them
+            return
         history.judge(written, step, train_metrics.get("loss"), norm)
         if replaced:  # the run this one overwrites goes now that this one has a checkpoint
             for old in replaced:

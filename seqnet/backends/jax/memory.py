@@ -44,6 +44,16 @@ def memory_parts(model, config) -> dict[str, int]:
     return parts
 
 
+def device_parts(model, config, devices: int) -> dict[str, int]:
+    """One device's share of a training step under the mesh and sharding rules."""
+    from seqnet.compiler.sharding import device_memory
+    from seqnet.compiler.summary import summarize
+
+    data = summarize(model.graph)
+    per_example = data["activation_bytes_per_example"] + data["temporary_bytes_per_example"]
+    return device_memory(model.graph, config, devices, per_example)["parts"]
+
+
 def estimate_memory(model, config) -> int:
     return sum(memory_parts(model, config).values())
 
@@ -59,6 +69,9 @@ def check_memory(model, config) -> None:
         stats = jax.devices()[0].memory_stats() or {}
         if "bytes_limit" in stats:
             have = stats["bytes_limit"] - stats.get("bytes_in_use", 0)
+            if config.sharding.active:  # an accelerator holds its share of the sharded state
+                parts = device_parts(model, config, jax.device_count())
+                need = sum(parts.values())
     except Exception:
         pass
     if have is not None and need > have:

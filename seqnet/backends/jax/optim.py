@@ -24,7 +24,6 @@ SCHEDULE_RULES = {
         lr, transition_steps=a.every, decay_rate=a.rate),
 }  # fmt: skip
 # Parameter-sized buffers each optimiser keeps (for the memory estimate).
-OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 2, "lion": 1}
 
 
 def _args(table: dict, call):
@@ -56,7 +55,7 @@ def make_optimizer(config: TrainConfig, steps: int | None = None):
 
 def adam_like(config: TrainConfig) -> int:
     """How many parameter-sized buffers the optimiser keeps (for the memory estimate)."""
-    return OPTIMIZER_BUFFERS[config.optimizer.name]
+    return OPTIMIZERS[config.optimizer.name].buffers
 
 
 def scale_subtrees(scales):

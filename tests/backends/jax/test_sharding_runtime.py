@@ -4,6 +4,7 @@ fraction of the state per device, and a sharded run's checkpoint resumes on othe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,9 +16,10 @@ from hang_guard import HANG_GUARD_S
 ROOT = Path(__file__).resolve().parents[3]
 
 PRELUDE = textwrap.dedent('''
-    import pathlib, shutil, sys
+    import json, pathlib, shutil, sys
     import numpy as np, jax
     import seqnet
+    from seqnet.backends.jax import checkpoint as ck
     from seqnet.backends.jax import train as T
     from seqnet.backends.jax.runtime import Runtime
     assert len(jax.devices()) == 8, jax.devices()
@@ -106,12 +108,13 @@ def test_a_sharded_checkpoint_resumes_on_other_meshes(tmp_path):
     run_script('''
         full = T.train(model(FSDP), out=f"{OUT}/full", progress=False, checkpoint_every=2, keep=None)
         saved = f"{OUT}/full/checkpoints/step_00000002.json"
+        record = json.loads(pathlib.Path(saved).read_text())  # one process: one file of its shards
+        assert record["format"] == 2 and [s["file"] for s in record["shards"]] == ["step_00000002.p0.safetensors"]
         results = {}
         for devices in (8, 4, 1):
             folder = f"{OUT}/resume{devices}"
             shutil.copytree(f"{OUT}/full", folder)
-            for p in ("json", "safetensors"):
-                pathlib.Path(f"{folder}/checkpoints/step_00000004.{p}").unlink()
+            ck.remove(pathlib.Path(f"{folder}/checkpoints/step_00000004.json"))
             m = model(FSDP)
             rt = Runtime(m, m.train_config.model_copy(update={"mesh": {"data": devices}}))
             params, _, _ = rt.restore(saved)  # resharded on load: bit for bit what was saved
@@ -127,3 +130,25 @@ def test_a_sharded_checkpoint_resumes_on_other_meshes(tmp_path):
                 np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
         print("ok")
     ''', tmp_path)
+
+
+def test_the_shipped_fsdp_spec_trains_on_8_devices_and_evaluates_on_1(tmp_path, capsys):
+    """specs/transformer_fsdp.seqnet from the CLI: trained with fsdp over 8 host devices, its
+    checkpoint (one file of shards, format 2) evaluated by this process on its one device."""
+    from seqnet import cli
+
+    spec = str(ROOT / "specs" / "transformer_fsdp.seqnet")
+    sets = ["--set", "N=4", "--set", "LAYERS=1", "--set", "batch=16", "--set", "eval_batches=1"]
+    run = tmp_path / "run"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    p = subprocess.run([sys.executable, "-m", "seqnet", "train", spec, *sets, "--set", "steps=3",
+                        "--out", str(run), "--no-progress"], env=env, capture_output=True, text=True,
+                       timeout=HANG_GUARD_S)  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    record = json.loads((run / "checkpoints" / "step_00000003.json").read_text())
+    assert record["format"] == 2 and len(record["shards"]) == 1
+    capsys.readouterr()
+    assert cli.main(["eval", spec, *sets, "--checkpoint", str(run)]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["loss"] > 0

@@ -60,8 +60,11 @@ class NodeRule:
         c.entry[nid] = c.exit[nid] = nid
         fam = self.family(data)
         label = self.label(c, n, data)
-        c.family(fam)
         shape, fill = c.style(fam)
+        if c.splits is None or fam == "io":  # inputs and outputs keep their colour
+            c.family(fam)
+        else:  # coloured by how the node's parameters split over the mesh
+            fill = c.splits.fill(n)
         style = "filled,rounded" if shape == "box" else "filled"
         if self.bold:
             style += ",bold"
