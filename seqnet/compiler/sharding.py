@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.registry import OPS
-from seqnet.compiler.train_config import ShardingConfig, ShardRule
+
+if TYPE_CHECKING:  # pydantic models: `summary` of a spec without a train section never loads them
+    from seqnet.compiler.train_config import ShardingConfig, ShardRule
 
 ROLE_ALIASES = {"columns": "out", "rows": "in"}  # column- and row-parallel dense kernels
 
