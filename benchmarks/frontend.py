@@ -2,7 +2,9 @@
 
     PYTHONPATH=. python benchmarks/frontend.py [--profile N] [--junk-mb MB]
 
-Prints the median of 5 runs (after one warm-up), time per node and the growth ratio per 10x;
+Prints the median of 5 runs (after one warm-up), time per node, the ratio against the same
+compile with Python's cyclic collector running (as it did before the pipeline paused it;
+interleaved in the same run) and the growth ratio per 10x;
 then text -> AST of the largest size (and the tree -> AST walk against the previous walk, in the
 same run), the whole-process `seqnet check` of a small spec with Lark's tables rebuilt (no
 cache) and read from the cache, and of one without a train section against the same run with the
@@ -15,6 +17,7 @@ hostile-input case that tests/test_cli.py checks for capped diagnostics, without
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import statistics
 import string
@@ -53,14 +56,25 @@ def compile_once(text: str):
 
 
 def bench(nodes: int, repeats: int = 5):
+    """Median wall time of parse -> validated graph, and the same with Python's cyclic collector
+    left running through it (the previous behaviour, before pipeline.collector_paused),
+    interleaved in the same run."""
+    from seqnet import pipeline
+
     text = make_spec(nodes)
     graph = compile_once(text)  # warm-up (also the lark parser build)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        compile_once(text)
-        times.append(time.perf_counter() - t)
-    return graph.number_of_nodes(), text.count("\n"), statistics.median(times)
+    paused = pipeline.collector_paused
+    times, running = [], []
+    try:
+        for _ in range(repeats):
+            for out, pause in ((times, paused), (running, contextlib.nullcontext)):
+                pipeline.collector_paused = pause
+                t = time.perf_counter()
+                compile_once(text)
+                out.append(time.perf_counter() - t)
+    finally:
+        pipeline.collector_paused = paused
+    return graph.number_of_nodes(), text.count("\n"), statistics.median(times), statistics.median(running)
 
 
 def bench_junk(megabytes: float, repeats: int = 3) -> None:
@@ -216,12 +230,14 @@ def main() -> None:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
         return
-    print(f"{'target':>8} {'nodes':>7} {'lines':>6} {'median s':>9} {'us/node':>8} {'x per 10x':>9}")
+    print(f"{'target':>8} {'nodes':>7} {'lines':>6} {'median s':>9} {'us/node':>8} {'vs gc on':>8} "
+          f"{'x per 10x':>9}")  # fmt: skip
     prev = None
     for size in args.sizes:
-        nodes, lines, t = bench(size)
+        nodes, lines, t, t_gc = bench(size)
         ratio = f"{t / prev:.1f}" if prev else "-"
-        print(f"{size:>8} {nodes:>7} {lines:>6} {t:>9.4f} {t / nodes * 1e6:>8.1f} {ratio:>9}")
+        print(f"{size:>8} {nodes:>7} {lines:>6} {t:>9.4f} {t / nodes * 1e6:>8.1f} {t / t_gc:>7.2f}x "
+              f"{ratio:>9}")  # fmt: skip
         prev = t
     if not args.quick:
         print()

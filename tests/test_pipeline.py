@@ -3,6 +3,8 @@ that reports an error, and `--emit` is driven from the same list."""
 
 from __future__ import annotations
 
+import gc
+
 import networkx as nx
 import pytest
 
@@ -60,3 +62,28 @@ def test_a_stage_that_builds_a_malformed_graph_is_named(monkeypatch):
     with pytest.raises(ir.IRError, match="after 'elaborate'"):
         pipeline.run(_src(GOOD))
     assert not pipeline.run(_src(GOOD), until="verify", verify_ir=False).failed
+
+
+def test_the_collector_is_paused_while_the_stages_run_and_left_as_it_was(monkeypatch):
+    seen = []
+    real = ir.verify
+
+    def verify(graph, stage):
+        seen.append(gc.isenabled())
+        return real(graph, stage)
+
+    monkeypatch.setattr(ir, "verify", verify)
+    assert gc.isenabled()
+    assert not pipeline.run(_src(GOOD)).failed
+    assert seen and not any(seen) and gc.isenabled()
+    with pytest.raises(ir.IRError):  # a stage that raises: the collector is back on all the same
+        monkeypatch.setattr(ir, "verify", lambda g, s: (_ for _ in ()).throw(ir.IRError(s, ["x"])))
+        pipeline.run(_src(GOOD))
+    assert gc.isenabled()
+    monkeypatch.setattr(ir, "verify", real)
+    gc.disable()
+    try:  # off before: still off after
+        pipeline.run(_src(GOOD))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
