@@ -3,6 +3,7 @@ gloo collectives) end with the same parameters as one process driving four devic
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,14 +51,15 @@ def _run(tmp_path: Path, processes: int, devices: int, tag: str) -> list[dict]:
     return [dict(np.load(out / f"params{i}.npz")) for i in range(processes)]
 
 
-def _launch(tmp_path: Path, text: str, processes: int, devices: int, tag: str) -> Path:
-    """Run `text` as `processes` processes of `devices` CPU devices each; their output folder."""
+def _launch(tmp_path: Path, text: str, processes: int, devices: int, tag: str, **env_vars) -> Path:
+    """Run `text` as `processes` processes of `devices` CPU devices each; their output folder
+    (tmp_path / tag, which may hold an earlier run)."""
     script = tmp_path / f"{tag}.py"
     script.write_text(text)
     out = tmp_path / tag
-    out.mkdir()
+    out.mkdir(exist_ok=True)
     port = str(_free_port())
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQNET_JAX_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQNET_JAX_CACHE": str(tmp_path / "cache"), **env_vars}
     procs = [
         subprocess.Popen([sys.executable, str(script), str(processes), str(i), str(devices), port, str(out)],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -80,8 +82,10 @@ def test_two_hosts_match_one_host(tmp_path):
 
 SHARDED = HEADER + textwrap.dedent("""
     model = seqnet.load(os.path.join(@ROOT@, "specs", "mlp_digits.seqnet"), steps=6, batch=32, H=32)
+    resume = os.environ.get("SEQNET_TEST_RESUME") == "1"
     result = train(model, out=os.path.join(out, "run"), progress=False, checkpoint_every=3, keep=None,
-                   sharding={"fsdp": "data", "fsdp_min": 0})
+                   sharding={"fsdp": "data", "fsdp_min": 0}, resume=resume)
+    assert result.start_step == (3 if resume else 0), result.start_step
     whole = all(v.is_fully_addressable for v in jax.tree_util.tree_leaves(result.params))
     assert jax.device_count() == 4 and whole == (processes == 1)
 """).replace("@ROOT@", repr(str(ROOT)))
@@ -90,7 +94,8 @@ SHARDED = HEADER + textwrap.dedent("""
 def test_two_hosts_with_fsdp_each_write_their_shards_and_match_one_host(tmp_path):
     """fsdp over 4 devices on 2 processes: every process writes the pieces of the shards it holds
     (no element twice, none whole), process 0 commits them, and the state read back is the one
-    process's (same arithmetic up to float32 rounding)."""
+    process's (same arithmetic up to float32 rounding); two processes resuming from step 3 each
+    restore their own shards and reach step 6 bit for bit."""
     from safetensors.numpy import load_file
 
     from seqnet.backends.jax import checkpoint as ck
@@ -112,3 +117,12 @@ def test_two_hosts_with_fsdp_each_write_their_shards_and_match_one_host(tmp_path
         assert got.keys() == want.keys()
         for k in want:
             np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    # every process restores its shards of the committed step 3 (as after a crash that lost
+    # step 6) and trains on: step 6 again, bit for bit
+    shutil.copytree(multi.parent.parent, tmp_path / "fsdp_resume")
+    ck.remove(tmp_path / "fsdp_resume" / "run" / "checkpoints" / "step_00000006.json")
+    resumed = _launch(tmp_path, SHARDED, 2, 2, "fsdp_resume", SEQNET_TEST_RESUME="1") / "run" / "checkpoints"
+    _, again = ck.read(resumed / "step_00000006.json")
+    _, first = ck.read(multi / "step_00000006.json")
+    for k in first:
+        np.testing.assert_array_equal(again[k], first[k], err_msg=k)
