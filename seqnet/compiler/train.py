@@ -14,6 +14,7 @@ from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.objectives import LOSSES, METRICS, OBJECTIVES
 from seqnet.compiler.ops.registry import OPS
 from seqnet.compiler.overrides import override_expr
+from seqnet.compiler.padding import lengths_problems
 from seqnet.compiler.sharding_rules import check_sharding, read_sharding
 from seqnet.compiler.train_config import (
     MODES,
@@ -291,6 +292,8 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
         raise CompileError("SQN0104", f"{bare}: {e}", call.span) from None
     problems = [p for inp in el.graph.graph["inputs"]
                 if (p := _input_problem(el.graph, inp, fields, bare, call)) is not None]  # fmt: skip
+    if not problems:
+        problems = lengths_problems(el.graph, fields, bare, call.span)
     for p in problems[1:]:  # every input's mismatch in one run; the caller reports the first
         el.reporter.error(p.code, p.message, p.span, hint=p.hint, notes=p.notes)
     if problems:

@@ -223,3 +223,12 @@ def test_npz_lengths_past_the_sequence_are_refused_in_words(tmp_path):
     model = seqnet.load(spec)
     with pytest.raises(InputError, match=f"lengths in 'length' must lie in 0..{N}.*example 0 holds {N + 1}"):
         Runtime(model, model.train_config).load_split("train")
+
+
+def test_sequence_mask_shorter_than_the_datas_lengths_is_refused_at_check():
+    text = SPEC.replace("real = sequence_mask(length, N)", "real = sequence_mask(length, N - 1)")
+    text = text.replace("mask=real", "mask=concat(real, sequence_mask(length, 1), axis=0)")
+    with pytest.raises(seqnet.SpecError) as e:
+        seqnet.loads(text, name="short.seqnet")
+    first = next(d for d in e.value.diagnostics if d.severity == "error")
+    assert first.code == "SQN0503" and f"reaches {N} in the data, past the {N - 1} positions" in first.message
