@@ -17,7 +17,8 @@ from seqnet.compiler import sharding
 
 
 class Placements:
-    """The shardings of one runtime: `params(template)` and `opt(template, params_shardings)`."""
+    """The shardings of one runtime: `params(template)` and `opt(template, params_template)`;
+    a rule that does not fit the mesh as sized now (a -1 axis) is a TrainingError."""
 
     def __init__(self, graph, config, mesh):
         self.mesh, self.config = mesh, config.sharding

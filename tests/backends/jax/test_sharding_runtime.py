@@ -66,6 +66,14 @@ def run_script(body: str, tmp_path) -> str:
 
 def test_tensor_parallel_and_fsdp_train_like_one_device_on_a_fraction_of_the_memory(tmp_path):
     out = run_script('''
+        # model=-1 is sized now: 4 devices, and y's [64, 2] kernel cannot split its 2 columns
+        bad = model(("data=2, model=-1", "dense=columns(model)"))
+        try:
+            Runtime(bad, bad.train_config)
+        except T.TrainingError as e:
+            assert "parameter 'w' of 'y'" in str(e) and "mesh(data=2, model=4)" in str(e), e
+        else:
+            raise AssertionError("an indivisible split on a -1 axis was not refused")
         runs, memory = {}, {}
         for name, spec in (("one", ONE), ("tp", TP), ("fsdp", FSDP)):
             m = model(spec)
