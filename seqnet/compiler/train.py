@@ -10,6 +10,7 @@ from seqnet.compiler.context import Cascade, Ctx
 from seqnet.compiler.graph import output_type
 from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.loss_terms import split_terms
+from seqnet.compiler.modes.catalog import load_modes
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.objectives import LOSSES, METRICS, OBJECTIVES
 from seqnet.compiler.ops.registry import OPS
@@ -17,7 +18,6 @@ from seqnet.compiler.overrides import override_expr
 from seqnet.compiler.padding import lengths_problems
 from seqnet.compiler.sharding_rules import check_sharding, read_sharding
 from seqnet.compiler.train_config import (
-    MODES,
     OPTIMIZERS,
     SCHEDULES,
     TRAIN_KEYS,
@@ -27,6 +27,7 @@ from seqnet.compiler.train_config import (
     TrainConfig,
     arg_problems,
 )
+from seqnet.compiler.train_mode import all_dtypes, resolve_mode
 from seqnet.errors import CompileError, Note
 from seqnet.grammar import ast
 
@@ -40,7 +41,6 @@ _INT_HINTS = {
     "seed": "any whole number, for example 0",
     "examples": "how many training examples to draw, for example 10000",
 }
-DTYPES = ("float32", "bfloat16")  # compute dtypes a train section may ask for
 
 
 def _least(key: str) -> int:
@@ -152,13 +152,9 @@ def _resolve(el, stmt: ast.Train, ctx) -> None:
     for key, hint in (("decoder_lr", None), ("clip", "the largest global gradient norm, for example 1.0")):
         if key in settings:
             out[key] = section.attempt(_positive_setting, el, key, settings[key], ctx, hint)
-    for key, choices in (("mode", MODES), ("dtype", DTYPES)):
-        if key in settings:
-            out[key] = section.attempt(_choice_setting, el, key, settings[key], ctx, choices)
-    if out.get("loss_terms") and out.get("mode") == "local":
-        section.attempt(_raise, CompileError(
-            "SQN0502", "mode = local trains each segment on one loss; this loss is a weighted sum",
-            settings["loss"].value.span, hint="use one unweighted loss term, or mode = standard"))  # fmt: skip
+    if "dtype" in settings:
+        out["dtype"] = section.attempt(_choice_setting, el, "dtype", settings["dtype"], ctx, all_dtypes())
+    resolve_mode(el, section, settings, out, ctx)
     for key, table in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
         if key in settings:
             out[key] = section.attempt(_named_call, el, settings[key], table, ctx, key)
@@ -185,12 +181,10 @@ def _resolve(el, stmt: ast.Train, ctx) -> None:
         if lr is not None:
             out["optimizer"] = CallSpec(name=opt.name, args={**opt.args, "lr": lr})
     local = [n for n, op in el.graph.nodes(data="op") if op in OPS and OPS[op].local_training]
-    for key in ("mode", "decoder_lr"):
-        if key in settings and not local and (key != "mode" or out.get("mode") == "local"):
-            section.attempt(_raise, CompileError(
-                "SQN0502", f"{key} = ... trains segment structures, but this spec has none",
-                settings[key].value.span,
-                hint="remove it" if key == "decoder_lr" else "use mode = standard"))  # fmt: skip
+    if "decoder_lr" in settings and not local:
+        section.attempt(_raise, CompileError(
+            "SQN0502", "decoder_lr = ... trains segment structures, but this spec has none",
+            settings["decoder_lr"].value.span, hint="remove it"))  # fmt: skip
     _check_trainable(section, el.graph)
     if section.failed:
         return
@@ -494,10 +488,10 @@ def check_setting(key: str, value) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                 math.isfinite(value) and value > 0):  # fmt: skip
             return f"{key} must be a positive number, got {value!r}"
-    elif key == "mode" and value not in MODES:
-        return f"mode must be one of {', '.join(MODES)}, got {value!r}"
-    elif key == "dtype" and value not in DTYPES:
-        return f"dtype must be {' or '.join(DTYPES)}, got {value!r}"
+    elif key == "mode" and value not in load_modes():
+        return f"mode must be one of {', '.join(load_modes())}, got {value!r}"
+    elif key == "dtype" and value not in all_dtypes():
+        return f"dtype must be {' or '.join(all_dtypes())}, got {value!r}"
     elif key in ("optimizer", "schedule") and isinstance(value, dict):
         table = OPTIMIZERS if key == "optimizer" else SCHEDULES
         name, args = value.get("name"), value.get("args", {}) or {}

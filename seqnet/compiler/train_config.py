@@ -86,10 +86,11 @@ class TrainConfig(BaseModel):
     # `loss = cross_entropy(y, label) + 0.1 * mse(z, target)`: every term (the first is `loss`);
     # empty for a loss of one unweighted term
     loss_terms: tuple[LossSpec, ...] = ()
-    mode: str = "standard"  # standard | local (FEN local training)
+    mode: str = "standard"  # a training mode of the registry (compiler/modes/)
+    mode_args: dict[str, Any] = Field(default_factory=dict)  # its settings, as written
     # FEN: the segment decoders' learning rate (the paper's eta; encoders use lr, its eta-bar)
     decoder_lr: float | None = None
-    dtype: str = "float32"  # compute dtype: float32 | bfloat16 (parameters stay float32)
+    dtype: str = "float32"  # compute dtype: float32 | bfloat16 | float64 (as the mode allows)
     mesh: dict[str, int] = Field(default_factory=lambda: {"data": -1})  # -1: all devices
     data_axis: str = "data"
     sharding: ShardingConfig = Field(default_factory=ShardingConfig)
@@ -223,7 +224,6 @@ def resolved_args(table: dict[str, type[SettingArgs]], call: CallSpec) -> dict[s
     return table[call.name](**call.args).model_dump()
 
 
-MODES = ("standard", "local")
 TRAIN_KEYS = (
     "data", "loss", "optimizer", "schedule", "batch", "steps", "eval_every", "eval_batches",
     "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis", "sharding",

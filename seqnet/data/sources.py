@@ -291,11 +291,11 @@ def _sine_fields(n: int, horizon: int) -> dict[str, TensorType]:
     return {"x": TensorType.of(_F32, (n, 1), bounds=amp), "target": TensorType.of(_F32, (n, 1), bounds=amp)}
 
 
-def _matvec_fields(n: int, sparsity: float, binary: bool, symmetric: bool) -> dict:
+def _matvec_fields(n: int, sparsity: float, binary: bool, symmetric: bool, low: float = -1.0) -> dict:
     return {
         "adj": TensorType.of(_F32, (n, n), bounds=(0.0, 1.0)),
-        "x": TensorType.of(_F32, (n,), bounds=(-1.0, 1.0)),
-        "target": TensorType.of(_F32, (n,), bounds=(-float(n), float(n))),
+        "x": TensorType.of(_F32, (n,), bounds=(low, 1.0)),
+        "target": TensorType.of(_F32, (n,), bounds=(min(0.0, low) * n, float(n))),
     }
 
 
@@ -498,12 +498,13 @@ phase phi uniform in [0, 2 pi), amplitude a uniform in [0.5, 1.5]; target[t] = x
              DataArg("sparsity", "float", 0.5, doc="probability that an entry is zero",
                      low=0.0, high=1.0),
              DataArg("binary", "bool", False, doc="entries 0/1 instead of uniform in [0, 1]"),
-             DataArg("symmetric", "bool", False, doc="adj = adj^T")),
+             DataArg("symmetric", "bool", False, doc="adj = adj^T"),
+             DataArg("low", "float", -1.0, doc="x is uniform in [low, 1]", low=-1.0, high=1.0)),
             "random sparse matrices adj and vectors x; target = adj @ x",
             _matvec_fields, f"{_SYN}:matvec",
             details="""
 adj[i, j] is uniform in [0, 1] (binary: 1), zeroed with probability `sparsity` (symmetric: the
-upper triangle is drawn and mirrored); x is uniform in [-1, 1]; target = adj @ x (computed in
+upper triangle is drawn and mirrored); x is uniform in [low, 1] (default [-1, 1]); target = adj @ x (computed in
 float64, stored as float32).""",
         ),
         DataSource(

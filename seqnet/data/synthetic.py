@@ -179,7 +179,7 @@ def sine(split: str, n_examples: int | None, seed: int, n: int, horizon: int) ->
 
 
 def matvec(split: str, n_examples: int | None, seed: int, n: int, sparsity: float,
-           binary: bool, symmetric: bool) -> dict:  # fmt: skip
+           binary: bool, symmetric: bool, low: float = -1.0) -> dict:  # fmt: skip
     g = rng("matvec", split, seed)
     total = count(split, n_examples, n * n + 2 * n)
     keep = g.random((total, n, n)) >= sparsity
@@ -189,7 +189,7 @@ def matvec(split: str, n_examples: int | None, seed: int, n: int, sparsity: floa
         upper = np.triu(adj)
         adj = upper + np.swapaxes(np.triu(adj, 1), 1, 2)
     adj = _f32(adj)
-    x = _f32(g.uniform(-1.0, 1.0, size=(total, n)))
+    x = _f32(g.uniform(low, 1.0, size=(total, n)))
     target = np.einsum("bij,bj->bi", adj.astype(np.float64), x.astype(np.float64))
     return {"adj": adj, "x": x, "target": _f32(target)}
 

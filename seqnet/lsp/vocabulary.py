@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seqnet.compiler.modes.catalog import load_modes
 from seqnet.compiler.objectives import LOSSES, METRICS
 from seqnet.compiler.ops.catalog import OPS, load_ops
 from seqnet.compiler.ops.registry import OpDef
-from seqnet.compiler.train_config import MODES, OPTIMIZERS, SCHEDULES, TRAIN_KEYS, TrainConfig
+from seqnet.compiler.train_config import OPTIMIZERS, SCHEDULES, TRAIN_KEYS, TrainConfig
+from seqnet.compiler.train_mode import all_dtypes
 from seqnet.data import SOURCES
 
 load_ops()  # the whole catalogue, before any word is looked up (elaboration loads it too)
@@ -100,9 +102,9 @@ def train_values(key: str) -> list[Word]:
     if key == "metrics":
         return [Word(n, f"{n}(output, target)") for n in METRICS]
     if key == "mode":
-        return [Word(m) for m in MODES]
+        return [Word(n, m.signature(), m.doc) for n, m in load_modes().items()]
     if key == "dtype":
-        return [Word(d) for d in ("float32", "bfloat16")]
+        return [Word(d) for d in all_dtypes()]
     return []
 
 
@@ -117,6 +119,9 @@ def call_arguments(key: str, name: str) -> list[Word]:
         fields = OPTIMIZERS[name].model_fields
     elif key == "schedule" and name in SCHEDULES:
         fields = SCHEDULES[name].model_fields
+    elif key == "mode" and name in load_modes():
+        return [Word(s.name, f"{s.kind} = {s.default!r}", s.doc + _choices(s.choices), "argument",
+                     insert=f"{s.name}=") for s in load_modes()[name].settings]  # fmt: skip
     elif key == "data" and name.rpartition(".")[2] in SOURCES:
         return [Word(a.name, str(a), a.doc, "argument", insert=f"{a.name}=")
                 for a in SOURCES[name.rpartition(".")[2]].args]  # fmt: skip
@@ -124,3 +129,7 @@ def call_arguments(key: str, name: str) -> list[Word]:
         return []
     return [Word(k, f"default {f.default!r}", f.description or "", "argument", insert=f"{k}=")
             for k, f in fields.items()]  # fmt: skip
+
+
+def _choices(choices) -> str:
+    return " (one of: " + ", ".join(choices) + ")" if choices else ""

@@ -444,8 +444,10 @@ def test_bad_arguments(name, pos, kw, arg):
 def test_bind_fills_defaults_and_converts():
     assert get_source("sum_mod").bind(6) == {"n": 6, "k": 5}
     assert get_source("matvec").bind(3, sparsity=1) == {
-        "n": 3, "sparsity": 1.0, "binary": False, "symmetric": False,
+        "n": 3, "sparsity": 1.0, "binary": False, "symmetric": False, "low": -1.0,
     }  # fmt: skip
+    x = get_source("matvec").load("eval", 50, 0, n=3, low=0)["x"]  # the ensemble mask paper's x
+    assert x.min() >= 0 and x.max() <= 1 and x.min() < 0.2
     assert get_source("parity").bind(4.0) == {"n": 4}
     assert get_source("digits").fields(flat=True)["x"] == TensorType.of("float32", (64,))
     with pytest.raises(DataArgError):

@@ -17,6 +17,7 @@ from seqnet.backends.jax.devices import enable_compilation_cache
 from seqnet.backends.jax.failures import TrainingError
 from seqnet.backends.jax.memory import check_memory
 from seqnet.backends.jax.metricslog import MetricsLog
+from seqnet.backends.jax.modes import precision
 from seqnet.backends.jax.plots import plot
 from seqnet.backends.jax.progress import Bar, Clock
 from seqnet.backends.jax.runfolder import (
@@ -84,10 +85,17 @@ def _spread_norm(leaves) -> float:
 
 def run(model, out, resume, steps, progress, sigint, *, overwrite, log_every, keep, callback,
         **overrides) -> TrainResult:  # fmt: skip
-    """The body of `train` (train.py), run with Ctrl-C turned into `sigint`'s flag."""
+    """The body of `train` (train.py), run with Ctrl-C turned into `sigint`'s flag, in the
+    precision the run asks for."""
+    config = resolve_config(model, steps, overrides)
+    with precision(config):
+        return _run(model, config, out, resume, progress, sigint, overwrite=overwrite,
+                    log_every=log_every, keep=keep, callback=callback)  # fmt: skip
+
+
+def _run(model, config, out, resume, progress, sigint, *, overwrite, log_every, keep, callback):
     import jax
 
-    config = resolve_config(model, steps, overrides)
     enable_compilation_cache()
     check_memory(model, config)
     rt = Runtime(model, config)
@@ -111,8 +119,6 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
              callback, is_main) -> TrainResult:  # fmt: skip
     """The run itself, in `out` (whose lock process 0 holds)."""
     import jax
-
-    from seqnet.data.batches import batches, prefetch
 
     ckpt_dir = out / CHECKPOINTS
     if not resume and not overwrite and is_main:
@@ -139,8 +145,8 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
     history.start(param_norm(params), (last_ckpt, start) if resume else None)
 
     sigint.check("before the data was loaded")
-    train_arrays = rt.load_split("train", config.examples)
-    eval_arrays = rt.load_split("eval")
+    train_arrays = rt.driver.train_data()
+    eval_arrays = rt.driver.eval_data(rt.load_split("eval"))
     eval_sets = rt.eval_batches(eval_arrays, config.eval_batches or None)
     sigint.check("after loading the data, before the first step")
     total = config.steps
@@ -197,8 +203,8 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
     step_fn = rt.train_step()
     state = (params, opt_state, jax.device_put(np.int32(start), rt.replicated))
     del params, opt_state
-    stream = prefetch(batches(train_arrays, config.batch, config.seed, start_step=start),
-                      size=2, transform=rt.put_batch)  # fmt: skip
+    stream = rt.driver.train_stream(train_arrays, start)
+    per_step = rt.driver.examples_per_step()
     pending: list = []
     last_batch = None
     window_start = start
@@ -221,7 +227,7 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
         means = {k: float(np.mean([h[k] for h in host])) for k in host[0]}
         rate = None
         if timed_from is not None and step > timed_from[1]:
-            rate = (step - timed_from[1]) * config.batch / max(clock() - timed_from[0], 1e-9)
+            rate = (step - timed_from[1]) * per_step / max(clock() - timed_from[0], 1e-9)
         train_metrics = means
         history.log_loss(means["loss"])
         record(step, "train", means, lr=lr_of(step - 1), grad_norm=means["grad_norm"],
@@ -297,6 +303,6 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
         metrics=final_eval, train_metrics=train_metrics, history=history, step=step, out_dir=out,
         checkpoint=Path(last_ckpt) if last_ckpt else None, metrics_path=out / METRICS,
         plot_path=(out / CURVES) if (out / CURVES).exists() else None,
-        params=state[0], steps_per_s=steps_per_s, examples_per_s=steps_per_s * config.batch,
+        params=state[0], steps_per_s=steps_per_s, examples_per_s=steps_per_s * per_step,
         wall_s=wall, start_step=start,
     )  # fmt: skip

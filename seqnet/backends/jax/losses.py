@@ -25,13 +25,21 @@ from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.ops.catalog import load_ops
 
 
+def _wide(x: jax.Array) -> jax.Array:
+    """x in at least float32: low-precision outputs are scored in float32, float64 ones (a
+    `dtype = float64` run) in float64."""
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    return x.astype(jnp.float32)
+
+
 def _per_example(x: jax.Array, lengths=None) -> jax.Array:
-    x = x.astype(jnp.float32)
+    x = _wide(x)
     if lengths is not None:  # the mean over each example's valid positions (axis 1) only
         per_position = x.reshape(x.shape[0], x.shape[1], -1).mean(axis=2)
         valid = valid_positions(lengths, x.shape[1])
         total = jnp.where(valid, per_position, 0.0).sum(axis=1)
-        return total / jnp.maximum(valid.sum(axis=1), 1).astype(jnp.float32)
+        return total / jnp.maximum(valid.sum(axis=1), 1).astype(x.dtype)
     return x.reshape(x.shape[0], -1).mean(axis=1) if x.ndim > 1 else x
 
 
@@ -42,7 +50,7 @@ def _int_target(out: jax.Array, target: jax.Array) -> jax.Array:
 
 
 def _float_target(out: jax.Array, target: jax.Array) -> jax.Array:
-    target = target.astype(jnp.float32)
+    target = target.astype(out.dtype)
     if target.ndim == out.ndim - 1 and out.shape[-1] == 1:
         target = target[..., None]
     return target
@@ -59,7 +67,7 @@ def cross_entropy(out, target, probs: bool = False, lengths=None):
 
 
 def bce(out, target, probs: bool = False, lengths=None):
-    out = out.astype(jnp.float32)
+    out = _wide(out)
     target = _float_target(out, target)
     if probs:
         p = jnp.clip(out, 1e-7, 1 - 1e-7)
@@ -68,12 +76,12 @@ def bce(out, target, probs: bool = False, lengths=None):
 
 
 def mse(out, target, probs: bool = False, lengths=None):
-    out = out.astype(jnp.float32)
+    out = _wide(out)
     return _per_example(jnp.square(out - _float_target(out, target)), lengths)
 
 
 def l1(out, target, probs: bool = False, lengths=None):
-    out = out.astype(jnp.float32)
+    out = _wide(out)
     return _per_example(jnp.abs(out - _float_target(out, target)), lengths)
 
 

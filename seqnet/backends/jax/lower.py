@@ -546,8 +546,11 @@ class Lowered:
         for name, (node, port) in g.graph["outputs"].items():
             value = env[(node, port)]
             want = jnp.dtype(output_type(g, (node, port)).dtype)
-            if jnp.issubdtype(value.dtype, jnp.floating) and value.dtype != want:
-                value = value.astype(want)  # low-precision compute: outputs back to declared dtype
+            # low-precision compute: outputs back to the declared dtype; a float64 program (a
+            # `dtype = float64` run) keeps float64, which rounding to float32 would throw away
+            wide = self.compute_dtype == jnp.float64 and value.dtype == jnp.float64
+            if jnp.issubdtype(value.dtype, jnp.floating) and value.dtype != want and not wide:
+                value = value.astype(want)
             outs[name] = value
         return outs
 

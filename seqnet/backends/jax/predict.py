@@ -9,6 +9,7 @@ import numpy as np
 
 from seqnet.backends.jax.failures import InputError
 from seqnet.backends.jax.inputs import check_inputs, read_npz
+from seqnet.backends.jax.modes import precision
 from seqnet.backends.jax.runtime import Runtime
 from seqnet.backends.jax.settings import resolve_config
 
@@ -19,10 +20,12 @@ def evaluate(model, checkpoint_dir: str | Path, *, batches: int | None = None, *
 
     batches: how many eval batches (default: the config's eval_batches; 0 = the whole split)."""
     config = resolve_config(model, None, overrides)
-    rt = Runtime(model, config)
-    params, _, _ = rt.restore(checkpoint_dir, with_opt=False)
-    limit = config.eval_batches if batches is None else batches
-    return rt.evaluate(params, rt.eval_batches(rt.load_split("eval"), limit or None))
+    with precision(config):
+        rt = Runtime(model, config)
+        params, _, _ = rt.restore(checkpoint_dir, with_opt=False)
+        limit = config.eval_batches if batches is None else batches
+        arrays = rt.driver.eval_data(rt.load_split("eval"))
+        return rt.evaluate(params, rt.eval_batches(arrays, limit or None))
 
 
 def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz: str | Path | None = None,

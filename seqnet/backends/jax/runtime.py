@@ -10,6 +10,7 @@ from seqnet.backends.jax.checkpoint import CheckpointError
 from seqnet.backends.jax.devices import make_mesh
 from seqnet.backends.jax.failures import TrainingError
 from seqnet.backends.jax.inputs import check_finite, check_lengths, check_targets, check_token_ids
+from seqnet.backends.jax.modes import driver_for
 from seqnet.backends.jax.placement import Placements
 
 
@@ -29,10 +30,10 @@ class Runtime:
         problems = reverse_mode_problems(model.graph)
         if problems:
             raise TrainingError(problems[0])
-        if config.dtype == "bfloat16":  # bfloat16 compute, float32 parameters and optimiser
+        if config.dtype != "float32":  # bfloat16: float32 parameters and optimiser; float64: all
             from seqnet.backends.jax.lower import lower
 
-            self.lowered = lower(model.graph, compute_dtype="bfloat16")
+            self.lowered = lower(model.graph, compute_dtype=config.dtype)
         else:
             self.lowered = model.jax_lowering()
         self.inputs = dict(model.inputs)
@@ -75,15 +76,9 @@ class Runtime:
         key = jax.random.PRNGKey(config.seed)
         self.init_key = jax.random.fold_in(key, 0)
         self.dropout_key = jax.random.fold_in(key, 1)
-        self.local_terms = None
-        if config.mode == "local":
-            self.local_terms = getattr(self.lowered, "local_loss_terms", None)
-            if self.local_terms is None:
-                raise TrainingError(
-                    "mode = local (FEN local training) needs the segment lowering to provide "
-                    "local_loss_terms(params, inputs, rng=, train=); this JAX lowering has none. "
-                    "Use mode = standard."
-                )
+        self.local_terms = None  # FEN local training: set by the local mode's driver,
+        self.local_reduction = "sum"  # with how its per-segment losses combine
+        self.driver = driver_for(config.mode)(self)
         self._train_step = None
         self._eval_step = None
         p_template = self.param_template()
@@ -96,7 +91,16 @@ class Runtime:
     def param_template(self):
         import jax
 
-        return jax.eval_shape(self.lowered.init, self.init_key)
+        return jax.eval_shape(self._init, self.init_key)
+
+    def _init(self, key):
+        """The initial parameters; float64 runs keep them (and the optimiser) in float64."""
+        import jax
+
+        params = self.lowered.init(key)
+        if self.config.dtype != "float64":
+            return params
+        return jax.tree_util.tree_map(lambda w: w.astype("float64") if w.dtype.kind == "f" else w, params)
 
     def opt_template(self, params_template):
         import jax
@@ -108,7 +112,7 @@ class Runtime:
         its own shards (jit with out shardings), never the whole state on one device."""
         import jax
 
-        params = jax.jit(self.lowered.init, out_shardings=self.param_shardings)(self.init_key)
+        params = jax.jit(self._init, out_shardings=self.param_shardings)(self.init_key)
         opt_state = jax.jit(self.tx.init, out_shardings=self.opt_shardings)(params)
         return params, opt_state
 
@@ -171,7 +175,7 @@ class Runtime:
 
     def train_step(self):
         if self._train_step is None:
-            self._train_step = step.make_train_step(self)
+            self._train_step = self.driver.train_step()
         return self._train_step
 
     def eval_step(self):

@@ -61,7 +61,8 @@ def batch_loss(rt, parts: dict):
 
 
 def local_objective(rt, params, batch, inputs, rng):
-    """FEN local training: the sum of the per-segment losses (mechanisms.md 1)."""
+    """FEN local training: the sum of the per-segment losses (mechanisms.md 1), or their mean
+    (`mode = local(reduction=mean)`)."""
     import jax.numpy as jnp
 
     lo = rt.config.loss
@@ -70,7 +71,8 @@ def local_objective(rt, params, batch, inputs, rng):
         return rt.loss_fn(outs[lo.output], target, rt.loss_probs).mean()
 
     terms = rt.local_terms(params, inputs, segment_loss, batch[lo.target], rng=rng, train=True)
-    return jnp.asarray(terms, jnp.float32).sum()
+    terms = jnp.asarray(terms, jnp.float32)
+    return terms.mean() if rt.local_reduction == "mean" else terms.sum()
 
 
 def make_train_step(rt):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from seqnet.compiler.ops.registry import (
     ACTIVATIONS,
     Arg,
+    EdgeMask,
     OpCall,
     ParamSpec,
     ShapeError,
@@ -137,6 +138,17 @@ def _masked_params(c: OpCall):
     return {"w": w, **({"b": ParamSpec((copies * n,), "zeros")} if c["bias"] else {})}
 
 
+def _masked_edges(attrs, adj, shapes, xp):
+    """mask=adjacency: W's block of input node j and output node i is enabled where A_ij != 0
+    (W is (c_in n, c_out n), node-major, used as x @ W); mask=cluster never reads A."""
+    if attrs["mask"] != "adjacency":
+        return {}
+    n = adj.shape[-1]
+    rows, cols = shapes["w"]
+    on = xp.transpose(adj != 0)[:, None, :, None]  # [input node j, 1, output node i, 1]
+    return {"w": xp.broadcast_to(on, (n, rows // n, n, cols // n)).reshape(rows, cols)}
+
+
 def _masked_flops(c: OpCall, outs):
     if c["mask"] == "cluster":  # one (c_in, c_out) block per node
         return 2 * c["x"].dims[0] * c["copies"]
@@ -153,6 +165,7 @@ op(
     _masked_infer,
     params=_masked_params,
     flops=_masked_flops,
+    edge_mask=EdgeMask("adj", _masked_edges),
     doc="Ensemble-mask-network layer: (A (.) W) x with W's edges masked by the input's adjacency A.",
 )  # fmt: skip
 

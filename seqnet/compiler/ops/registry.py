@@ -93,6 +93,18 @@ class ParamSpec:
         return n
 
 
+@dataclass(frozen=True)
+class EdgeMask:
+    """The op's parameters are masked by a per-example adjacency, its tensor argument `arg`.
+    `enabled(attrs, adj, shapes, xp)` gives, for each parameter it masks, a boolean array of that
+    parameter's shape, true where the n x n matrix `adj` enables the entry (a parameter left out
+    is never masked); `shapes` are the parameters' shapes, `xp` numpy or jax.numpy. Training
+    modes that merge masked subnetworks (mask_merge) read it."""
+
+    arg: str
+    enabled: Callable[..., dict[str, Any]]
+
+
 class ShapeError(Exception):
     """Raised by a shape rule. `arg` names the argument at fault, so the error points at it."""
 
@@ -173,6 +185,7 @@ class OpDef:
     # configured (a wormhole solved by forward-mode AD has no gradient to train with)
     train_rule: Callable[[dict[str, Any]], tuple[str, str, str | None] | None] | None = None
     local_training: bool = False  # trains with `mode = local` (segment structures)
+    edge_mask: EdgeMask | None = None  # its parameters are masked by an input adjacency
     # the statement that creates the op ("wormhole", "segments"): such an op is not called by
     # name, and diagnostics name it by its statement
     statement: str | None = None

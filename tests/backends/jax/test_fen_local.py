@@ -120,6 +120,9 @@ def test_every_segment_predicts_the_whole_sequence_label():
     per_seg = -jnp.take_along_axis(logp, jnp.asarray(label)[None, :, None], -1)[..., 0].mean(1)
     assert per_seg.shape == (9,)
     np.testing.assert_allclose(got, per_seg.sum(), rtol=1e-5, atol=1e-6)  # float32, 9 terms
+    mean = Runtime(model, resolve_config(model, 1, {"mode": "local", "reduction": "mean"}))
+    got = jax.jit(lambda p: mean.local_objective(p, batch, {"x": x}, None))(params)
+    np.testing.assert_allclose(got, per_seg.mean(), rtol=1e-5, atol=1e-6)  # local(reduction=mean)
 
 
 def test_adam_step_does_not_depend_on_sum_or_mean_of_the_terms():
