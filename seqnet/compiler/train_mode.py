@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from seqnet.compiler import values as V
 from seqnet.compiler.modes.catalog import load_modes
-from seqnet.compiler.modes.registry import MODES, ModeContext, ModeDef, ModeSetting
+from seqnet.compiler.modes.registry import ModeContext, ModeDef, ModeSetting
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.overrides import override_expr
 from seqnet.errors import CompileError
@@ -133,6 +133,3 @@ def check_mode_setting(key: str, value, mode_name: str) -> str | None:
         return None
     problem = s.problem(value)
     return None if problem is None else f"{m.name}'s {key} {problem}, got {value!r}"
-
-
-__all__ = ["MODES", "all_dtypes", "check_mode_setting", "resolve_mode"]

@@ -23,13 +23,14 @@ class ModeSetting:
     default: Any
     choices: tuple[str, ...] = ()
     doc: str = ""
-    low: int = 0  # the least whole number an "int" setting takes
+    low: int = 0  # the least value an "int" setting takes
 
     def problem(self, value) -> str | None:
         """What is wrong with `value` (a plain Python value) for this setting; None if fine."""
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int) or value < self.low:
-                return f"must be {'a positive' if self.low == 1 else 'a non-negative'} integer"
+                kinds = {0: "a non-negative integer", 1: "a positive integer"}
+                return "must be " + kinds.get(self.low, f"a whole number of at least {self.low}")
             return None
         if value not in self.choices:
             return "must be one of " + ", ".join(self.choices)
