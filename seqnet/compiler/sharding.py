@@ -186,10 +186,6 @@ def _indivisible(n: str, op: str, misfits: list, rule: ShardRule, sizes) -> Prob
     return Problem(message, rule, hint, n)
 
 
-def per_device_bytes(placements: dict, sizes: dict[str, int], dtype_bytes: int = 4) -> int:
-    return sum(p.per_device(sizes) for p in placements.values()) * dtype_bytes
-
-
 def device_memory(graph, config, devices: int, activation_bytes: int) -> dict:
     """Bytes each device holds for training under the spec's mesh on `devices` devices:
     parameters and gradients (as the plan splits them), the optimiser's buffers (they follow
