@@ -323,10 +323,7 @@ def _start_distributed(args, model) -> None:
                              f"processes (0 to {args.num_processes - 1})")  # fmt: skip
         from seqnet.backends.jax import rendezvous
 
-        sets = {f"--set {k}": v for k, v in _overrides(args.set).items()}
-        settings = {**model.train_config.model_dump(mode="json"), **sets}
-        spec = hashlib.sha256(Path(args.file).read_bytes()).hexdigest()
-        own = rendezvous.identity(args.process_id, args.num_processes, settings, spec)
+        own = rendezvous.identity(args.process_id, args.num_processes, *_what_runs(args, model))
         rendezvous.join(args.coordinator, own, args.join_timeout)
     import jax
 
@@ -334,10 +331,22 @@ def _start_distributed(args, model) -> None:
         jax.distributed.initialize(coordinator_address=args.coordinator,
                                    num_processes=args.num_processes, process_id=args.process_id,
                                    initialization_timeout=max(1, int(args.join_timeout)))  # fmt: skip
-    else:  # Cloud TPU, SLURM, Open MPI: JAX discovers the cluster itself
+    else:  # Cloud TPU, SLURM, Open MPI: JAX discovers the cluster itself, and seqnet compares
+        from seqnet.backends.jax import agreement, rendezvous  # the processes once it has started
+
         jax.distributed.initialize()
+        own = rendezvous.identity(jax.process_index(), jax.process_count(), *_what_runs(args, model))
+        agreement.agree(own)
     print(f"process {jax.process_index()} of {jax.process_count()}; "
           f"{jax.device_count()} devices in all", file=sys.stderr)
+
+
+def _what_runs(args, model) -> tuple[dict, str]:
+    """What every process of a multi-host run must agree on: the train settings with the --set
+    options given, and the spec file's hash."""
+    sets = {f"--set {k}": v for k, v in _overrides(args.set).items()}
+    settings = {**model.train_config.model_dump(mode="json"), **sets}
+    return settings, hashlib.sha256(Path(args.file).read_bytes()).hexdigest()
 
 
 def cmd_eval(args) -> int:

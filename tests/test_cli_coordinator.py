@@ -71,3 +71,53 @@ def test_processes_with_different_settings_are_refused_naming_the_setting(tmp_pa
     for rc, err in results:
         assert rc == 1, err
         assert "optimizer.args.lr: 0.1 in process 0, 0.2 in process 1" in err, err
+
+
+def _train_discovered(tmp_path, *extra_args):
+    """`seqnet train --distributed` as separate processes whose cluster JAX discovers from SLURM's
+    environment variables (the first node of the step, 127.0.0.1 here, is the coordinator)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.hang_guard import HANG_GUARD_S
+
+    spec = tmp_path / "m.seqnet"
+    spec.write_text(SPEC.replace("loss = mse(y, target)", "loss = mse(y, target)\n  steps = 2"))
+    for job in range(4096):  # JAX derives the port from the job id: 61440 + job % 4096
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", 61440 + job))
+                break
+            except OSError:
+                continue
+    root = Path(__file__).resolve().parents[1]
+    procs = []
+    for i, args in enumerate(extra_args):
+        env = dict(os.environ, PYTHONPATH=str(root), SLURM_JOB_ID=str(job), SLURM_NTASKS=str(len(extra_args)),
+                   SLURM_STEP_NODELIST="127.0.0.1", SLURM_PROCID=str(i), SLURM_LOCALID=str(i))  # fmt: skip
+        procs.append(subprocess.Popen([sys.executable, "-m", "seqnet", "train", str(spec), "--out",
+                                       str(tmp_path / f"run{i}"), "--distributed", "--no-progress", *args],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    errs = [p.communicate(timeout=HANG_GUARD_S)[1] for p in procs]
+    return [(p.returncode, err) for p, err in zip(procs, errs)]
+
+
+def test_a_discovered_cluster_with_different_settings_is_refused_before_training(tmp_path):
+    """--distributed has no handshake of seqnet's before JAX starts; the processes compare their
+    settings over JAX's collectives right after it has, and every one of them stops."""
+    results = _train_discovered(tmp_path, ["--set", "lr=0.1"], ["--set", "lr=0.2"])
+    for rc, err in results:
+        assert rc == 1, err
+        assert "optimizer.args.lr: 0.1 in process 0, 0.2 in process 1" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run0" / "metrics.jsonl").exists()
+
+
+def test_a_discovered_cluster_that_agrees_trains(tmp_path):
+    results = _train_discovered(tmp_path, ["--set", "lr=0.1"], ["--set", "lr=0.1"])
+    for rc, err in results:
+        assert rc == 0, err
+        assert "process" in err and "of 2" in err, err
+    assert (tmp_path / "run0" / "metrics.jsonl").exists()
