@@ -27,7 +27,7 @@ demo: setup  ## compile, train and evaluate the digits classifier, render its di
 	$(BIN)/python examples/demo.py
 
 test: setup  ## the whole test suite
-	$(BIN)/python -m pytest -q -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 lint: setup  ## ruff
 	$(BIN)/ruff check seqnet tests benchmarks examples

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# One worker runs the whole module, so the module-scoped sweep runs once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("sweep_runs")
 SPEC = """dim H = 8
 input x : float32[64]
 h = dense(x, H, act=relu)
@@ -115,10 +117,11 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     spec = tmp_path / "tiny.seqnet"
     spec.write_text(SPEC)
     points = tmp_path / "points.json"
-    points.write_text(json.dumps([{"lr": 0.01}, {"lr": 0.003, "steps": 4000, "checkpoint_every": 50}]))
+    points.write_text(json.dumps([{"lr": 0.01}, {"lr": 0.003, "steps": 4000, "checkpoint_every": 50,
+                                                   "eval_every": 4000}]))  # fmt: skip
     out = tmp_path / "out"
     proc = sweep(spec, "--points", points, "--jobs", 1, "--out", out, popen=True)
-    long = out / "lr=0.003_steps=4000_checkpoint_every=50" / "seed0"
+    long = out / "lr=0.003_steps=4000_checkpoint_every=50_eval_every=4000" / "seed0"
     try:
         _wait_for(lambda: list((long / "checkpoints").glob("step_*.json")), proc)
         proc.send_signal(signal.SIGKILL)
@@ -151,5 +154,5 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     assert f"trained steps {stopped_at}-4000" in log
     records = {r["run"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     assert records["lr=0.01/seed0"]["status"] == "ok" and not records["lr=0.01/seed0"]["resumed"]
-    resumed = records["lr=0.003_steps=4000_checkpoint_every=50/seed0"]
+    resumed = records["lr=0.003_steps=4000_checkpoint_every=50_eval_every=4000/seed0"]
     assert resumed["status"] == "ok" and resumed["resumed"] and resumed["steps"] == 4000

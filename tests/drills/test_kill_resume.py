@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# The module-scoped fixture runs once: one worker takes the whole module (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("kill_resume")
+
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("train_child.py")
 SPEC = """
@@ -39,7 +42,8 @@ train {
 }
 """
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-ENV.pop("XLA_FLAGS", None)  # one device, as in every child
+# one device, as in every child (the suite's other XLA flags kept)
+ENV["XLA_FLAGS"] = " ".join(f for f in ENV.get("XLA_FLAGS", "").split() if "device_count" not in f)
 
 
 def child(spec: Path, out: Path, kill: str = "none", **kw) -> subprocess.Popen:

@@ -12,9 +12,9 @@ import pytest
 
 pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types as lsp  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+from pytest_lsp import LanguageClient, client_capabilities  # noqa: E402
 
-from tests.lsp.test_server import ENCODER, ROOT, open_doc  # noqa: E402
+from tests.lsp.test_server import ENCODER, ROOT, open_doc, server_config  # noqa: E402
 
 REPORT = Path(os.environ.get("PYTEST_LSP_JAX_REPORT", "/tmp")) / f"seqnet-lsp-modules-{os.getpid()}.txt"
 # The server, with a line at its exit that writes which of the modules we care about it loaded.
@@ -31,8 +31,7 @@ sys.exit(code)
 pytestmark = pytest.mark.asyncio
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-c", SERVER],
-                                              server_env={**os.environ, "PYTHONPATH": str(ROOT)}))  # fmt: skip
+@pytest_lsp.fixture(config=server_config([sys.executable, "-c", SERVER], {**os.environ, "PYTHONPATH": str(ROOT)}))
 async def client(lsp_client: LanguageClient):
     REPORT.unlink(missing_ok=True)
     await lsp_client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("neovim")))

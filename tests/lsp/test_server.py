@@ -13,6 +13,7 @@ import pytest
 pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types as lsp  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features  # noqa: E402
 
 from seqnet.grammar.format import format_module  # noqa: E402
 from seqnet.grammar.parser import parse  # noqa: E402
@@ -28,10 +29,31 @@ LAYERS = SPECS / "lib" / "layers.seqnet"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # the server imports this checkout
 WAIT = 60  # seconds a test waits for the server before failing (a hang, not a timing check)
 
-pytestmark = pytest.mark.asyncio
+# One server for the module, as an editor keeps one for its session: every test opens the files it
+# reads (a reopened file replaces what an earlier test left), and one worker runs the module.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("lsp_server")]
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "seqnet", "lsp"], server_env=ENV))
+def recording_client() -> LanguageClient:
+    """pytest-lsp's client, keeping every diagnostics notification in `client.published` as
+    (uri, version, diagnostics): its own wait_for_notification holds one waiter per method, so
+    a notification that arrives right behind another is lost to a test looping on it."""
+    client = LanguageClient()
+    client.published = []
+
+    def publish(client: LanguageClient, params: lsp.PublishDiagnosticsParams):
+        client.diagnostics[params.uri] = params.diagnostics
+        client.published.append((params.uri, params.version, list(params.diagnostics)))
+
+    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES, lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish})
+    return client
+
+
+def server_config(command: list[str], env: dict) -> ClientServerConfig:
+    return ClientServerConfig(server_command=command, server_env=env, client_factory=recording_client)
+
+
+@pytest_lsp.fixture(scope="module", config=server_config([sys.executable, "-m", "seqnet", "lsp"], ENV))
 async def client(lsp_client: LanguageClient):
     await lsp_client.initialize_session(lsp.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
@@ -41,16 +63,19 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-async def published(client: LanguageClient, uri: str, version: int) -> list[lsp.Diagnostic]:
-    """The diagnostics the server publishes for `uri` at `version` (waits for them)."""
+def published(client: LanguageClient, uri: str, version: int):
+    """The diagnostics the server publishes for `uri` at `version` from now on (an awaitable:
+    call it before sending the change, so nothing published in between is missed)."""
+    start = len(client.published)
 
     async def wait():
         while True:
-            params = await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-            if params.uri == uri and params.version == version:
-                return list(params.diagnostics)
+            for u, v, diagnostics in client.published[start:]:
+                if u == uri and v == version:
+                    return diagnostics
+            await asyncio.sleep(0.01)
 
-    return await asyncio.wait_for(wait(), WAIT)
+    return asyncio.wait_for(wait(), WAIT)
 
 
 async def open_doc(client: LanguageClient, path: Path, text: str | None = None) -> tuple[str, list]:

@@ -20,7 +20,7 @@ HEADER = """
 import os, sys
 import numpy as np
 processes, pid, devices, port, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={devices}"
 import jax
 if processes > 1:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")

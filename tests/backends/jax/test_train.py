@@ -21,6 +21,9 @@ from seqnet.backends.jax import checkpoint as ck
 from seqnet.backends.jax import memory
 from seqnet.backends.jax import train as T
 
+# The module-scoped fixture runs once: one worker takes the whole module (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("train_digits")
+
 SPEC = """
 input x : float32[64]
 h = dense(x, {hidden}, act=relu)
@@ -547,7 +550,7 @@ def test_four_devices_match_one(tmp_path):
         print("maxdiff", diff)
         assert diff < 1e-5, diff
     """)
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
            "PYTHONPATH": str(Path(seqnet.__file__).parent.parent)}  # fmt: skip
     p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                        timeout=HANG_GUARD_S)  # fmt: skip
