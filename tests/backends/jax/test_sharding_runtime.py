@@ -55,7 +55,7 @@ PRELUDE = textwrap.dedent('''
 
 
 def run_script(body: str, tmp_path) -> str:
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
            "PYTHONPATH": str(ROOT)}  # fmt: skip
     script = PRELUDE + textwrap.dedent(body)
     p = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True,
@@ -148,7 +148,7 @@ def test_the_shipped_fsdp_spec_trains_on_8_devices_and_evaluates_on_1(tmp_path, 
     spec = str(ROOT / "specs" / "transformer_fsdp.seqnet")
     sets = ["--set", "N=4", "--set", "LAYERS=1", "--set", "batch=16", "--set", "eval_batches=1"]
     run = tmp_path / "run"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
            "PYTHONPATH": str(ROOT)}  # fmt: skip
     p = subprocess.run([sys.executable, "-m", "seqnet", "train", spec, *sets, "--set", "steps=3",
                         "--out", str(run), "--no-progress"], env=env, capture_output=True, text=True,
