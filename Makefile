@@ -26,8 +26,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 demo: setup  ## compile, train and evaluate the digits classifier, render its diagram
 	$(BIN)/python examples/demo.py
 
-test: setup  ## the whole test suite
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+test: setup  ## the whole test suite (a file's tests on one worker: its module fixtures run once)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 lint: setup  ## ruff
 	$(BIN)/ruff check seqnet tests benchmarks examples

@@ -86,8 +86,10 @@ def _train_discovered(tmp_path, *extra_args):
 
     spec = tmp_path / "m.seqnet"
     spec.write_text(SPEC.replace("loss = mse(y, target)", "loss = mse(y, target)\n  steps = 2"))
-    for job in range(4096):  # JAX derives the port from the job id: 61440 + job % 4096
-        with socket.socket() as s:
+    import random
+
+    for job in random.sample(range(4096), 4096):  # JAX takes the port 61440 + job % 4096; random,
+        with socket.socket() as s:  # so that tests running at the same time pick different ones
             try:
                 s.bind(("127.0.0.1", 61440 + job))
                 break

@@ -9,9 +9,6 @@ import pytest
 
 from tests.cli_run import run
 
-# The module-scoped fixture runs once: one worker takes the whole module (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("cli_generate")
-
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "specs" / "gru_text.seqnet")
 SMALL = ["--set", "T=8", "--set", "H=16"]

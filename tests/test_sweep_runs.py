@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# One worker runs the whole module, so the module-scoped sweep runs once (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("sweep_runs")
 SPEC = """dim H = 8
 input x : float32[64]
 h = dense(x, H, act=relu)

@@ -20,9 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# The module-scoped fixture runs once: one worker takes the whole module (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("kill_resume")
-
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("train_child.py")
 SPEC = """

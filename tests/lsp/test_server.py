@@ -30,8 +30,8 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # the server imports this checkou
 WAIT = 60  # seconds a test waits for the server before failing (a hang, not a timing check)
 
 # One server for the module, as an editor keeps one for its session: every test opens the files it
-# reads (a reopened file replaces what an earlier test left), and one worker runs the module.
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("lsp_server")]
+# reads (a reopened file replaces what an earlier test left); `make test` runs a file on one worker.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def recording_client() -> LanguageClient:

@@ -72,7 +72,7 @@ def local_objective(rt, params, batch, inputs, rng):
 
     terms = rt.local_terms(params, inputs, segment_loss, batch[lo.target], rng=rng, train=True)
     terms = jnp.asarray(terms, jnp.float32)
-    return terms.mean() if rt.local_reduction == "mean" else terms.sum()
+    return getattr(terms, rt.local_reduction)()  # .sum() or .mean(): the mode's checked setting
 
 
 def make_train_step(rt):

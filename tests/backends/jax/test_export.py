@@ -15,9 +15,6 @@ from test_train import make_model  # noqa: E402
 from seqnet.backends.jax import train as T  # noqa: E402
 from seqnet.backends.jax.export import ExportError, export, load_exported  # noqa: E402
 
-# The module-scoped fixture runs once: one worker takes the whole module (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("export_run")
-
 pytest.importorskip("flatbuffers", reason="jax.export serialisation needs flatbuffers")
 
 

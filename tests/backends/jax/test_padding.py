@@ -18,9 +18,6 @@ from seqnet.backends.jax import losses, step
 from seqnet.backends.jax.failures import InputError
 from seqnet.backends.jax.runtime import Runtime
 
-# The module-scoped fixture compiles once: one worker takes the whole module (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("padding")
-
 N, V = 6, 7
 TOL = {"atol": 1e-6, "rtol": 1e-6}
 

@@ -21,9 +21,6 @@ from seqnet.backends.jax import checkpoint as ck
 from seqnet.backends.jax import memory
 from seqnet.backends.jax import train as T
 
-# The module-scoped fixture runs once: one worker takes the whole module (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("train_digits")
-
 SPEC = """
 input x : float32[64]
 h = dense(x, {hidden}, act=relu)
