@@ -61,13 +61,11 @@ class Runtime:
         for m in config.metrics:
             key = m.name if names.count(m.name) == 1 else f"{m.name}_{m.output}_{m.target}"
             probs = losses.output_is_probability(model.graph, m.output)
-            self.metric_specs.append((key, losses.get_metric(m.name), m.output, m.target, probs,
-                                      m.lengths))  # fmt: skip
-        # every term of the loss: (metric key, function, weight, output, target, probabilities,
-        # the lengths field when it skips padding)
-        self.loss_terms = [
-            (key, losses.get_loss(t.name), t.weight, t.output, t.target,
-             losses.output_is_probability(model.graph, t.output), t.lengths)
+            self.metric_specs.append(step.Term(key, losses.get_metric(m.name), m.output, m.target, probs,
+                                               m.lengths))  # fmt: skip
+        self.loss_terms = [  # every term of the loss
+            step.Term(key, losses.get_loss(t.name), t.output, t.target,
+                      losses.output_is_probability(model.graph, t.output), t.lengths, t.weight)
             for key, t in zip(term_keys(config.terms), config.terms, strict=True)
         ]  # fmt: skip
         targets = [t.target for t in config.terms] + [m.target for m in config.metrics]
@@ -217,10 +215,10 @@ class Runtime:
         weights = {k.split("/", 1)[1]: max(float(totals.pop(k)), 1.0) for k in list(totals)
                    if k.startswith("weights/")}  # fmt: skip
         means = {k: float(v) / weights.get(k, count) for k, v in totals.items()}
-        terms = [(key, w) for key, _, w, *_ in self.loss_terms]
-        loss = sum(w * means[key] for key, w in terms)
-        if len(terms) == 1 and terms[0][1] == 1.0:  # one term: the loss, not logged twice
-            loss = means.pop(terms[0][0])
+        terms = self.loss_terms
+        loss = sum(t.weight * means[t.key] for t in terms)
+        if len(terms) == 1 and terms[0].weight == 1.0:  # one term: the loss, not logged twice
+            loss = means.pop(terms[0].key)
         return {"loss": loss, **means, **{k: float(v) for k, v in worst.items()}}
 
     # -- checkpoints

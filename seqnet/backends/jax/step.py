@@ -8,9 +8,27 @@ bit-identical to an uninterrupted one."""
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 from seqnet.backends.jax import wormhole_report
 from seqnet.backends.jax.failures import TrainingError
+
+
+class Term(NamedTuple):
+    """A loss term or a metric as the steps compute it: its metric key, function, the output and
+    target it compares, whether the output is probabilities, the lengths field when it skips
+    padding, and its weight in the loss (1 for a metric)."""
+
+    key: str
+    fn: Any
+    output: str
+    target: str
+    probs: bool
+    lengths: str | None
+    weight: float = 1.0
+
+    def values(self, outs: dict, batch: dict):
+        return term_values(self.fn, outs[self.output], batch, self.target, self.probs, self.lengths)
 
 
 def objective(rt, params, batch, rng, train: bool, with_stats: bool = False, probes=None):
@@ -18,8 +36,7 @@ def objective(rt, params, batch, rng, train: bool, with_stats: bool = False, pro
     `term_values`), the outputs and inputs of `batch`, and the forward stats when asked."""
     inputs = {k: batch[k] for k in rt.inputs}
     outs, stats = rt.forward(params, inputs, rng, train, probes)
-    parts = {key: term_values(fn, outs[out], batch, target, probs, lengths)
-             for key, fn, _, out, target, probs, lengths in rt.loss_terms}  # fmt: skip
+    parts = {t.key: t.values(outs, batch) for t in rt.loss_terms}
     if with_stats:
         return parts, outs, inputs, stats
     return parts, outs, inputs
@@ -48,15 +65,14 @@ def weighted_mean(values, weights, padded: bool):
 
 def batch_loss(rt, parts: dict):
     """The loss of a batch, the weighted sum of its terms' means, and each term's mean."""
-    means = {key: weighted_mean(*parts[key], lengths is not None)
-             for key, _, _, _, _, _, lengths in rt.loss_terms}  # fmt: skip
-    if all(t[-1] is None for t in rt.loss_terms):  # no padding: the mean of the summed terms
-        per_example = sum(w * parts[key][0] for key, _, w, *_ in rt.loss_terms)
-        loss = per_example.mean()
+    terms = rt.loss_terms
+    means = {t.key: weighted_mean(*parts[t.key], t.lengths is not None) for t in terms}
+    if all(t.lengths is None for t in terms):  # no padding: the mean of the summed terms
+        loss = sum(t.weight * parts[t.key][0] for t in terms).mean()
     else:
-        loss = sum(w * means[key] for key, _, w, *_ in rt.loss_terms)
-    if len(rt.loss_terms) == 1 and rt.loss_terms[0][2] == 1.0:
-        loss, means = means[rt.loss_terms[0][0]], {}  # one term: exactly as it was
+        loss = sum(t.weight * means[t.key] for t in terms)
+    if len(terms) == 1 and terms[0].weight == 1.0:
+        loss, means = means[terms[0].key], {}  # one term: exactly as it was
     return loss, means
 
 
@@ -107,9 +123,8 @@ def make_train_step(rt):
         params = optax.apply_updates(params, updates)
         logs = {"loss": loss, "grad_norm": gnorm}
         logs.update(parts)  # loss/<term>
-        for key, fn, out, target, probs, lengths in rt.metric_specs:
-            values = term_values(fn, outs[out], batch, target, probs, lengths)
-            logs[key] = weighted_mean(*values, lengths is not None)
+        for m in rt.metric_specs:
+            logs[m.key] = weighted_mean(*m.values(outs, batch), m.lengths is not None)
         logs.update(wormhole_report.train_logs(stats, probe_grads, solvers))
         return (params, opt_state, i + 1), logs
 
@@ -126,8 +141,8 @@ def make_eval_step(rt):
     def step(params, batch, mask):
         parts, outs, _, stats = objective(rt, params, batch, None, False, True)
         sums = {"count": mask.sum()}
-        for key, fn, out, target, probs, lengths in rt.metric_specs:
-            parts[key] = term_values(fn, outs[out], batch, target, probs, lengths)
+        for m in rt.metric_specs:
+            parts[m.key] = m.values(outs, batch)
         for key, (values, weights) in parts.items():
             sums[key] = (values * weights * mask).sum()
             sums[f"weights/{key}"] = (weights * mask).sum()
