@@ -51,6 +51,8 @@ class Calls:
         func = self._eval(e.func, ctx)
         if isinstance(func, V.Symbol) and func.name == "size":
             return self._size(e, ctx)
+        if isinstance(func, V.Symbol) and func.name == "choose":
+            return self._choose(e, ctx)
         if isinstance(func, V.Symbol):
             if func.name in INTERNAL_OPS:
                 raise CompileError("SQN0102", f"'{func.name}' is created by its own statement and "

@@ -254,18 +254,22 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
     call = setting.value
     if not isinstance(call, ast.Call):
         raise CompileError("SQN0502", "data must name a data source, e.g. task.parity(N)", call.span)
-    name = _dotted(call.func)
+    name, name_span, positional, notes = _dotted(call.func), call.func.span, call.args, ()
+    if name in ("task", "data"):  # data = task(TASK, N): the source named by a value
+        name, origin = _named_source(el, call, ctx)
+        name_span, positional = call.args[0].span, call.args[1:]
+        notes = (Note(origin, f"'{name}' comes from here"),) if origin not in (None, name_span) else ()
     bare = name.split(".", 1)[1] if name.startswith(("task.", "data.")) else name
     if bare not in SOURCES:
-        raise CompileError("SQN0502", f"unknown data source '{name}'", call.func.span,
+        raise CompileError("SQN0502", f"unknown data source '{name}'", name_span, notes=notes,
                            hint=did_you_mean(bare, SOURCES) or "sources: " + ", ".join(sorted(SOURCES)))  # fmt: skip
     source = SOURCES[bare]
     names = [a.name for a in source.args]
-    if len(call.args) > len(names):
+    if len(positional) > len(names):
         raise CompileError("SQN0105", f"{bare} takes at most {len(names)} arguments",
-                           call.args[len(names)].span)  # fmt: skip
+                           positional[len(names)].span)  # fmt: skip
     args, spans = {}, {}
-    for value, arg_name in zip(call.args, names):
+    for value, arg_name in zip(positional, names):
         args[arg_name] = _plain(el._eval(value, ctx), value.span)
         spans[arg_name] = value.span
     for kw in call.kwargs:
@@ -294,6 +298,19 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
         raise problems[0]
     out["data"] = CallSpec(name=bare, args=args)
     return fields
+
+
+def _named_source(el, call: ast.Call, ctx):
+    """(name, where it was written) of the source `task(NAME, ...)` names by its first argument:
+    a string, usually a const, so that `--set TASK=s5` switches the task of one spec."""
+    value = el._eval(call.args[0], ctx) if call.args else None
+    if isinstance(value, V.Str):
+        return value.value, value.span
+    if isinstance(value, V.Symbol):
+        return value.name, value.span
+    span = call.args[0].span if call.args else call.span
+    raise CompileError("SQN0502", "task(...) names its data source first, as a string",
+                       span, hint='for example task("parity", N), or task(TASK, N) with const TASK = "parity"')  # fmt: skip
 
 
 def _input_problem(graph, inp: str, fields: dict, bare: str, call) -> CompileError | None:

@@ -11,7 +11,7 @@ import importlib.util
 
 import numpy as np
 
-from seqnet.data.sources import TEXT_MODULES, text_ids
+from seqnet.data.text_vocab import TEXT_MODULES, text_ids
 
 DIGITS_SPLIT_SEED = 20240601  # the fixed permutation behind digits' train/eval split
 DIGITS_TRAIN_FRACTION = 0.8

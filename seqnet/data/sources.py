@@ -24,6 +24,16 @@ from typing import Any
 
 from seqnet.compiler.types import TensorType
 from seqnet.data.errors import DataArgError, UnknownSourceError
+from seqnet.data.text_vocab import (  # noqa: F401 - re-exported: seqnet.data's names
+    TEXT_CHARS,
+    TEXT_MODULES,
+    TEXT_UNKNOWN,
+    TEXT_VOCAB,
+    UNKNOWN_CHAR,
+    decode,
+    encode,
+    text_ids,
+)
 
 SPLITS = ("train", "eval")
 ARG_KINDS = ("int", "float", "str", "bool")
@@ -253,15 +263,25 @@ def _verify(name: str, arrays: dict[str, Any], fields: dict[str, TensorType]) ->
 _I32, _F32 = "int32", "float32"
 
 
-def _parity_fields(n: int) -> dict[str, TensorType]:
+def _parity_fields(n: int, length: int = 0) -> dict[str, TensorType]:
     return {"x": TensorType.of(_I32, (n,), 2), "label": TensorType.of(_I32, (), 2)}
 
 
-def _sum_mod_fields(n: int, k: int) -> dict[str, TensorType]:
+def _sum_mod_fields(n: int, k: int, length: int = 0) -> dict[str, TensorType]:
     return {"x": TensorType.of(_I32, (n,), k), "label": TensorType.of(_I32, (), k)}
 
 
-def _s5_fields(n: int) -> dict[str, TensorType]:
+def _count_mod_fields(n: int, k: int, length: int = 0) -> dict[str, TensorType]:
+    return {"x": TensorType.of(_I32, (n,), 2), "label": TensorType.of(_I32, (), k)}
+
+
+def _length_check(args: dict[str, Any]) -> None:
+    if args["length"] > args["n"]:
+        raise DataArgError(f"length={args['length']} is longer than the sequence (n={args['n']})",
+                           arg="length", hint=f"length = 0 (all {args['n']} tokens) or at most {args['n']}")  # fmt: skip
+
+
+def _s5_fields(n: int, length: int = 0) -> dict[str, TensorType]:
     return {"x": TensorType.of(_I32, (n,), 120), "label": TensorType.of(_I32, (), 120)}
 
 
@@ -344,63 +364,6 @@ def _digits_fields(flat: bool) -> dict[str, TensorType]:
     return {"x": x, "label": TensorType.of(_I32, (), 10)}
 
 
-# ------------------------------------------------------------------------------------------------
-# The character vocabulary of `text`: newline, printable ASCII (space .. '~'), then "unknown".
-
-TEXT_CHARS = "\n" + "".join(chr(c) for c in range(32, 127))
-TEXT_UNKNOWN = len(TEXT_CHARS)  # 96: every other character
-TEXT_VOCAB = len(TEXT_CHARS) + 1  # 97
-_CHAR_ID = {c: i for i, c in enumerate(TEXT_CHARS)}
-UNKNOWN_CHAR = "\ufffd"  # what decode writes for the unknown id
-
-# Pure-Python standard-library modules present (as .py source) in every CPython 3.10+.
-TEXT_MODULES = (
-    "argparse", "base64", "bisect", "calendar", "colorsys", "contextlib", "copy", "csv",
-    "dataclasses", "difflib", "enum", "fnmatch", "fractions", "functools", "heapq", "keyword",
-    "numbers", "operator", "pprint", "queue", "random", "shlex", "statistics", "string",
-    "textwrap", "types", "weakref",
-)  # fmt: skip
-
-
-def text_ids(text: str) -> list[int]:
-    """Character ids of `text` as a list (pure Python); unknown characters -> TEXT_UNKNOWN."""
-    return [_CHAR_ID.get(c, TEXT_UNKNOWN) for c in text]
-
-
-def encode(text: str):
-    """Character ids of `text` for the `text` source, as an int32 numpy array of len(text)."""
-    import numpy as np
-
-    return np.asarray(text_ids(text), dtype=np.int32)
-
-
-def decode(ids) -> str:
-    """The text of a sequence of `text` ids (any iterable or array of ints; any shape, flattened).
-
-    The unknown id decodes to U+FFFD; ids outside the vocabulary raise ValueError.
-    """
-    if hasattr(ids, "tolist"):  # numpy / jax arrays
-        ids = ids.tolist()
-    out = []
-    for i in _flatten(ids):
-        i = int(i)
-        if 0 <= i < len(TEXT_CHARS):
-            out.append(TEXT_CHARS[i])
-        elif i == TEXT_UNKNOWN:
-            out.append(UNKNOWN_CHAR)
-        else:
-            raise ValueError(f"id {i} is outside the text vocabulary (0..{TEXT_VOCAB - 1})")
-    return "".join(out)
-
-
-def _flatten(items):
-    if isinstance(items, (list, tuple)):
-        for item in items:
-            yield from _flatten(item)
-    else:
-        yield items
-
-
 def _text_fields(seq_len: int, path: str = "", base_dir: str | None = None) -> dict[str, TensorType]:
     if path:  # the user's corpus decides its vocabulary (seqnet/data/corpus.py)
         from seqnet.data import corpus
@@ -422,27 +385,30 @@ def _npz_fields(path: str, eval: str = "", base_dir: str | None = None) -> dict[
 
 _N = "sequence length"
 _SYN = "seqnet.data.synthetic"
+# the monoid tasks' shortened sequences (a curriculum's stages)
+_LENGTH = DataArg("length", "int", 0, doc="tokens drawn (0: all n); the rest are 0", low=0)
+_LENGTH_DETAILS = """
+length = L (0 < L < n): only the first L tokens are drawn and the rest are 0, the task's identity
+element, so the label is that of the first L tokens; each L draws its own examples."""
+
+
+def _monoid(name: str, args: tuple, doc: str, fields, details: str = "") -> DataSource:
+    """A task whose label is a monoid product of the tokens, with token 0 its identity."""
+    return DataSource(name, (DataArg("n", "int", doc=_N, low=1), *args, _LENGTH), doc, fields,
+                      f"{_SYN}:{name}", check=_length_check, details=_LENGTH_DETAILS + details)  # fmt: skip
+
 
 SOURCES: dict[str, DataSource] = {
     s.name: s
     for s in (
-        DataSource(
-            "parity", (DataArg("n", "int", doc=_N, low=1),),
-            "random bits x; label = their xor (sum mod 2)",
-            _parity_fields, f"{_SYN}:parity",
-        ),
-        DataSource(
-            "sum_mod",
-            (DataArg("n", "int", doc=_N, low=1),
-             DataArg("k", "int", 5, doc="modulus and token vocabulary", low=2)),
-            "random tokens x in [0, k); label = sum(x) mod k",
-            _sum_mod_fields, f"{_SYN}:sum_mod",
-        ),
-        DataSource(
-            "s5", (DataArg("n", "int", doc=_N, low=1),),
-            "random permutations of 5 elements; label = their composition (word problem of S5)",
-            _s5_fields, f"{_SYN}:s5",
-            details="""
+        _monoid("parity", (), "random bits x; label = their xor (sum mod 2)", _parity_fields),
+        _monoid("sum_mod", (DataArg("k", "int", 5, doc="modulus and token vocabulary", low=2),),
+                "random tokens x in [0, k); label = sum(x) mod k", _sum_mod_fields),
+        _monoid("count_mod", (DataArg("k", "int", 5, doc="modulus (classes)", low=2),),
+                "random bits x; label = the number of ones mod k", _count_mod_fields),
+        _monoid(
+            "s5", (), "random permutations of 5 elements; label = their composition (word problem of S5)",
+            _s5_fields, details="""
 Token p (0..119) is the p-th tuple of itertools.permutations(range(5)) (lexicographic; 0 is the
 identity), read as the map i -> perm[i]. The label is the index of x_1 o x_2 o ... o x_n, the map
 i -> x_1(x_2(...x_n(i)...)): x_n is applied first.""",

@@ -42,15 +42,31 @@ def _f32(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def parity(split: str, n_examples: int | None, seed: int, n: int) -> dict[str, np.ndarray]:
-    g = rng("parity", split, seed)
-    x = g.integers(0, 2, size=(count(split, n_examples, n), n))
+def _tokens(name: str, split: str, n_examples: int | None, seed: int, n: int, vocab: int,
+            length: int) -> np.ndarray:  # fmt: skip
+    """Uniform tokens in [0, vocab); with 0 < length < n only the first `length` are drawn and
+    the rest are 0, the identity of every monoid task here (xor, sums, counts, the identity
+    permutation), so the label is that of the first `length` tokens. Each length draws from its
+    own stream, so a curriculum's stages see different examples."""
+    stream = name if not 0 < length < n else f"{name}@{length}"
+    x = rng(stream, split, seed).integers(0, vocab, size=(count(split, n_examples, n), n))
+    if 0 < length < n:
+        x[:, length:] = 0
+    return x
+
+
+def parity(split: str, n_examples: int | None, seed: int, n: int, length: int = 0) -> dict:
+    x = _tokens("parity", split, n_examples, seed, n, 2, length)
     return {"x": _i32(x), "label": _i32(x.sum(axis=1) % 2)}
 
 
-def sum_mod(split: str, n_examples: int | None, seed: int, n: int, k: int) -> dict:
-    g = rng("sum_mod", split, seed)
-    x = g.integers(0, k, size=(count(split, n_examples, n), n))
+def sum_mod(split: str, n_examples: int | None, seed: int, n: int, k: int, length: int = 0) -> dict:
+    x = _tokens("sum_mod", split, n_examples, seed, n, k, length)
+    return {"x": _i32(x), "label": _i32(x.sum(axis=1) % k)}
+
+
+def count_mod(split: str, n_examples: int | None, seed: int, n: int, k: int, length: int = 0) -> dict:
+    x = _tokens("count_mod", split, n_examples, seed, n, 2, length)
     return {"x": _i32(x), "label": _i32(x.sum(axis=1) % k)}
 
 
@@ -72,9 +88,8 @@ def _composition_table() -> np.ndarray:
 S5_TABLE = _composition_table()
 
 
-def s5(split: str, n_examples: int | None, seed: int, n: int) -> dict[str, np.ndarray]:
-    g = rng("s5", split, seed)
-    x = g.integers(0, 120, size=(count(split, n_examples, n), n))
+def s5(split: str, n_examples: int | None, seed: int, n: int, length: int = 0) -> dict:
+    x = _tokens("s5", split, n_examples, seed, n, 120, length)
     acc = x[:, 0]
     for t in range(1, n):  # acc = x_1 o ... o x_t
         acc = S5_TABLE[acc, x[:, t]]

@@ -15,6 +15,7 @@ import pytest
 import seqnet.data as D
 from seqnet.compiler.types import TensorType
 from seqnet.data import DataArgError, get_source
+from seqnet.data.synthetic import S5_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_ARGS = {
     "parity": {"n": 12},
     "sum_mod": {"n": 7, "k": 3},
+    "count_mod": {"n": 7, "length": 3},
     "s5": {"n": 6},
     "brackets": {"n": 10},
     "copy": {"n": 9, "vocab": 4},
@@ -142,6 +144,40 @@ def test_sum_mod_labels():
     for x, y in zip(a["x"].tolist(), a["label"].tolist(), strict=True):
         assert y == sum(x) % 7
     assert set(a["x"].ravel().tolist()) == set(range(7))
+
+
+def test_count_mod_labels():
+    a = D.load("count_mod", "train", 300, seed=5, n=9)  # k = 5: the number of ones mod 5
+    for x, y in zip(a["x"].tolist(), a["label"].tolist(), strict=True):
+        assert set(x) <= {0, 1} and y == sum(x) % 5
+    assert set(a["label"].tolist()) == set(range(5))
+    assert get_source("count_mod").fields(n=9)["x"] == TensorType.of("int32", (9,), 2)
+    assert get_source("count_mod").fields(n=9, k=3)["label"] == TensorType.of("int32", (), 3)
+
+
+def _label_alone(name: str, x: np.ndarray) -> int:
+    """The task's label of the tokens x alone, computed here step by step."""
+    if name == "s5":
+        acc = int(x[0])
+        for t in x[1:]:
+            acc = int(S5_TABLE[acc, t])
+        return acc
+    return int(x.sum()) % (2 if name == "parity" else 5)
+
+
+@pytest.mark.parametrize("name,vocab", [("parity", 2), ("sum_mod", 5), ("count_mod", 2), ("s5", 120)])
+def test_length_draws_a_prefix_and_pads_with_the_identity(name, vocab):
+    """length = L: the first L tokens are drawn, the rest are 0 (each task's identity element),
+    so the label is the label of the first L tokens alone; L = 0 or n is the full task, as before."""
+    short = D.load(name, "train", 200, seed=3, n=8, length=3)
+    assert (short["x"][:, 3:] == 0).all() and short["x"][:, :3].max() == vocab - 1
+    for x, y in zip(short["x"][:, :3], short["label"], strict=True):
+        assert y == _label_alone(name, x)
+    full = D.load(name, "train", 50, seed=3, n=8)
+    np.testing.assert_array_equal(D.load(name, "train", 50, seed=3, n=8, length=8)["x"], full["x"])
+    assert (full["x"][:, 3:] != 0).any()
+    other = D.load(name, "train", 50, seed=3, n=8, length=7)["x"]  # each length its own draws
+    assert not np.array_equal(other[:, :3], full["x"][:, :3])
 
 
 def test_s5_labels_compose_permutations():
@@ -430,7 +466,9 @@ def test_npz_refuses_bad_paths_and_files(npz_file, tmp_path):
         ("text", (), {"seq_len": "64"}, "seq_len"),
         ("copy", (4,), {"vocabulary": 3}, "vocabulary"),
         ("parity", (4,), {"n": 4}, "n"),
-        ("parity", (4, 5), {}, None),
+        ("parity", (4, 2, 1), {}, None),
+        ("parity", (4, 5), {}, "length"),
+        ("s5", (3,), {"length": -1}, "length"),
     ],
 )
 def test_bad_arguments(name, pos, kw, arg):
@@ -442,13 +480,13 @@ def test_bad_arguments(name, pos, kw, arg):
 
 
 def test_bind_fills_defaults_and_converts():
-    assert get_source("sum_mod").bind(6) == {"n": 6, "k": 5}
+    assert get_source("sum_mod").bind(6) == {"n": 6, "k": 5, "length": 0}
     assert get_source("matvec").bind(3, sparsity=1) == {
         "n": 3, "sparsity": 1.0, "binary": False, "symmetric": False, "low": -1.0,
     }  # fmt: skip
     x = get_source("matvec").load("eval", 50, 0, n=3, low=0)["x"]  # the ensemble mask paper's x
     assert x.min() >= 0 and x.max() <= 1 and x.min() < 0.2
-    assert get_source("parity").bind(4.0) == {"n": 4}
+    assert get_source("parity").bind(4.0) == {"n": 4, "length": 0}
     assert get_source("digits").fields(flat=True)["x"] == TensorType.of("float32", (64,))
     with pytest.raises(DataArgError):
         get_source("brackets").load("train", 10, 0, n=5)
