@@ -289,8 +289,16 @@ def cmd_train(args) -> int:
         raise UsageError("--out needs a folder name (an empty one would write into the current folder)")
     if args.resume and args.overwrite:
         raise UsageError("--resume continues the run in --out, --overwrite replaces it: pick one")
-    result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress,
-                   overwrite=args.overwrite)  # fmt: skip
+    try:
+        result = train(model, out=args.out, resume=args.resume, progress=not args.no_progress,
+                       overwrite=args.overwrite)  # fmt: skip
+    except Exception as e:
+        from seqnet.backends.jax.cluster import PeerLost, leave
+
+        if not isinstance(e, PeerLost):
+            raise
+        print(f"seqnet: error: {e}", file=sys.stderr)
+        leave(EXIT_SPEC)  # not through jax.distributed's shutdown, which waits for the dead peer
     print(train_report(result))
     for path in (result.checkpoint, result.metrics_path, result.plot_path):
         if path and result.step > result.start_step:
@@ -321,24 +329,10 @@ def _start_distributed(args, model) -> None:
         if args.process_id >= args.num_processes:
             raise UsageError(f"--process-id {args.process_id} is not one of the {args.num_processes} "
                              f"processes (0 to {args.num_processes - 1})")  # fmt: skip
-        from seqnet.backends.jax import rendezvous
+    from seqnet.backends.jax import cluster
 
-        own = rendezvous.identity(args.process_id, args.num_processes, *_what_runs(args, model))
-        rendezvous.join(args.coordinator, own, args.join_timeout)
-    import jax
-
-    if args.coordinator:
-        jax.distributed.initialize(coordinator_address=args.coordinator,
-                                   num_processes=args.num_processes, process_id=args.process_id,
-                                   initialization_timeout=max(1, int(args.join_timeout)))  # fmt: skip
-    else:  # Cloud TPU, SLURM, Open MPI: JAX discovers the cluster itself, and seqnet compares
-        from seqnet.backends.jax import agreement, rendezvous  # the processes once it has started
-
-        jax.distributed.initialize()
-        own = rendezvous.identity(jax.process_index(), jax.process_count(), *_what_runs(args, model))
-        agreement.agree(own)
-    print(f"process {jax.process_index()} of {jax.process_count()}; "
-          f"{jax.device_count()} devices in all", file=sys.stderr)
+    cluster.start(args.coordinator, args.num_processes, args.process_id, _what_runs(args, model),
+                  join_timeout_s=args.join_timeout, heartbeat_s=args.heartbeat_timeout)  # fmt: skip
 
 
 def _what_runs(args, model) -> tuple[dict, str]:
@@ -500,6 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--process-id", type=_count(0), metavar="I")
     t.add_argument("--join-timeout", type=_count(1), default=300, metavar="S",
                    help="multi-host: seconds to wait for every process to join (default 300)")  # fmt: skip
+    from seqnet.backends.jax.cluster import HEARTBEAT_S  # no JAX import: the parser stays quick
+
+    t.add_argument("--heartbeat-timeout", type=_count(1), default=HEARTBEAT_S, metavar="S",
+                   help="multi-host: seconds without a heartbeat after which a process counts as dead "
+                   f"and the run stops (default {HEARTBEAT_S})")  # fmt: skip
     t.set_defaults(run=cmd_train)
 
     w = sub.add_parser("sweep", help="train a grid of settings x seeds, one process a run")

@@ -13,6 +13,7 @@ import numpy as np
 
 from seqnet.backends.jax import checkpoint as ck
 from seqnet.backends.jax.checkpoint import CheckpointError
+from seqnet.backends.jax.cluster import check_peers
 from seqnet.backends.jax.devices import enable_compilation_cache
 from seqnet.backends.jax.failures import TrainingError
 from seqnet.backends.jax.memory import check_memory
@@ -286,6 +287,11 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
             record(step, "eval", final_eval)  # once: a resumed finished run has its record
         if saved_step != step:  # only this run's own record counts, never an older one at `step`
             save(step, state[0], state[1])
+    except Exception as e:  # in a multi-process run, a failed collective: a peer is gone
+        committed = ck.list_checkpoints(ckpt_dir)
+        check_peers(e, f"at step {step} (last committed checkpoint: "
+                       f"{committed[-1] if committed else 'none'})")  # fmt: skip
+        raise
     finally:
         stream.close()
         bar.close()
