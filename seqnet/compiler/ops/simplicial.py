@@ -194,7 +194,7 @@ def _simplicial_temporaries(c: OpCall, outs) -> dict[str, int]:
     V_jk (M x M x d); in a window each chunk's keys gathered per query (2 tensors of Q x J' x d
     on the j side, J' the window rounded up to whole blocks, and 2 of Q x S2 x d on the k side).
     In the input's dtype. implementation=pallas: `_pallas_temporaries`; auto is counted as the
-    JAX lowering, what it runs on a CPU."""
+    JAX lowering, which it runs everywhere (see `_use_pallas` in the JAX backend)."""
     h, d, _ = head_sizes(c)
     n = c["x"].dims[0]
     s1, s2 = key_ranges(c)
@@ -264,9 +264,11 @@ Decisions (design/mechanisms.md section 3; the lowering's docstring in
   alone are more), the key-key dots of shared keys (S1 x S2) and per-query d x d value sums, never
   the N x S1 x S2 pair tensors: `temporaries` counts exactly these.
 - **The Pallas kernel (`implementation=`).** For `variant=trilinear` with `window`, a Pallas
-  kernel (`seqnet/backends/jax/ops/simplicial_pallas.py`) computes the same maths; `auto` (the
-  default) uses it on a GPU and the streamed JAX lowering elsewhere, `pallas` forces it (in
-  Pallas interpret mode on a CPU: correct, slow, for tests), `jax` never uses it. Its blocking:
+  kernel (`seqnet/backends/jax/ops/simplicial_pallas.py`) computes the same maths; `pallas` uses
+  it (in Pallas interpret mode on a CPU: correct, slow, for tests), `auto` (the default) and
+  `jax` take the streamed JAX lowering, on a GPU too: the kernel has not yet run or been timed
+  on a GPU, and the default will not pick an unmeasured kernel; once a GPU benchmark is recorded
+  (`benchmarks/simplicial.py`, `trilinear-window-pallas`), `auto` may take it where it won. Its blocking:
   heads folded into the batch, the head width padded with zeros to a power of two (at least 16),
   a grid of (batch x heads, blocks of BQ = 16 queries). A program loads its queries and the
   block's whole k window as one tile of SK = next_pow2(BQ + w2 - 1) rows of l2 and u2, then walks
@@ -296,7 +298,7 @@ op(
      Arg("virtual_mode", "choice", "paper", ("paper", "fixed"),
          doc="paper: updated per example by attention over the entities; fixed: learned only"),
      Arg("implementation", "choice", "auto", IMPLEMENTATIONS,
-         doc="auto: the Pallas kernel on a GPU for trilinear windows, else JAX; pallas: force it")],
+         doc="auto: the streamed JAX lowering (the Pallas kernel is not yet measured on a GPU); pallas: the kernel")],
     _simplicial_infer, params=_simplicial_params, flops=_simplicial_flops,
     temporaries=_simplicial_temporaries, notes=NOTES,
     doc="2-simplicial attention: logits from the unsigned scalar triple product <p_i, l1_j, l2_k>, "

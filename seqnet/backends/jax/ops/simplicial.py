@@ -171,13 +171,14 @@ def _virtual_pairs(p, keys, variant):
     return (jnp.einsum("bjhd,bkhd->bhjkd", u, keys[3]),)  # u_j * u2_k
 
 
-def _use_pallas(implementation: str, window: int) -> bool:
-    """implementation=pallas always (the compiler allowed it only for trilinear windows); auto
-    for trilinear windows on a GPU, where the kernel compiles (on a CPU it would only run in
-    Pallas interpret mode, far slower than XLA's streamed lowering)."""
-    if implementation == "pallas":
-        return True
-    return implementation == "auto" and bool(window) and jax.default_backend() == "gpu"
+def _use_pallas(implementation: str) -> bool:
+    """implementation=pallas only (the compiler allowed it only for trilinear windows). auto takes
+    the streamed JAX lowering everywhere, GPUs included: the kernel is tested against it in Pallas
+    interpret mode and lowered to Triton IR on a CPU, but it has never run, nor been timed, on a
+    GPU, and a default should not pick an unmeasured kernel. Once a GPU benchmark is recorded
+    (benchmarks/simplicial.py, trilinear-window-pallas), auto can take it where it measured faster
+    (docs/ops.md)."""
+    return implementation == "pallas"
 
 
 @lowering("simplicial_attention")
@@ -212,7 +213,7 @@ def simplicial_attention(
         dots = () if window else (jnp.einsum("bjhd,bkhd->bhjk", l1, l2),)
         outer = pair_softmax(PairStream(logits, outer_values, **plan), q, (l1, u), (l2, u), dots)
         out = jnp.einsum("haec,bhiec->bhia", p["B"], outer)  # out_i[a] = B[a] : D_i
-    elif _use_pallas(implementation, window):
+    elif _use_pallas(implementation):
         # imported here: jax.experimental.pallas costs every lowering ~0.1 s to import
         from seqnet.backends.jax.ops.simplicial_pallas import trilinear_window
 

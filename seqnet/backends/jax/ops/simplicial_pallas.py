@@ -1,8 +1,9 @@
 """A Pallas kernel for trilinear sliding-window 2-simplicial attention (the 2025 formulation):
 for query i, logits s_ijk = sum_c q_ic l1_jc l2_kc / sqrt(d) over j in [i - w1 + 1, i] and
 k in [i - w2 + 1, i], a softmax over the pairs (j, k), out_i = sum_jk A_ijk (u_j * u2_k).
-The same maths as `simplicial.py` with `pair_softmax`; this is the GPU path (docs/ops.md,
-"The Pallas kernel", says how it is blocked and why).
+The same maths as `simplicial.py` with `pair_softmax`, written for GPUs but taken only with
+implementation=pallas until a GPU benchmark is recorded (docs/ops.md, "The Pallas kernel", says
+how it is blocked and why, and when `auto` would take it).
 
 Blocking. Heads are folded into the batch: every array is (batch * heads, positions, d), with d
 padded with zeros to a power of two of at least 16 (zeros change no dot product and no value),
