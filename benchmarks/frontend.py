@@ -1,14 +1,15 @@
 """Front-end scaling: parse -> validated graph for generated specs of 100, 1,000 and 10,000 nodes.
 
-    PYTHONPATH=. python benchmarks/frontend.py [--profile N] [--junk-mb MB]
+    PYTHONPATH=. python benchmarks/frontend.py [--profile N] [--junk-mb MB] [--process RUNS]
 
 Prints the median of 5 runs (after one warm-up), time per node, the ratio against the same
 compile with Python's cyclic collector running (as it did before the pipeline paused it;
 interleaved in the same run) and the growth ratio per 10x;
 then text -> AST of the largest size (and the tree -> AST walk against the previous walk, in the
-same run), the whole-process `seqnet check` of a small spec with Lark's tables rebuilt (no
-cache) and read from the cache, and of one without a train section against the same run with the
-train modules imported eagerly (the previous behaviour), and specs misspelt in every statement (each error searches the scope for a
+same run), the whole-process `seqnet check` of a small spec (median CPU and wall time against `python -c
+pass` in the same run) with Lark's tables rebuilt (no cache) and read from the cache, and with
+Python's collector running as before, and of one without a train section against the same run
+with the train modules imported eagerly (the previous behaviour), and specs misspelt in every statement (each error searches the scope for a
 'did you mean'), 1,000 against 4,000 statements. --quick skips the last two.
 --junk-mb times instead how long `seqnet check` takes to reject MB of random printable text (the
 hostile-input case that tests/test_cli.py checks for capped diagnostics, without timing it).
@@ -106,16 +107,21 @@ h = dense(x, H, act=relu)
 h = dense(h, H, act=relu)
 output y : float32[10] = dense(h, 10)
 """
-# The previous behaviour, for a ratio in the same run: the train section's modules (pydantic)
-# imported whether or not the spec has a train section.
+# The previous behaviours, for ratios in the same run. EAGER: the train section's modules
+# (pydantic) imported whether or not the spec has a train section. IN_PROCESS: main() given its
+# arguments, as an in-process caller does, so Python's collector runs as it did before a check
+# run as the program turned it off (through the imports, the rescan when the pipeline turned it
+# back on, and the full collection at exit; seqnet/collector.py).
 EAGER = "import sys, seqnet.compiler.train; from seqnet.cli import main; sys.exit(main(sys.argv[1:]))"
+IN_PROCESS = "import sys; from seqnet.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def bench_check_process(repeats: int = 5) -> None:
-    """Best wall and CPU time of `python -m seqnet check` as a whole process: on
-    specs/mlp_digits.seqnet (it has a train section) with the parser cache off and on, and on the
-    same network without a train section, against the same run with the train modules imported
-    eagerly (as before they were imported lazily). Best of `repeats`: the least disturbed run.
+def bench_check_process(repeats: int = 15) -> None:
+    """Median (and best) CPU and wall time of `python -m seqnet check` as a whole process, the
+    rows interleaved run by run, against `python -c pass` in the same run (the interpreter's own
+    start): on specs/mlp_digits.seqnet (it has a train section) with the parser cache off and on
+    and with the collector running as before, and on the same network without a train section
+    against the train modules imported eagerly (as before they were imported lazily).
     Bytecode goes to a temporary PYTHONPYCACHEPREFIX, written by the warm-up run, so imports
     read .pyc files as an installed package does (PYTHONDONTWRITEBYTECODE would recompile every
     seqnet module in every run)."""
@@ -131,31 +137,41 @@ def bench_check_process(repeats: int = 5) -> None:
         plain = Path(tmp, "no_train.seqnet")
         plain.write_text(NO_TRAIN)
         mlp = str(root / "specs" / "mlp_digits.seqnet")
-        rows = {}
-        for label, cmd, env_cache in (
+        runs = (
             ("python -c pass", [sys.executable, "-c", "pass"], ""),
             ("check, no cache", [*check, mlp], ""),
-            ("check, cached", [*check, mlp], str(cache)),
+            ("check", [*check, mlp], str(cache)),
+            ("collector on", [sys.executable, "-c", IN_PROCESS, "check", mlp], str(cache)),
             ("no train, eager", [sys.executable, "-c", EAGER, "check", str(plain)], str(cache)),
             ("no train", [*check, str(plain)], str(cache)),
-        ):
+        )
+        envs = {}
+        for label, cmd, env_cache in runs:
             env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
             env.update(PYTHONPATH=str(root), SEQNET_CACHE_DIR=env_cache, PYTHONPYCACHEPREFIX=str(pycache))
+            envs[label] = env
             subprocess.run(cmd, env=env, capture_output=True, check=True)  # warm the OS and caches
-            walls, cpus = [], []
-            for _ in range(repeats):
+        walls = {label: [] for label, _, _ in runs}
+        cpus = {label: [] for label, _, _ in runs}
+        for _ in range(repeats):
+            for label, cmd, _ in runs:
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
-                subprocess.run(cmd, env=env, capture_output=True, check=True)
-                walls.append(time.perf_counter() - t)
+                subprocess.run(cmd, env=envs[label], capture_output=True, check=True)
+                walls[label].append(time.perf_counter() - t)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-            rows[label] = (min(walls), min(cpus))
-            print(f"{label:>16}: wall {min(walls):.3f} s, cpu {min(cpus):.3f} s (best of {repeats})")
-    for label, slow, fast in (("cache", "check, no cache", "check, cached"),
+                cpus[label].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    med = {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in walls}
+    w0, c0 = med["python -c pass"]
+    print(f"whole-process `seqnet check`, median of {repeats} interleaved runs (best in brackets):")
+    for label in walls:
+        w, c = med[label]
+        net = "" if label == "python -c pass" else f"; over python -c pass: cpu +{c - c0:.3f} s, wall +{w - w0:.3f} s"
+        print(f"{label:>16}: cpu {c:.3f} s ({min(cpus[label]):.3f}), wall {w:.3f} s ({min(walls[label]):.3f}){net}")
+    for label, slow, fast in (("cache", "check, no cache", "check"), ("collector off", "collector on", "check"),
                               ("lazy train", "no train, eager", "no train")):  # fmt: skip
-        (w0, c0), (w1, c1) = rows[slow], rows[fast]
-        print(f"{label:>16}: x{w0 / w1:.2f} wall, x{c0 / c1:.2f} cpu")
+        (w0, c0), (w1, c1) = med[slow], med[fast]
+        print(f"{label:>16}: x{c1 / c0:.2f} cpu, x{w1 / w0:.2f} wall")
 
 
 def bench_parse(nodes: int, repeats: int = 5) -> None:
@@ -213,7 +229,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="the node scaling only")
     ap.add_argument("--junk-mb", type=float, default=None, metavar="MB",
                     help="time rejecting MB of random text instead")
+    ap.add_argument("--process", type=int, default=None, metavar="RUNS",
+                    help="only the whole-process `seqnet check` rows, RUNS runs each")
     args = ap.parse_args()
+    if args.process:
+        bench_check_process(args.process)
+        return
     if args.junk_mb:
         bench_junk(args.junk_mb)
         return

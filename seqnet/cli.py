@@ -5,55 +5,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from seqnet.cli_types import count, host_port, temperature
+from seqnet.collector import off_until_exit
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class UsageError(Exception):
     pass
-
-
-def _temperature(text: str) -> float:
-    """An argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _count(least: int, most: int | None = None):
-    """An argparse type: a whole number in [least, most] (a usage error, exit 2, otherwise)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
-        if most is not None and value > most:
-            raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
-        return value
-
-    parse.__name__ = "count"
-    return parse
-
-
-def _host_port(text: str) -> str:
-    """An argparse type for --coordinator: HOST:PORT with a port in 1-65535 (JAX itself would
-    fail on a malformed address with an IndexError or a hang)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT (for example host0:1234), got {text!r}")
-    return text
 
 
 def _overrides(values: list[str] | None) -> dict[str, str]:
@@ -224,6 +187,8 @@ def cmd_render(args) -> int:
     _print_diags(diags, False)
     if graph is None:
         return EXIT_SPEC
+    import subprocess
+
     from seqnet.backends.graphviz import DotMissing, render
 
     options = dict(rankdir=args.rankdir, depth=args.depth, show_shapes=not args.no_shapes,
@@ -468,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file", metavar="FILE")
     r.add_argument("-o", "--output", required=True, metavar="OUT")
     r.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
-    r.add_argument("--depth", type=_count(0), default=None, metavar="K",
+    r.add_argument("--depth", type=count(0), default=None, metavar="K",
                    help="collapse blocks deeper than K (0: every block is one node)")
     r.add_argument("--no-shapes", action="store_true")
     r.add_argument("--resolve-dims", action="store_true")
@@ -476,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--show-segments", action="store_true", help="list the segment set S")
     r.add_argument("--color-by", choices=["family", "sharding"], default="family",
                    help="fill nodes by op family, or by how the train section's sharding splits their parameters")
-    r.add_argument("--unroll", type=_count(0, 64), default=0, metavar="K",
+    r.add_argument("--unroll", type=count(0, 64), default=0, metavar="K",
                    help="draw recurrent cells unrolled over K time steps (at most 64)")  # fmt: skip
     r.set_defaults(run=cmd_render)
 
@@ -489,14 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--distributed", action="store_true",
                    help="multi-host: jax.distributed.initialize() with the cluster discovered")  # fmt: skip
-    t.add_argument("--coordinator", type=_host_port, metavar="HOST:PORT", help="multi-host: the coordinator address")
-    t.add_argument("--num-processes", type=_count(1), metavar="N")
-    t.add_argument("--process-id", type=_count(0), metavar="I")
-    t.add_argument("--join-timeout", type=_count(1), default=300, metavar="S",
+    t.add_argument("--coordinator", type=host_port, metavar="HOST:PORT", help="multi-host: the coordinator address")
+    t.add_argument("--num-processes", type=count(1), metavar="N")
+    t.add_argument("--process-id", type=count(0), metavar="I")
+    t.add_argument("--join-timeout", type=count(1), default=300, metavar="S",
                    help="multi-host: seconds to wait for every process to join (default 300)")  # fmt: skip
     from seqnet.backends.jax.cluster import HEARTBEAT_S  # no JAX import: the parser stays quick
 
-    t.add_argument("--heartbeat-timeout", type=_count(1), default=HEARTBEAT_S, metavar="S",
+    t.add_argument("--heartbeat-timeout", type=count(1), default=HEARTBEAT_S, metavar="S",
                    help="multi-host: seconds without a heartbeat after which a process counts as dead "
                    f"and the run stops (default {HEARTBEAT_S})")  # fmt: skip
     t.set_defaults(run=cmd_train)
@@ -506,10 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--set", action="append", metavar="NAME=V1,V2,...",
                    help="a setting and its values; the sweep is every combination (repeatable)")
     w.add_argument("--points", metavar="FILE", help="the points as a JSON list of objects or JSONL")
-    w.add_argument("--seeds", type=_count(1), default=1, metavar="N",
+    w.add_argument("--seeds", type=count(1), default=1, metavar="N",
                    help="runs per point, with the point's seed + 0..N-1 (default 1)")
     w.add_argument("--out", required=True, metavar="DIR")
-    w.add_argument("--jobs", type=_count(1), default=None, metavar="J",
+    w.add_argument("--jobs", type=count(1), default=None, metavar="J",
                    help="runs at once (default: the cores, never more than the runs)")
     w.add_argument("--resume", action="store_true",
                    help="continue the sweep in --out: skip finished runs, resume half-finished ones")
@@ -534,13 +499,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--checkpoint", required=True, metavar="RUN",
                      help="a run folder, its checkpoints folder, or one checkpoint file")
     gen.add_argument("--prompt", required=True, metavar="TEXT", help="the text to continue")
-    gen.add_argument("--steps", type=_count(0), default=200, metavar="N",
+    gen.add_argument("--steps", type=count(0), default=200, metavar="N",
                      help="how many tokens to generate (default 200)")
-    gen.add_argument("--temperature", type=_temperature, default=1.0, metavar="T",
+    gen.add_argument("--temperature", type=temperature, default=1.0, metavar="T",
                      help="divides the logits; 0 takes the most likely token (default 1)")
-    gen.add_argument("--top-k", type=_count(1), default=None, metavar="K",
+    gen.add_argument("--top-k", type=count(1), default=None, metavar="K",
                      help="draw from the K most likely tokens only")
-    gen.add_argument("--seed", type=_count(0), default=0, metavar="S",
+    gen.add_argument("--seed", type=count(0), default=0, metavar="S",
                      help="the sampling seed: the same seed gives the same text (default 0)")
     gen.set_defaults(run=cmd_generate)
 
@@ -549,18 +514,21 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--checkpoint", required=True, metavar="DIR")
     x.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="a new folder or .zip (an earlier export there is replaced, nothing else)")
-    x.add_argument("--batch", type=_count(1), default=None, metavar="N",
+    x.add_argument("--batch", type=count(1), default=None, metavar="N",
                    help="a fixed batch size (default: a symbolic batch axis)")
     x.set_defaults(run=cmd_export)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """argv None: this process is the command (the console script, `python -m seqnet`)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the usage message
         return EXIT_USAGE if e.code else EXIT_OK
+    if argv is None and args.run is cmd_check and args.emit != "stablehlo":
+        off_until_exit()  # this process is one short check, not a caller's: seqnet/collector.py
     try:
         return args.run(args)
     except UsageError as e:

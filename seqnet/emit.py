@@ -8,14 +8,12 @@ node names (from `jax.named_scope`), so any XLA message can be traced back to a 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import networkx as nx
-
-from seqnet.compiler.graph import output_type, topo_order
-from seqnet.compiler.ir import node as ir_node
-from seqnet.compiler.ties import describe as describe_ties
-from seqnet.compiler.values import spell
 from seqnet.source import SourceFile, Span
+
+if TYPE_CHECKING:  # the compiler is imported where a graph is printed: `seqnet check` reads
+    import networkx as nx  # EMITTERS for its options before it pauses the collector (cli.main)
 
 # what --emit can print: {name: (the pipeline stage it needs, its text, or None when the stage
 # produced nothing to print)}. A syntax tree recovered past syntax errors is still printed.
@@ -73,6 +71,11 @@ def _ref(ref) -> str:
 
 
 def emit_graph(g: nx.MultiDiGraph, indent: str = "") -> str:
+    from seqnet.compiler.graph import topo_order
+    from seqnet.compiler.ir import node as ir_node
+    from seqnet.compiler.ties import describe as describe_ties
+    from seqnet.compiler.values import spell
+
     lines = []
     for n in topo_order(g):
         rec = ir_node(g, n)
@@ -101,6 +104,8 @@ def emit_stablehlo(g: nx.MultiDiGraph) -> str:
     import jax.numpy as jnp
 
     from seqnet.backends.jax.lower import lower
+    from seqnet.compiler.graph import output_type, topo_order
+    from seqnet.compiler.ir import node as ir_node
 
     lowered = lower(g)
     params = jax.eval_shape(lowered.init, jax.random.key(0))  # shapes only: nothing allocated

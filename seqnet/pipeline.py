@@ -8,17 +8,16 @@ the IR schema is verified after every stage that builds the graph, and "verify" 
 
 from __future__ import annotations
 
-import gc
 import os
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
 
 from seqnet.atomic import file_kind
+from seqnet.collector import paused as collector_paused
 from seqnet.errors import Diagnostic, Reporter, SpecError, UserError
 from seqnet.limits import MAX_FILE_BYTES
 from seqnet.source import SourceFile
@@ -190,22 +189,6 @@ STAGES: tuple[Stage, ...] = (
     Stage("verify", _verify),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the duration, as it was found afterwards.
-    The front end allocates many small long-lived objects (tokens, the parse tree, the AST, the
-    graph's records) and frees few, so each collection rescans them for nothing: a third of the
-    CPU time of a 3,000-node compile (benchmarks/frontend.py). Anything cyclic it leaves behind
-    is collected once the collector is back on."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def run(spec: SourceFile | str | Path, until: str = "verify", *, overrides=None,
