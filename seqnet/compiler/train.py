@@ -7,6 +7,7 @@ import math
 from seqnet.compiler import objectives
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade, Ctx
+from seqnet.compiler.curriculum import read_curriculum
 from seqnet.compiler.graph import output_type
 from seqnet.compiler.ir import node as ir_node
 from seqnet.compiler.loss_terms import split_terms
@@ -155,6 +156,8 @@ def _resolve(el, stmt: ast.Train, ctx) -> None:
     if "dtype" in settings:
         out["dtype"] = section.attempt(_choice_setting, el, "dtype", settings["dtype"], ctx, all_dtypes())
     resolve_mode(el, section, settings, out, ctx)
+    if "curriculum" in settings:
+        out["curriculum"] = section.attempt(read_curriculum, el, settings["curriculum"], ctx, out)
     for key, table in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
         if key in settings:
             out[key] = section.attempt(_named_call, el, settings[key], table, ctx, key)

@@ -68,6 +68,33 @@ class ShardingConfig(BaseModel):
         return bool(self.fsdp or any(r.mesh_axis for r in (*self.rules, *self.nodes)))
 
 
+class Curriculum(BaseModel):
+    """`curriculum = lengths(start=2, every=250)`: training sequences from short to long.
+
+    Stage s (s = 0, 1, ...) is the run's steps s * every + 1 .. (s + 1) * every; its examples are
+    the data source's at length min(n, start * 2**s) (the first L tokens drawn, the rest the
+    task's identity token, its own examples per length); from the first stage at n on, the rest
+    of the run is at full length. Evaluation is always at full length. every = 0: no curriculum.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    start: int = Field(2, ge=1)
+    every: int = Field(0, ge=0)
+
+    def lengths(self, n: int) -> tuple[int, ...]:
+        """The length of each stage, the last one n."""
+        if not self.every:
+            return (n,)
+        out = [min(n, self.start)]
+        while out[-1] < n:
+            out.append(min(n, out[-1] * 2))
+        return tuple(out)
+
+    def stage(self, step: int, n: int) -> int:
+        """The stage of the step after `step` steps were done (0-based step index)."""
+        return min(step // self.every, len(self.lengths(n)) - 1) if self.every else 0
+
+
 class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
     data: CallSpec  # e.g. CallSpec("parity", {"n": 16}); see seqnet.data
@@ -90,6 +117,7 @@ class TrainConfig(BaseModel):
     mode_args: dict[str, Any] = Field(default_factory=dict)  # its settings, as written
     # FEN: the segment decoders' learning rate (the paper's eta; encoders use lr, its eta-bar)
     decoder_lr: float | None = None
+    curriculum: Curriculum | None = None  # short to long training sequences (monoid tasks)
     dtype: str = "float32"  # compute dtype: float32 | bfloat16 | float64 (as the mode allows)
     mesh: dict[str, int] = Field(default_factory=lambda: {"data": -1})  # -1: all devices
     data_axis: str = "data"
@@ -227,5 +255,5 @@ def resolved_args(table: dict[str, type[SettingArgs]], call: CallSpec) -> dict[s
 TRAIN_KEYS = (
     "data", "loss", "optimizer", "schedule", "batch", "steps", "eval_every", "eval_batches",
     "checkpoint_every", "seed", "clip", "metrics", "mode", "dtype", "mesh", "data_axis", "sharding",
-    "decoder_lr", "examples",
+    "decoder_lr", "examples", "curriculum",
 )  # fmt: skip

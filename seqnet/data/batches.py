@@ -10,6 +10,7 @@ the host prepares the next batches while the device computes on the current one.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -66,6 +67,20 @@ def batches(
         raise EmptyBatchError(f"batches: {n} examples cannot fill a batch of {batch}")
     per_epoch = steps_per_epoch(n, batch, drop_last)
     return _stream(dict(arrays), n, batch, seed, epoch_shuffle, per_epoch, start_step)
+
+
+def curriculum_batches(stages: list, every: int, batch: int, seed: int, start: int):
+    """The batches of a curriculum from step `start` on: stage s's arrays for the steps
+    s * every .. (s + 1) * every - 1 (0-based), the last stage's for the rest of the run. Each
+    stage's stream starts at its own step 0, so a resumed run draws what an unbroken one does."""
+    first = min(start // every, len(stages) - 1)
+    for s in range(first, len(stages)):
+        offset = max(start - s * every, 0)
+        stream = batches(stages[s], batch, seed, start_step=offset)
+        if s == len(stages) - 1:
+            yield from stream
+        else:
+            yield from itertools.islice(stream, every - offset)
 
 
 def _stream(arrays, n, batch, seed, shuffle, per_epoch, start_step):

@@ -80,3 +80,19 @@ def test_task_named_by_a_value_is_checked_like_a_written_one():
     assert errs[0].code == "SQN0502" and "names its data source first" in errs[0].message
     errs = _errors(TASK_SPEC.format(data="task(TASK, 4, 2, 1)"))
     assert errs[0].code == "SQN0105" and errs[0].span.column == 27  # the "1" past parity's n and length
+
+
+def test_fen_spec_normalises_its_encodings_by_const():
+    """NORM = rms: the token and fusion encoders end in a parameter-free rmsnorm; none: they don't."""
+
+    def region_ops(model):
+        g = model.graph
+        seg = next(n for n in g.nodes if g.nodes[n].get("regions"))
+        regions = g.nodes[seg]["regions"]
+        return {role: sorted(op for _, op in r.nodes(data="op")) for role, r in regions.items()}
+
+    plain = region_ops(seqnet.load(SPECS / "fen_parity.seqnet", N=4))
+    normed = region_ops(seqnet.load(SPECS / "fen_parity.seqnet", N=4, NORM="rms"))
+    for role in ("token", "fusion"):
+        assert "rmsnorm" not in plain[role] and normed[role].count("rmsnorm") == 1
+    assert "rmsnorm" not in normed["decoder"]

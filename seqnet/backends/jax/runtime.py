@@ -115,11 +115,12 @@ class Runtime:
         return params, opt_state
 
     # -- data
-    def load_split(self, split: str, n_examples: int | None = None) -> dict[str, np.ndarray]:
+    def load_split(self, split: str, n_examples: int | None = None, **args) -> dict[str, np.ndarray]:
+        """One split of the data source; `args` over the spec's (a curriculum's length=)."""
         from seqnet.data import get_source
 
         c = self.config.data
-        arrays = get_source(c.name).load(split, n_examples, self.config.seed, **c.args)
+        arrays = get_source(c.name).load(split, n_examples, self.config.seed, **{**c.args, **args})
         missing = [f for f in self.fields if f not in arrays]
         if missing:
             raise TrainingError(f"data source {c.name} gives no field {', '.join(map(repr, missing))}")

@@ -76,4 +76,5 @@ mode(
     dtypes=("float32", "float64"),
     check=_check,
     steps_setting="meta_epochs",
+    curriculum=False,  # its own sessions over matrix sets, not minibatches of the data source
 )  # fmt: skip

@@ -71,6 +71,7 @@ class ModeDef:
     check: Callable[[ModeContext], list[ModeProblem]] | None = None
     # the mode setting that counts its steps (mask_merge: meta_epochs), None: `steps` does
     steps_setting: str | None = None
+    curriculum: bool = True  # trains on minibatches of the data source (a curriculum can shorten)
     drivers: dict[str, Any] = field(default_factory=dict)  # backend -> driver
 
     def setting(self, name: str) -> ModeSetting | None:

@@ -18,16 +18,25 @@ class Standard:
         return step.make_train_step(self.rt)
 
     def train_data(self):
-        return self.rt.load_split("train", self.rt.config.examples)
+        c = self.rt.config
+        if not (c.curriculum and c.curriculum.every):
+            return self.rt.load_split("train", c.examples)
+        n = c.data.args["n"]  # each stage's own examples, at its length
+        return [self.rt.load_split("train", c.examples, length=n_) for n_ in c.curriculum.lengths(n)]
 
     def train_stream(self, arrays, start: int):
-        from seqnet.data.batches import batches, prefetch
+        from seqnet.data.batches import batches, curriculum_batches, prefetch
 
         c = self.rt.config
-        return prefetch(batches(arrays, c.batch, c.seed, start_step=start), size=2, transform=self.rt.put_batch)
+        if isinstance(arrays, list):
+            stream = curriculum_batches(arrays, c.curriculum.every, c.batch, c.seed, start)
+        else:
+            stream = batches(arrays, c.batch, c.seed, start_step=start)
+        return prefetch(stream, size=2, transform=self.rt.put_batch)
 
     def eval_data(self, arrays):
         return arrays
 
     def examples_per_step(self) -> int:
         return self.rt.config.batch
+
