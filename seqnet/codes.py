@@ -64,6 +64,11 @@ CODES: dict[str, tuple[str, str, str, str]] = {
                 "first weight has neither the shape of the tying op's weight nor the transposed one.",
                 "emb = embed(x, 32)  # vocab 100\ny = dense(h, 64, tie=emb)",
                 "emb = embed(x, 32)  # vocab 100\ny = dense(h, 100, tie=emb)"),
+    "SQN0307": ("choices give different values", "The choices of a `choose` give values of "
+                "different kinds, or tensors of different dtypes, shapes or vocabularies. The rest "
+                "of the spec is elaborated once, so every choice must fit it.",
+                "h = choose(BLOCK, attention=attention(h), mlp=dense(h, 32))  # h: [N, 16]",
+                "h = choose(BLOCK, attention=attention(h), mlp=dense(h, 16))"),
     "SQN0401": ("cycle without a wormhole", "The dataflow has a loop that no wormhole solves.",
                 "(only graphs built by tools can contain one)", "wormhole h3 -> h1"),
     "SQN0402": ("invalid wormhole", "A wormhole must carry a later node back to an earlier node "

@@ -4,7 +4,7 @@ through here too."""
 
 from __future__ import annotations
 
-from seqnet.compiler import mechanisms
+from seqnet.compiler import choices, mechanisms
 from seqnet.compiler import values as V
 from seqnet.compiler.cells import scan_cell
 from seqnet.compiler.context import Ctx, prefix_of
@@ -51,8 +51,8 @@ class Calls:
         func = self._eval(e.func, ctx)
         if isinstance(func, V.Symbol) and func.name == "size":
             return self._size(e, ctx)
-        if isinstance(func, V.Symbol) and func.name == "choose":
-            return self._choose(e, ctx)
+        if isinstance(func, V.Symbol) and func.name == choices.CHOOSE:
+            return choices.choose(self, e, ctx, label)
         if isinstance(func, V.Symbol):
             if func.name in INTERNAL_OPS:
                 raise CompileError("SQN0102", f"'{func.name}' is created by its own statement and "

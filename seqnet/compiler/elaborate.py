@@ -46,6 +46,7 @@ class Elaborator(Declarations, Statements, Expressions, Calls, Subscripts, Block
     import_stack: list[Path] = field(default_factory=list)
     module_cache: dict[Path, Scope] = field(default_factory=dict)
     used_overrides: set[str] = field(default_factory=set)
+    choices: dict = field(default_factory=dict)  # choice site -> choices.Choice
 
     def __post_init__(self):
         if not isinstance(self.overrides, Overrides):
@@ -88,6 +89,7 @@ class Elaborator(Declarations, Statements, Expressions, Calls, Subscripts, Block
                 continue
             self._guard(lambda s=stmt: self._statement(s, ctx), scope, _defines(stmt))
         self._bind_outputs(outputs, scope)
+        g.graph["choices"] = list(self.choices.values())
         if train is not None:
             # imported here: the train section's pydantic models are a fifth of a small
             # `seqnet check`'s time, and a spec without one never needs them

@@ -1,5 +1,6 @@
 """Expressions: numbers and their compile-time arithmetic, names, operators on tensors (which
-become affine, add, matmul ... nodes), attributes, size(x) and choose(KEY, name=value, ...)."""
+become affine, add, matmul ... nodes), attributes and size(x); choose(KEY, name=value, ...) is
+compiler/choices.py's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.catalog import load_ops
 from seqnet.compiler.ops.core import TENSOR_OPERATORS, constant_operator
 from seqnet.compiler.ops.registry import OPS
-from seqnet.errors import CompileError, Note
+from seqnet.errors import CompileError
 from seqnet.grammar import ast
 from seqnet.limits import MAX_INT, MAX_NUMBER_CHARS
 
@@ -131,28 +132,6 @@ class Expressions:
             raise CompileError("SQN0303", f"axis out of range for {t}", e.span)
         d = t.shape[axis.value]
         return V.Num(d.value, str(d), e.span)
-
-
-    def _choose(self, e: ast.Call, ctx: Ctx):
-        """`choose(TASK, parity=2, s5=120)`: the value named by KEY (a string or name, usually a
-        const that `--set` changes), so one spec can size itself per setting. Only the chosen
-        value is elaborated: the others may be tensors that this setting never builds."""
-        if len(e.args) != 1 or not e.kwargs:
-            raise CompileError("SQN0106", "choose takes a key and named choices: "
-                               "choose(TASK, parity=2, s5=120)", e.span)  # fmt: skip
-        key = self._eval(e.args[0], ctx)
-        name = key.name if isinstance(key, V.Symbol) else key.value if isinstance(key, V.Str) else None
-        if name is None:
-            raise CompileError("SQN0106", f"choose's key must be a string or name, got {V.describe(key)}",
-                               e.args[0].span)  # fmt: skip
-        choices = {kw.name: kw for kw in e.kwargs}
-        if name not in choices:
-            where = getattr(key, "span", None)
-            notes = (Note(where, f"'{name}' comes from here"),) if where and where != e.args[0].span else ()
-            raise CompileError("SQN0108", f"choose has no choice '{name}'; choices: {', '.join(choices)}",
-                               e.args[0].span, notes=notes,
-                               hint=did_you_mean(name, choices) or f"add {name}=... to the choices")  # fmt: skip
-        return self._eval(choices[name].value, ctx)
 
 
 def _paren(text: str) -> str:

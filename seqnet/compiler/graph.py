@@ -13,7 +13,8 @@ Node attributes (G.nodes[name]):
 Edge attributes: arg, index (position in a variadic arg), port, type, wormhole (bool); wormhole
 edges also carry `settings` and `span`.
 Graph attributes: inputs (names), outputs ({name: (node, port)}), output_spans, dims ({name: value}),
-train (TrainConfig or None), source (root file name), files (all files read).
+train (TrainConfig or None), source (root file name), files (all files read), choices (a
+choices.Choice per `choose(...)` or wormhole `enabled=` site: what each alternative would build).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from seqnet.compiler.types import TensorType
 
 def new_graph() -> nx.MultiDiGraph:
     g = nx.MultiDiGraph()
-    g.graph.update(inputs=[], outputs={}, output_spans={}, dims={}, train=None, files=[])
+    g.graph.update(inputs=[], outputs={}, output_spans={}, dims={}, train=None, files=[], choices=[])
     return g
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import networkx as nx
 
+from seqnet.compiler import choices
 from seqnet.compiler import segments as seg
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade
-from seqnet.compiler.graph import dag_view, is_input
+from seqnet.compiler.graph import dag_view, is_input, param_count
 from seqnet.compiler.ir import Ref
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.registry import OPS
@@ -24,7 +25,28 @@ WORMHOLE_SETTINGS = ("gate", "gate_bias", "tol", "rtol", "max_iter", "solver", "
 
 
 def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
-    """`wormhole h3 -> h1 ...`: a wormhole_gate node reading h3, and a back-edge into h1."""
+    """`wormhole h3 -> h1 ...`: a wormhole_gate node reading h3, and a back-edge into h1. With
+    `enabled=false` the wormhole is checked the same way but built only tentatively: the
+    spec then computes as if the line were deleted (choices.py)."""
+    enabled, setting = choices.wormhole_enabled(el, stmt, ctx)
+    if setting is None:
+        return _build_wormhole(el, stmt, ctx)
+    key = choices.format_expr(setting.value)
+    what = f"wormhole {stmt.source.id} -> {stmt.target.id} enabled={key}"
+    if enabled:
+        before = el.builder.counter[0]
+        _build_wormhole(el, stmt, ctx)
+        params = sum(param_count(el.graph, n) for n, order in el.graph.nodes(data="order")
+                     if order is not None and order > before)  # fmt: skip
+    else:
+        with choices.tentative(el) as trial:
+            _build_wormhole(el, stmt, ctx)
+        params = trial.params
+    choices.record(el, what, key, "true" if enabled else "false", stmt.span,
+                   {"true": params, "false": 0})  # fmt: skip
+
+
+def _build_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
     src = _tensor_name(el, stmt.source, ctx, "source")
     dst = _tensor_name(el, stmt.target, ctx, "target")
     g = el.graph
@@ -46,11 +68,13 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
     attrs = {}
     op = OPS["wormhole_gate"]
     for s in stmt.settings:
+        if s.name == "enabled":
+            continue  # add_wormhole's
         arg = op.arg(s.name)
         if s.name not in WORMHOLE_SETTINGS or arg is None:
             raise CompileError("SQN0103", f"wormholes have no setting '{s.name}'", s.name_span,
-                               hint=did_you_mean(s.name, WORMHOLE_SETTINGS)
-                               or "settings: " + ", ".join(WORMHOLE_SETTINGS))  # fmt: skip
+                               hint=did_you_mean(s.name, (*WORMHOLE_SETTINGS, "enabled"))
+                               or "settings: " + ", ".join((*WORMHOLE_SETTINGS, "enabled")))  # fmt: skip
         attrs[s.name] = el._attr(el._eval(s.value, ctx), s.value.span, op, arg, ctx)
     for a in op.attr_args:
         if a.name not in attrs and not a.required:
@@ -59,7 +83,8 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
     attrs["units"] = target_type.dims[-1] if target_type.rank else 1
     attrs["target_shape"] = target_type.shape
     label = f"wormhole_{stmt.source.id}_to_{stmt.target.id}"
-    spans = {"x": stmt.source.span, **{st.name: st.value.span for st in stmt.settings}}
+    spans = {"x": stmt.source.span, **{st.name: st.value.span for st in stmt.settings
+                                        if st.name != "enabled"}}
     gate = el._op_node("wormhole_gate", {"x": src}, attrs, stmt.span, ctx, label, spans,
                        extra={"attr_spans": {k: v for k, v in spans.items() if k != "x"}})  # fmt: skip
     g.add_edge(gate.node, dst.node, arg="__wormhole__", index=0, port=0, type=gate.type,

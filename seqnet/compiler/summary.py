@@ -54,6 +54,9 @@ def summarize(g: nx.MultiDiGraph) -> dict:
         "activation_bytes_per_example": activation_bytes,  # segment regions once per use
         "temporary_bytes_per_example": sum(sum(t.values()) for _, t in found),
         "largest_temporaries": None if not found else max(found, key=lambda f: sum(f[1].values()))[0],
+        # each choose(...) / wormhole enabled= site: the parameters of every alternative
+        "choices": [{"what": c.what, "key": c.key, "chosen": c.chosen, "params": dict(c.params),
+                     "location": str(c.span)} for c in g.graph.get("choices", ())],
     }
 
 
@@ -146,7 +149,16 @@ def summary_table(data: dict) -> str:
                    f"(most in '{data['largest_temporaries']}')")  # fmt: skip
     if data.get("per_device"):
         out.append(_per_device_line(data["per_device"]))
+    out += [choice_line(c) for c in data.get("choices") or ()]
     return "\n".join(out)
+
+
+def choice_line(c: dict) -> str:
+    """`choose(BLOCK) at f:9:5 (BLOCK): attention 50,562 parameters (chosen), simplicial 60,738`:
+    the parameter budget of each alternative, so a comparison states whether they are equal."""
+    parts = [f"{name} {n:,} parameters" + (" (chosen)" if name == c["chosen"] else "")
+             for name, n in c["params"].items()]  # fmt: skip
+    return f"{c['what']} at {c['location']}: " + ", ".join(parts)
 
 
 def _per_device_line(memory: dict) -> str:

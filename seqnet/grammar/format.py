@@ -3,7 +3,7 @@
 Canonical style: two-space indentation; spaces around `=` in statements and around binary
 operators, none around `=` in keyword arguments; one statement per line; at most one blank line
 between statements (kept where the source had one); a repeat with a one-expression body on one
-line. Comments on their own line stay before the statement that follows them; a comment after
+line; a `choose(KEY, ...)` too long for one line with one choice a line. Comments on their own line stay before the statement that follows them; a comment after
 code stays at the end of that statement's line.
 """
 
@@ -13,6 +13,7 @@ from seqnet.grammar import ast
 from seqnet.grammar.parser import recursion_room
 
 INDENT = "  "
+WIDTH = 100  # a choose(...) longer than this is printed one choice a line
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "@": 2, "**": 4}
 
 
@@ -140,7 +141,18 @@ class _Printer:
             inner = self.lines
             self.lines = saved
             return head + "\n" + "\n".join(inner) + "\n" + INDENT * depth + "}"
-        return expr(e)
+        text = expr(e)
+        if _is_choice(e) and len(INDENT * depth) + len(text) > WIDTH:  # one choice a line
+            pad = "\n" + INDENT * (depth + 2)
+            choices = [f"{k.name}={expr(k.value)}" for k in e.kwargs]
+            return f"{expr(e.func)}({', '.join(expr(a) for a in e.args)}," + pad + ("," + pad).join(choices) + ")"
+        return text
+
+
+def _is_choice(e) -> bool:
+    """`choose(KEY, a=..., b=...)` as written, with nothing out of place (compiler/choices.py)."""
+    return (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "choose"
+            and len(e.args) == 1 and len(e.kwargs) > 1 and not e.misplaced)  # fmt: skip
 
 
 def _inline_repeat(e: ast.Repeat) -> bool:

@@ -5,9 +5,10 @@ grammar of plausible architectures over the built-in data (inputs declared right
 that keep or reduce the sequence, user cells, learned tensors, subscripts and shifts, heads of the
 right or a wrong width or tied to the embedding, every loss and metric against every field, sums
 of loss terms, and over padded data: lengths and masks, right, of the wrong length or type, or on
-an op that takes none). Whatever `check` accepts must then run two training steps, evaluate and
-predict through the CLI with exit code 0; whatever it rejects must be rejected as a user error
-(exit 1), never an internal one.
+an op that takes none; heads chosen by a setting, `choose(HEAD, a=..., b=...)`, whose choices agree
+or not and whose key names a choice or not; wormholes switched on or off by `enabled=`). Whatever
+`check` accepts must then run two training steps, evaluate and predict through the CLI with exit
+code 0; whatever it rejects must be rejected as a user error (exit 1), never an internal one.
 """
 
 from __future__ import annotations
@@ -98,9 +99,10 @@ def specs(draw) -> str:
     elif len(x_dims) == 1:
         body, shape = "h = dense(x, 8, act=relu)", (8,)
         solver = draw(st.sampled_from([None, None, "fixed_point", "unrolled", "forward"]))
-        if solver is not None:  # a gated back-edge, solved to a fixed point
+        if solver is not None:  # a gated back-edge, solved to a fixed point, or switched off
+            enabled = draw(st.sampled_from(["", "", " enabled=true", " enabled=false"]))
             body = ("g = dense(x, 8, act=tanh)\nh = dense(g, 8, act=tanh)\n"
-                    f"wormhole h -> g solver={solver} max_iter=5")  # fmt: skip
+                    f"wormhole h -> g solver={solver} max_iter=5{enabled}")  # fmt: skip
     else:
         body, shape = draw(st.sampled_from([
             ("h = dense(x, 8, act=tanh)", ("N", 8)),
@@ -114,7 +116,12 @@ def specs(draw) -> str:
         heads.append("dense(h, {w}, tie=e)")
     head = draw(st.sampled_from(heads))
     out_dims = (*shape[:-1], width)
-    lines.append(f"output y : float32[{', '.join(map(str, out_dims))}] = {head.format(w=width)}")
+    value = head.format(w=width)
+    if draw(st.integers(0, 3)) == 0:  # the head chosen by a setting, the other choice of a width
+        other = draw(st.sampled_from([width, width, width + 1]))
+        value = f"choose(HEAD, a={value}, b=dense(h, {other}, act=relu))"
+        lines.insert(0, f'const HEAD = "{draw(st.sampled_from(["a", "b", "c"]))}"')
+    lines.append(f"output y : float32[{', '.join(map(str, out_dims))}] = {value}")
     natural = "cross_entropy" if classes else "mse"
     loss = draw(st.sampled_from((natural,) * 4 + LOSSES))
     metric = draw(st.sampled_from(("accuracy" if classes else "mse",) * 3 + METRICS))
@@ -200,6 +207,8 @@ PADDED_ACCEPTED = (
     "  metrics = [accuracy(y, target, lengths=length)]\n  batch = 4\n  examples = 16\n}\n"
 )
 MASK_TOO_SHORT = PADDED_ACCEPTED.replace("sequence_mask(length, N)", "sequence_mask(length, 3)")
+CHOSEN = ACCEPTED.replace("dim N = 4", 'const HEAD = "b"\ndim N = 4').replace(
+    "dense(h, 2)", "choose(HEAD, a=dense(h, 2), b=dense(h, 2, act=relu))")  # fmt: skip
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -208,6 +217,7 @@ MASK_TOO_SHORT = PADDED_ACCEPTED.replace("sequence_mask(length, N)", "sequence_m
 @example(PER_POSITION)
 @example(ACCEPTED.replace("vocab 2", "vocab 3"))
 @example(PADDED_ACCEPTED)
+@example(CHOSEN)
 @example("dim N = 4\ninput x : float32[N, 1]\nh = dense(x, 8, act=tanh)\n"
          "output y : float32[N, 1] = dense(h, 1)\ntrain {\n  data = sine(N)\n  loss = mse(y, target)\n"
          "  metrics = [mse(y, target)]\n  batch = 4\n  examples = 16\n}\n")  # fmt: skip
@@ -223,7 +233,9 @@ def test_the_generator_reaches_both_sides(tmp_path):
     """The examples above are accepted and rejected as intended (the property is not vacuous)."""
     for text, accepted in ((ACCEPTED, True), (PER_POSITION, False),
                            (ACCEPTED.replace("vocab 2", "vocab 3"), False),
-                           (PADDED_ACCEPTED, True), (MASK_TOO_SHORT, False),
+                           (PADDED_ACCEPTED, True), (MASK_TOO_SHORT, False), (CHOSEN, True),
+                           (CHOSEN.replace("b=dense(h, 2,", "b=dense(h, 3,"), False),
+                           (CHOSEN.replace('HEAD = "b"', 'HEAD = "c"'), False),
                            (PADDED_ACCEPTED.replace("lengths=length) +", "lengths=x) +"), False)):  # fmt: skip
         spec = tmp_path / "s.seqnet"
         spec.write_text(text)

@@ -45,7 +45,7 @@ def test_choose_elaborates_only_the_chosen_value():
     "line,message",
     [
         ('dim V = choose(K, a=1, b=2)', "choose has no choice 'c'; choices: a, b"),
-        ("dim V = choose(2, a=1)", "choose's key must be a string or name, got the number 2"),
+        ("dim V = choose(2, a=1)", "choose's key must be a string, name or boolean, got the number 2"),
         ("dim V = choose(K)", "choose takes a key and named choices"),
         ("dim V = choose(K, c=1.5)", "dim V must be a positive integer, got the number 1.5"),
     ],
