@@ -1,11 +1,18 @@
-"""Rebuild a docs/results.md table from a sweep's results.jsonl (no training here).
+"""Rebuild a docs/results.md table from sweeps' results.jsonl files (no training here).
 
     PYTHONPATH=. python examples/results_tables.py table1 sweeps/table1/results.jsonl
+    PYTHONPATH=. python examples/results_tables.py wormholes sweeps/wormhole_sine/results.jsonl \
+        sweeps/wormhole_digits/results.jsonl
+    PYTHONPATH=. python examples/results_tables.py match3 sweeps/match3/results.jsonl
 
 table1: the ensemble mask network's Table 1 (section 5), from
     seqnet sweep specs/ensemble_mask.seqnet --points docs/sweeps/ensemble_mask_table1.jsonl ...
 one row per (N, condition, epochs, meta-epochs), the float32 and float64 eval mse side by side
 (mean over the seeds that finished, with the spread when there are several), Table 1's value.
+wormholes: section 3, from one `--set WORMHOLE=true,false --seeds 3` sweep per spec (the sweep's
+folder names its row); the eval metric, the wormhole's fixed-point iterations and wall time.
+match3: section 4, from `seqnet sweep specs/simplicial_block.seqnet --set BLOCK=...`: the eval
+accuracy per seed and over seeds, with each block's parameters (the spec compiled, not trained).
 """
 
 from __future__ import annotations
@@ -55,15 +62,89 @@ def table1(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"table1": table1}
+def _mean_sd(values: list[float], fmt: str) -> str:
+    if not values:
+        return "-"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return format(mean, fmt)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{format(mean, fmt)} ± {format(sd, fmt)}"
+
+
+def _ok_by_point(records: list[dict]) -> dict[str, list[dict]]:
+    """The finished runs of each point, in the order the points first appear, by seed."""
+    points: dict[str, list[dict]] = {}
+    for r in records:
+        points.setdefault(r["point"], [])
+        if r["status"] == "ok":
+            points[r["point"]].append(r)
+    return {p: sorted(rs, key=lambda r: r["seed"]) for p, rs in points.items()}
+
+
+def wormholes(records: list[dict]) -> str:
+    """Section 3: wormhole on and off per spec; mean ± sd over seeds."""
+    lines = ["| spec | WORMHOLE | seeds | eval metric | fwd iterations mean (max) | converged | wall s per run |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (sweep, _point), runs in _ok_by_point(records).items():
+        if not runs:
+            continue
+        metric = "mse" if "mse" in runs[0]["metrics"] else "accuracy"
+        fmt = ".4f" if metric == "mse" else ".3f"
+        it = [v for r in runs for k, v in r["metrics"].items() if k.endswith("/iterations")]
+        top = [v for r in runs for k, v in r["metrics"].items() if k.endswith("/iterations_max")]
+        conv = [v for r in runs for k, v in r["metrics"].items() if k.endswith("/converged")]
+        iters = f"{_mean_sd(it, '.1f')} ({max(top):.0f})" if it else "-"
+        converged = f"{100 * min(conv):.0f} %" if conv else "-"
+        lines.append(f"| {sweep} | {runs[0]['settings']['WORMHOLE']} | {len(runs)} | {metric} "
+                     f"{_mean_sd([r['metrics'][metric] for r in runs], fmt)} | {iters} | {converged} | "
+                     f"{_mean_sd([r['wall_s'] for r in runs], '.0f')} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+MATCH3 = ROOT / "specs" / "simplicial_block.seqnet"
+BLOCK_LABELS = {"triple": "2-simplicial, triple product", "trilinear": "2-simplicial, trilinear",
+                "attention": "1-simplicial (2 ordinary attentions)"}  # fmt: skip
+
+
+def match3(records: list[dict]) -> str:
+    """Section 4: one row per BLOCK, the eval accuracy of each seed and mean ± sd, parameters."""
+    import seqnet
+    from seqnet.compiler.graph import total_params
+
+    lines = []
+    for (_sweep, _point), runs in _ok_by_point(records).items():
+        if not runs:
+            continue
+        block = runs[0]["settings"]["BLOCK"]
+        params = total_params(seqnet.load(MATCH3, BLOCK=block).graph)
+        accs = [r["metrics"]["accuracy"] for r in runs]
+        if not lines:
+            seeds = " / ".join(f"s{r['seed']}" for r in runs)
+            lines = [f"| block (BLOCK) | params | eval acc ({seeds}) | mean ± sd | eval loss | wall s per run |",
+                     "|---|---|---|---|---|---|"]  # fmt: skip
+        lines.append(f"| {BLOCK_LABELS.get(block, block)} ({block}) | {params:,} | "
+                     f"{' / '.join(f'{a:.3f}' for a in accs)} | {_mean_sd(accs, '.3f')} | "
+                     f"{_mean_sd([r['metrics']['loss'] for r in runs], '.3f')} | "
+                     f"{_mean_sd([r['wall_s'] for r in runs], '.0f')} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+TABLES = {"table1": table1, "wormholes": wormholes, "match3": match3}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("table", choices=sorted(TABLES))
-    ap.add_argument("results", help="a sweep's results.jsonl")
+    ap.add_argument("results", nargs="+", help="sweeps' results.jsonl (a row's sweep: its folder's name)")
     args = ap.parse_args(argv)
-    records = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line.strip()]
+    records = []
+    for path in map(Path, args.results):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                r["point"] = (path.parent.name, r["point"])
+                records.append(r)
     print(TABLES[args.table](records))
     return 0
 

@@ -73,6 +73,7 @@ def _ref(ref) -> str:
 def emit_graph(g: nx.MultiDiGraph, indent: str = "") -> str:
     from seqnet.compiler.graph import topo_order
     from seqnet.compiler.ir import node as ir_node
+    from seqnet.compiler.summary import choice_line, summarize_choices
     from seqnet.compiler.ties import describe as describe_ties
     from seqnet.compiler.values import spell
 
@@ -93,7 +94,8 @@ def emit_graph(g: nx.MultiDiGraph, indent: str = "") -> str:
         if e.get("wormhole"):
             s = e.get("settings") or {}
             lines.append(f"{indent}wormhole {u} -> {v} ({', '.join(f'{k}={s[k]}' for k in sorted(s))})")
-    if not indent:
+    if not indent:  # what the settings chose, and what each choice would build
+        lines += [f"choice {choice_line(c)}" for c in summarize_choices(g)]
         outs = ", ".join(f"{k} = {_ref(r)}" for k, r in g.graph["outputs"].items())
         lines.append(f"outputs: {outs}")
     return "\n".join(lines) + "\n"

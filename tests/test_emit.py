@@ -39,3 +39,10 @@ def test_emit_on_a_broken_spec_reports_errors(capsys, tmp_path):
     bad.write_text("input x : float32[4]\noutput y : float32[4] = densse(x, 4)\n")
     rc, out, err = run(capsys, str(bad), "--emit", "graph")
     assert rc == 1 and "unknown op or block 'densse'" in err and out == ""
+
+
+def test_emit_graph_states_each_choice(capsys):
+    rc, out, _ = run(capsys, SPEC, "--set", "WORMHOLE=false", "--emit", "graph")
+    assert rc == 0 and "wormhole_gate" not in out
+    assert "choice wormhole h3 -> h1 enabled=WORMHOLE at " in out
+    assert ": true 2,080 parameters, false 0 parameters (chosen)" in out

@@ -28,3 +28,50 @@ def test_table1_rows_from_a_sweeps_results(tmp_path):
     assert out[2].split(" | ")[:5] == ["| 5", "control", "(1,16)", "3e-14 ± 1e-14 (2 seeds)", "1e-31"]
     assert "6.36e-14" in out[2] and out[2].endswith("| 20 |")  # Table 1's value; both seeds' wall s
     assert len(out) == 3  # the failed shuffled run has no row
+
+
+def _tables():
+    """examples/results_tables.py in-process (no subprocess: no second interpreter start)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "examples" / "results_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _run(settings: dict, seed: int, metrics: dict, wall: float = 10.0, status: str = "ok") -> dict:
+    point = "_".join(f"{k}={v}" for k, v in settings.items())
+    return {"point": point, "settings": settings, "seed": seed, "status": status,
+            "metrics": metrics if status == "ok" else {}, "wall_s": wall}  # fmt: skip
+
+
+def test_section_3_rows_one_per_sweep_and_setting(tmp_path, capsys):
+    gate = "wormhole/wormhole_h3_to_h1/"
+    on = {"mse": 0.036, f"{gate}iterations": 5.6, f"{gate}iterations_max": 8.0, f"{gate}converged": 1.0}
+    sine = _write(tmp_path / "wormhole_sine" / "results.jsonl", [
+        _run({"WORMHOLE": "true"}, 0, on, 40), _run({"WORMHOLE": "true"}, 1, {**on, "mse": 0.038}, 20),
+        _run({"WORMHOLE": "false"}, 0, {"mse": 0.04}), _run({"WORMHOLE": "false"}, 1, {}, status="failed")])  # fmt: skip
+    digits = _write(tmp_path / "wormhole_digits" / "results.jsonl", [_run({"WORMHOLE": "false"}, 0, {"accuracy": 0.97})])
+    assert _tables().main(["wormholes", str(sine), str(digits)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == "| wormhole_sine | true | 2 | mse 0.0370 ± 0.0014 | 5.6 ± 0.0 (8) | 100 % | 30 ± 14 |"
+    assert out[3] == "| wormhole_sine | false | 1 | mse 0.0400 | - | - | 10 |"
+    assert out[4] == "| wormhole_digits | false | 1 | accuracy 0.970 | - | - | 10 |" and len(out) == 5
+
+
+def test_section_4_rows_with_each_blocks_parameters(tmp_path, capsys):
+    results = _write(tmp_path / "match3" / "results.jsonl", [
+        _run({"BLOCK": b, "eval_batches": "0"}, s, {"accuracy": a, "loss": 0.4})
+        for b, accs in (("triple", (0.8, 0.9)), ("attention", (0.85, 0.95))) for s, a in enumerate(accs)])  # fmt: skip
+    assert _tables().main(["match3", str(results)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("| block (BLOCK) | params | eval acc (s0 / s1) | mean ± sd |")
+    assert out[2] == "| 2-simplicial, triple product (triple) | 60,738 | 0.800 / 0.900 | 0.850 ± 0.071 | 0.400 ± 0.000 | 10 ± 0 |"
+    assert out[3].startswith("| 1-simplicial (2 ordinary attentions) (attention) | 60,791 | 0.850 / 0.950 |")

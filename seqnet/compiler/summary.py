@@ -55,9 +55,15 @@ def summarize(g: nx.MultiDiGraph) -> dict:
         "temporary_bytes_per_example": sum(sum(t.values()) for _, t in found),
         "largest_temporaries": None if not found else max(found, key=lambda f: sum(f[1].values()))[0],
         # each choose(...) / wormhole enabled= site: the parameters of every alternative
-        "choices": [{"what": c.what, "key": c.key, "chosen": c.chosen, "params": dict(c.params),
-                     "location": str(c.span)} for c in g.graph.get("choices", ())],
+        "choices": [{k: v for k, v in c.items() if k != "span"} for c in summarize_choices(g)],
     }
+
+
+def summarize_choices(g: nx.MultiDiGraph) -> list[dict]:
+    """Each choose(...) / wormhole enabled= site: what it chose and the parameters of every
+    alternative (compiler/choices.py), with its span for the language server."""
+    return [{"what": c.what, "key": c.key, "chosen": c.chosen, "params": dict(c.params),
+             "location": str(c.span), "span": c.span} for c in g.graph.get("choices", ())]  # fmt: skip
 
 
 def per_device(graph, data: dict, devices: int) -> str | None:

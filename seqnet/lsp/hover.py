@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from seqnet.compiler.graph import param_count
 from seqnet.compiler.ir import INPUT
+from seqnet.compiler.summary import choice_line, summarize_choices
 from seqnet.grammar import ast
 from seqnet.grammar.format import expr as spell_expr
 from seqnet.lsp import symbols as S
 from seqnet.lsp.analysis import Analysis, span_key
-from seqnet.lsp.vocabulary import OPS, setting_doc
+from seqnet.lsp.vocabulary import BUILTINS, OPS, setting_doc
 
 
 def hover_text(a: Analysis, line: int, column: int) -> str | None:
@@ -43,6 +44,10 @@ def _call(a: Analysis, occ: S.Occurrence) -> str | None:
         op = OPS[occ.name]
         head = _code(op.signature()) + (f"\n\n{op.doc}" if op.doc else "")
         built = [(n, i) for i, n in enumerate(a.nodes_at(call.span))]
+    elif sym is None and occ.name in BUILTINS:
+        word = BUILTINS[occ.name]
+        return _code(word.detail) + f"\n\n{word.doc}" + "".join(
+            f"\n\n{choice_line(c)}" for c in _choices_at(a, call.span))
     else:
         return _symbol(a, sym) if sym is not None else None
     return head + _built(a, built)
@@ -100,6 +105,12 @@ def _keyword(call: ast.Call, name: str, a: Analysis) -> str | None:
             return None
         default = f", default `{spell_expr(param.default)}`" if param.default is not None else ""
         return f"`{name}`: parameter of `{_block_signature(block)}`{default}"
+    if isinstance(func, ast.Name) and func.id == "choose" and (callee is None or callee.symbol is None):
+        for c in _choices_at(a, call.span):
+            if name in c["params"]:
+                chosen = "chosen" if name == c["chosen"] else f"not chosen: {c['key']} = {c['chosen']}"
+                return f"choice `{name}` of `{c['what']}` ({chosen}): {c['params'][name]:,} parameters"
+        return None
     op = OPS.get(func.id) if isinstance(func, ast.Name) else None
     if op is None:
         return None
@@ -112,6 +123,14 @@ def _keyword(call: ast.Call, name: str, a: Analysis) -> str | None:
     if arg.doc:
         text += f"\n\n{arg.doc}"
     return f"{text}\n\n(argument of `{op.signature()}`)"
+
+
+def _choices_at(a: Analysis, span) -> list[dict]:
+    """The choices (summary's records) made by the `choose` call at `span`."""
+    if a.graph is None:
+        return []
+    key = span_key(span)
+    return [c for c in summarize_choices(a.graph) if span_key(c["span"]) == key]
 
 
 def _default(arg) -> str:

@@ -35,9 +35,23 @@ def statement_op(word: str) -> OpDef | None:
     return next((o for o in OPS.values() if o.statement == word), None)
 
 
+# Called like ops, but evaluated by the compiler itself (compiler/expressions.py, choices.py).
+BUILTINS = {
+    "size": Word("size", "size(x, axis=-1)", "A tensor's size along an axis, known at compile time.", "op"),
+    "choose": Word("choose", "choose(KEY, name=value, ...)",
+                   "The value of the choice KEY names: a string const (`--set KEY=name`), or a "
+                   "boolean choosing `true=` or `false=`. Only the chosen choice is built and has "
+                   "parameters; every choice is checked, and all must give the same kind of value "
+                   "(tensors: the same dtype, shape and vocab).", "op"),
+}  # fmt: skip
+WORMHOLE_ENABLED = Word("enabled", "bool = true", "false: the wormhole is checked but not built, as if "
+                        "its line were deleted (a const switches it: `enabled=WORMHOLE`)",
+                        "argument", insert="enabled=")  # fmt: skip
+
+
 def ops() -> list[Word]:
     return [Word(name, op.signature(), op.doc, "op") for name, op in sorted(OPS.items())
-            if op.statement is None]  # fmt: skip
+            if op.statement is None] + list(BUILTINS.values())  # fmt: skip
 
 
 def op_arguments(op: OpDef) -> list[Word]:
@@ -67,7 +81,9 @@ def statement_settings(word: str) -> list[Word]:
     op = statement_op(word)
     if op is None:
         return []
-    return [w for w in op_arguments(op) if word != "wormhole" or w.label in WORMHOLE_SETTINGS]
+    if word != "wormhole":
+        return op_arguments(op)
+    return [w for w in op_arguments(op) if w.label in WORMHOLE_SETTINGS] + [WORMHOLE_ENABLED]
 
 
 def setting_doc(owner: str, name: str) -> str | None:
@@ -75,6 +91,8 @@ def setting_doc(owner: str, name: str) -> str | None:
         if name not in TRAIN_KEYS:
             return None
         return f"train setting `{name}` ({_train_default(name)})" + _values_line(name)
+    if owner == "wormhole" and name == WORMHOLE_ENABLED.label:
+        return f"wormhole setting `enabled`: {WORMHOLE_ENABLED.detail}\n\n{WORMHOLE_ENABLED.doc}"
     op = statement_op(owner)
     arg = op.arg(name) if op is not None else None
     if arg is None:

@@ -201,6 +201,9 @@ class Builder(Canvas):
             src = g.graph.get("source") or ""
             total = sum(param_count(g, n) for n in order)
             title = (f"{src}  ·  " if src else "") + params_text(total)
+            # what the settings chose (compiler/choices.py): the drawing shows that choice only
+            chosen = dict.fromkeys(f"{c.key} = {c.chosen}" for c in g.graph.get("choices", ()))
+            title += "".join(f"  ·  {c}" for c in chosen)
         body: list[str] = []
         emit_cluster(self, (), body, "")  # first: it notes the legend's features (repeats)
         out = [

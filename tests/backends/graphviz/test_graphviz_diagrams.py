@@ -360,3 +360,10 @@ def test_recurrent_cells_unrolled():
     full = to_dot(g, unroll=10)  # never more cells than steps
     assert "lstm t=6" in full and "lstm t=7" not in full and "…" not in full
     assert to_dot(g) == to_dot(g, unroll=0)
+
+
+def test_the_title_says_what_the_settings_chose():
+    text = ('const BLOCK = "attn"\ninput x : float32[4, 8]\n'
+            "h = choose(BLOCK, attn=attention(x), mlp=dense(x, 8))\noutput y : float32[4, 8] = h\n")  # fmt: skip
+    assert "BLOCK = mlp" in to_dot(seqnet.loads(text, BLOCK="mlp").graph)
+    assert "BLOCK = attn" in to_dot(seqnet.loads(text).graph)
