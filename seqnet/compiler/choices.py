@@ -41,7 +41,7 @@ class Choice:
     what: str  # "choose(BLOCK)" or "wormhole h3 -> h1"
     key: str  # the key as written: BLOCK, WORMHOLE, "attention"
     chosen: str
-    span: Span
+    span: Span = field(repr=False, compare=False)  # where, not what: a reformatted spec compares equal
     params: dict[str, int] = field(default_factory=dict)
     times: int = 0
 
