@@ -102,7 +102,6 @@ def matches(key: str, node: str) -> bool:
 
 def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[dict, list[Problem]]:
     """({(node, param): Placement}, problems) for every parameter-owning node of `graph`."""
-    family_rules = {r.target: r for r in config.rules}
     placements: dict[tuple[str, str], Placement] = {}
     problems: list[Problem] = []
     nodes = owners(graph)
@@ -115,7 +114,7 @@ def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[d
     problems += _unknown_roles(nodes, config)
     for n, rec in nodes:
         override = next((r for r in config.nodes if matches(r.target, n)), None)
-        rule = override or family_rules.get(OPS[rec.op].family)
+        rule = rule_for(n, rec, config)
         misfits = []
         for pname, ps in sorted(rec.params.items(), key=lambda item: (-item[1].size, item[0])):
             spec: list[str | None] = [None] * len(ps.shape)
@@ -133,6 +132,38 @@ def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[d
         if misfits:  # one error per node, at its largest parameter
             problems.append(_indivisible(n, rec.op, misfits, rule, sizes))
     return placements, problems
+
+
+def rule_for(n: str, rec, config: ShardingConfig) -> ShardRule | None:
+    """The rule that splits node `n`'s parameters: its per-node override, else its family's."""
+    override = next((r for r in config.nodes if matches(r.target, n)), None)
+    return override or next((r for r in config.rules if r.target == OPS[rec.op].family), None)
+
+
+def activation_specs(graph, config: ShardingConfig, placements: dict, data_axis: str) -> dict:
+    """{node: mesh axis per axis of its first result, batch axis first}: what the parameter
+    plan implies for the activations. The batch is split over the data axis; the last axis
+    over the mesh axis that a rule put on the parameter axis the op's result runs along
+    (OpDef.feature_axis: "out" of a column-parallel dense, "embed" of an embedding split by
+    embed). A row-parallel dense, or attention split by heads, sums its partial results into a
+    whole one; fsdp splits parameters for storage only: neither splits the result. The lowering
+    turns these into sharding constraints (backends/jax/placement.py)."""
+    out = {}
+    for n in graph.nodes:
+        rec = ir_node(graph, n)
+        if not rec.outputs:
+            continue
+        spec: list[str | None] = [data_axis] + [None] * len(rec.outputs[0].dims)
+        feature = OPS[rec.op].feature_axis if rec.op in OPS else None
+        owner = ir_node(graph, rec.param_owner or n)
+        rule = rule_for(rec.param_owner or n, owner, config) if feature and len(spec) > 1 else None
+        if rule is not None and rule.axis == feature and rule.mesh_axis not in (None, data_axis):
+            for name, ps in owner.params.items():
+                p = placements.get((rec.param_owner or n, name))
+                if p is not None and feature in ps.axes and p.spec[ps.axes.index(feature)] == rule.mesh_axis:
+                    spec[-1] = rule.mesh_axis
+        out[n] = tuple(spec)
+    return out
 
 
 def fsdp_axis(shape: tuple[int, ...], spec: list, config: ShardingConfig, sizes) -> int | None:

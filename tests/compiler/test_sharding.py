@@ -157,3 +157,25 @@ def test_summary_devices_that_do_not_fit_the_mesh_are_a_usage_error(tmp_path, ca
     spec.write_text(MLP.replace("mesh(data=-1)", "mesh(data=-1, model=4)"))
     assert cli.main(["summary", str(spec), "--devices", "2"]) == 2
     assert "--devices 2 does not fit mesh(data=-1, model=4) (4 devices)" in capsys.readouterr().err
+
+
+def activations_of(rules: str) -> dict:
+    model = load(rules)
+    cfg = model.train_config
+    sizes = sharding.resolve_mesh(cfg.mesh, 8)
+    placements, _ = sharding.plan(model.graph, cfg.sharding, sizes)
+    return sharding.activation_specs(model.graph, cfg.sharding, placements, cfg.data_axis)
+
+
+def test_activations_split_where_a_rule_splits_the_axis_the_result_runs_along():
+    """Column-parallel dense and an embedding split by embed leave their results split on the
+    model axis; row-parallel dense, heads-split attention, vocab-split tables and fsdp give
+    whole results (the batch is on the data axis everywhere)."""
+    cols = activations_of("dense=columns(model), embedding=embed(model), nodes=nodes(y=replicated)")
+    ups = [k for k in cols if k.endswith("/up")]
+    assert len(ups) == 2 and all(cols[k] == ("data", None, "model") for k in ups), cols
+    assert cols["e"] == ("data", None, "model") and cols["y"] == ("data", None)
+    assert cols["x"] == ("data", None) and cols["attention"] == ("data", None, None)
+    for rules in ("dense=rows(model), embedding=vocab(model), attention=heads(model)", "fsdp=data"):
+        specs = activations_of(rules)
+        assert all(s[0] == "data" and set(s[1:]) == {None} for s in specs.values()), (rules, specs)

@@ -36,6 +36,8 @@ class RunState:
     local: dict[str, Any] | None = None  # node -> per-unit outputs, when collecting them
     batch: int | None = None  # the batch size, from the inputs (what `param` broadcasts to)
     probes: dict[str, jax.Array] | None = None  # cycle name -> adjoint probe (fixed_point.py)
+    # (node, results) -> results under sharding constraints (placement.Placements.constrain)
+    constrain: Any = None
 
 
 @dataclass(frozen=True)

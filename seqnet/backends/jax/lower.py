@@ -279,6 +279,8 @@ class GraphProgram:
                 continue
             outs = self.eval_node(unit, self.node_params(params, unit), env,
                                   self.node_rng(unit, state), state)  # fmt: skip
+            if state.constrain is not None:
+                outs = state.constrain(unit, outs)
             for port, v in enumerate(outs):
                 env[(unit, port)] = v
         return env
@@ -434,11 +436,12 @@ class Lowered:
         return self.apply_with_stats(params, inputs, rng=rng, train=train)[0]
 
     def apply_with_stats(self, params: dict, inputs: dict[str, jax.Array], *, rng=None,
-                         train: bool = False, probes: dict | None = None):  # fmt: skip
+                         train: bool = False, probes: dict | None = None, constrain=None):  # fmt: skip
         """(outputs, stats). stats["wormhole/<gate>/iterations" | "/converged" | "/residual"]
         hold per-example values for every wormhole gate. probes: `adjoint_probes()`, whose
-        gradient reports each implicit backward's adjoint solve (fixed_point.py)."""
-        state = RunState(train=train, rng=rng, probes=probes)
+        gradient reports each implicit backward's adjoint solve (fixed_point.py). constrain:
+        see RunState (sharding constraints on the activations)."""
+        state = RunState(train=train, rng=rng, probes=probes, constrain=constrain)
         env = self.program.run(params, self._check_inputs(inputs), state)
         return self._outputs(env), state.stats
 

@@ -29,6 +29,11 @@ class Placements:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise TrainingError(f"sharding {sharding.rule_text(p.rule)}: {p.message}{more}"
                                 + (f"; {p.hint}" if p.hint else ""))  # fmt: skip
+        # the activations' splits the plan implies (sharding constraints in the lowering);
+        # none without rules, where the partitioner's propagation from the batch is the plan
+        active = self.config.active and mesh.devices.size > 1
+        self.activations = (sharding.activation_specs(graph, self.config, self.plan, config.data_axis)
+                            if active else {})  # fmt: skip
 
     def named(self, spec: tuple) -> object:
         from jax.sharding import NamedSharding
@@ -68,6 +73,23 @@ class Placements:
                     break
             out.append(self.named(spec))
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), out)
+
+    def constrain(self, node: str, outs: tuple) -> tuple:
+        """Node `node`'s results with the splits the plan implies (`with_sharding_constraint`):
+        the first result as `activations` says, the others by the batch alone. An axis whose
+        size the mesh axis does not divide (a predict batch of 3) is left to the partitioner."""
+        import jax
+
+        spec = self.activations.get(node)
+        if spec is None:
+            return outs
+        out = []
+        for port, v in enumerate(outs):
+            want = spec if port == 0 else spec[:1]
+            want = [a if i < v.ndim and a and v.shape[i] % self.sizes[a] == 0 else None
+                    for i, a in enumerate(want)][: v.ndim]  # fmt: skip
+            out.append(jax.lax.with_sharding_constraint(v, self.named(tuple(want))) if any(want) else v)
+        return tuple(out)
 
     def per_device_bytes(self, tree) -> int:
         """Bytes of `tree` (placed arrays) that the first device holds."""

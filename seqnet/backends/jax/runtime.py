@@ -166,8 +166,11 @@ class Runtime:
 
     # -- functions
     def forward(self, params, inputs, rng, train, probes=None):
-        """The lowering's apply, with its stats (wormhole iterations and convergence)."""
-        return self.lowered.apply_with_stats(params, inputs, rng=rng, train=train, probes=probes)
+        """The lowering's apply, with its stats (wormhole iterations and convergence), and the
+        activations constrained to the splits the sharding plan implies."""
+        constrain = self.placements.constrain if self.placements.activations else None
+        return self.lowered.apply_with_stats(params, inputs, rng=rng, train=train, probes=probes,
+                                             constrain=constrain)  # fmt: skip
 
     def local_objective(self, params, batch, inputs, rng):
         return step.local_objective(self, params, batch, inputs, rng)

@@ -100,7 +100,7 @@ op(
      Arg("kv", "tensor", None, doc="keys/values for cross-attention (default: x)"),
      Arg("bias", "bool", True),
      Arg("mask", "tensor", None, doc="bool[keys] (or [queries, keys]): the keys a query may read")],
-    _attention_infer, params=_attention_params, flops=_attention_flops,
+    _attention_infer, params=_attention_params, flops=_attention_flops, feature_axis="out",
     temporaries=_attention_temporaries, notes=NOTES,
     doc="Multi-head scaled dot-product (1-simplicial) attention; `mask=` (a key mask, composable "
         "with causal) hides padding, and a query with no key left outputs zeros.",

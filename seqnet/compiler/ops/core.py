@@ -49,7 +49,7 @@ op(
         "w": ParamSpec((c["x"].dims[-1], c["units"]), "glorot_uniform", axes=("in", "out")),
         **({"b": ParamSpec((c["units"],), "zeros", axes=("out",))} if c["bias"] else {}),
     },
-    flops=lambda c, out: 2 * c["x"].size * c["units"],
+    flops=lambda c, out: 2 * c["x"].size * c["units"], feature_axis="out",
     doc="Affine map of the last axis: act(x @ w + b).",
 )  # fmt: skip
 
@@ -87,7 +87,7 @@ op(
     [Arg("x", "tensor"), Arg("dim", "int"), Arg("vocab", "int", 0, doc="0: the input's vocab")],
     _embed_infer,
     params=lambda c: {"table": ParamSpec((_vocab(c), c["dim"]), "normal", 1.0, ("vocab", "embed"))},
-    flops=lambda c, out: 0,
+    flops=lambda c, out: 0, feature_axis="embed",
     doc="Look up a learned vector for each token id.",
 )  # fmt: skip
 
@@ -378,10 +378,10 @@ def _norm_params(c: OpCall):
 
 op("layernorm", "norm",
    [Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("scale", "bool", True), Arg("center", "bool", True)],
-   _norm_infer, params=_norm_params, flops=lambda c, out: 8 * c["x"].size,
+   _norm_infer, params=_norm_params, flops=lambda c, out: 8 * c["x"].size, feature_axis="features",
    doc="Layer normalisation over the last axis.")  # fmt: skip
 op("rmsnorm", "norm", [Arg("x", "tensor"), Arg("eps", "float", 1e-6), Arg("scale", "bool", True)],
-   _norm_infer, params=_norm_params, flops=lambda c, out: 4 * c["x"].size,
+   _norm_infer, params=_norm_params, flops=lambda c, out: 4 * c["x"].size, feature_axis="features",
    doc="Root-mean-square normalisation over the last axis.")  # fmt: skip
 
 
@@ -464,12 +464,12 @@ def _conv_flops(spatial: int):
 op("conv1d", "conv",
    [Arg("x", "tensor"), Arg("filters", "int"), Arg("kernel", "int"), Arg("stride", "int", 1),
     PADDING, Arg("dilation", "int", 1), ACT, BIAS],
-   _conv_infer(1), params=_conv_params(1), flops=_conv_flops(1),
+   _conv_infer(1), params=_conv_params(1), flops=_conv_flops(1), feature_axis="out",
    doc="1-D convolution over (length, channels).")  # fmt: skip
 op("conv2d", "conv",
    [Arg("x", "tensor"), Arg("filters", "int"), Arg("kernel", "int"), Arg("stride", "int", 1),
     PADDING, Arg("dilation", "int", 1), ACT, BIAS],
-   _conv_infer(2), params=_conv_params(2), flops=_conv_flops(2),
+   _conv_infer(2), params=_conv_params(2), flops=_conv_flops(2), feature_axis="out",
    doc="2-D convolution over (height, width, channels).")  # fmt: skip
 
 

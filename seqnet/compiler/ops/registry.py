@@ -186,6 +186,10 @@ class OpDef:
     train_rule: Callable[[dict[str, Any]], tuple[str, str, str | None] | None] | None = None
     local_training: bool = False  # trains with `mode = local` (segment structures)
     edge_mask: EdgeMask | None = None  # its parameters are masked by an input adjacency
+    # the role (ParamSpec.axes) of the parameter axis its first result's last axis runs along
+    # (a dense's "out"): a sharding rule that splits that axis leaves the result split there,
+    # and the lowering says so with a sharding constraint (compiler/sharding.activation_specs)
+    feature_axis: str | None = None
     # the statement that creates the op ("wormhole", "segments"): such an op is not called by
     # name, and diagnostics name it by its statement
     statement: str | None = None

@@ -88,6 +88,22 @@ def test_tensor_parallel_and_fsdp_train_like_one_device_on_a_fraction_of_the_mem
             arrays = rt.load_split("train", 64)
             batches = [rt.put_batch({k: v[i * 16:(i + 1) * 16] for k, v in arrays.items()}) for i in range(4)]
             compiled = rt.train_step().lower(state, batches[0]).compile()
+            if name == "tp":  # the activations split as the rules imply
+                acts = rt.placements.activations
+                # column-parallel h_1 leaves its features on model; the vocab-split embedding,
+                # heads-split attention and the replicated y give whole results
+                assert acts["h_1"] == ("data", None, "model") and acts["e"] == ("data", None, None), acts
+                assert acts["y"] == ("data", None), acts
+                inputs = {k: batches[0][k] for k in rt.inputs}
+                forward = jax.jit(lambda p, x: rt.forward(p, x, None, False)[0])
+                lowered = forward.lower(params, inputs)
+                assert lowered.as_text().count("sdy.sharding_constraint") == len(acts) - 1  # not x
+                assert '[{"data"}, {}, {"model"}]> : tensor<16x8x64xf32>' in lowered.as_text()
+                # compiled: each device computes h_1 on its share, [16 / 2, 8, 64 / 4]
+                assert any("f32[8,8,16]" in line and "h_1/dot_general" in line
+                           for line in lowered.compile().as_text().splitlines())
+                plain = jax.jit(lambda p, x: rt.lowered.apply(p, x))(params, inputs)
+                np.testing.assert_allclose(forward(params, inputs)["y"], plain["y"], rtol=1e-6, atol=1e-6)
             memory[name] = (compiled.memory_analysis().argument_size_in_bytes, *memory[name][1:])
             step_losses = []
             for batch in batches:
