@@ -9,6 +9,10 @@ Layout (a folder, or the same files in a .zip when `out_path` ends in .zip):
                        "inputs"/"outputs": {name: {"dtype", "shape": [null, ...]}}}
 The batch axis is symbolic when the model exports that way (any batch size then runs); otherwise
 pass `batch=N` for a fixed one. `load_exported(path)` needs only jax, numpy and safetensors.
+
+From a sharded checkpoint (format 2), the pieces of every process are joined on the host and
+written whole (the export is one file of parameters); the module is traced from shapes alone,
+so no device holds the parameters while exporting.
 """
 
 from __future__ import annotations

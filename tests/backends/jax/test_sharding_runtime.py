@@ -152,6 +152,23 @@ def test_a_sharded_checkpoint_resumes_on_other_meshes(tmp_path):
         for devices in (4, 1):
             for a, b in zip(leaves(results[devices].params), leaves(full.params), strict=True):
                 np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        # predict and export from the sharded checkpoint: the parameters placed in shards (each
+        # device an eighth of all but y's bias [2]), 13 examples in chunks of 8 (the last one
+        # padded), only the outputs gathered; the same outputs as whole parameters on one device
+        from seqnet.backends.jax.export import export, load_exported
+        from seqnet.backends.jax.predict import placed_params, predict
+        m = model(FSDP)
+        placed, rt = placed_params(m, saved)
+        total = sum(a.nbytes for a in leaves(placed))
+        assert rt.placements.per_device_bytes(placed) == (total - 8) // 8 + 8
+        x = np.random.default_rng(0).integers(0, 2, (13, 8)).astype(np.int32)
+        np.savez(f"{OUT}/x.npz", x=x)
+        got = predict(m, saved, f"{OUT}/x.npz", batch=4)["y"]
+        want = np.asarray(m.jax_lowering().apply(m.load_checkpoint(saved), {"x": x})["y"])
+        assert got.shape == (13, 2)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        exported = load_exported(export(m, saved, f"{OUT}/export"))
+        np.testing.assert_allclose(exported(x=x)["y"], want, rtol=1e-5, atol=1e-6)
         print("ok")
     ''', tmp_path)
 
