@@ -10,7 +10,8 @@ table1: the ensemble mask network's Table 1 (section 5), from
 one row per (N, condition, epochs, meta-epochs), the float32 and float64 eval mse side by side
 (mean over the seeds that finished, with the spread when there are several), Table 1's value.
 wormholes: section 3, from one `--set WORMHOLE=true,false --seeds 3` sweep per spec (the sweep's
-folder names its row); the eval metric, the wormhole's fixed-point iterations and wall time.
+folder, or a copy's name: docs/sweeps/wormhole_sine_results.jsonl, names its rows); the eval
+metric, the wormhole's fixed-point iterations and wall time.
 match3: section 4, from `seqnet sweep specs/simplicial_block.seqnet --set BLOCK=...`: the eval
 accuracy per seed and over seeds, with each block's parameters (the spec compiled, not trained).
 """
@@ -133,17 +134,23 @@ def match3(records: list[dict]) -> str:
 TABLES = {"table1": table1, "wormholes": wormholes, "match3": match3}
 
 
+def sweep_name(path: Path) -> str:
+    """A results file's sweep: its folder's name for a sweep's own results.jsonl, else its
+    name without `_results` (docs/sweeps/wormhole_sine_results.jsonl: wormhole_sine)."""
+    return path.parent.name if path.name == "results.jsonl" else path.stem.removesuffix("_results")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("table", choices=sorted(TABLES))
-    ap.add_argument("results", nargs="+", help="sweeps' results.jsonl (a row's sweep: its folder's name)")
+    ap.add_argument("results", nargs="+", help="sweeps' results.jsonl (a row's sweep: sweep_name)")
     args = ap.parse_args(argv)
     records = []
     for path in map(Path, args.results):
         for line in path.read_text().splitlines():
             if line.strip():
                 r = json.loads(line)
-                r["point"] = (path.parent.name, r["point"])
+                r["point"] = (sweep_name(path), r["point"])
                 records.append(r)
     print(TABLES[args.table](records))
     return 0

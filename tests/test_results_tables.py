@@ -58,7 +58,7 @@ def test_section_3_rows_one_per_sweep_and_setting(tmp_path, capsys):
     sine = _write(tmp_path / "wormhole_sine" / "results.jsonl", [
         _run({"WORMHOLE": "true"}, 0, on, 40), _run({"WORMHOLE": "true"}, 1, {**on, "mse": 0.038}, 20),
         _run({"WORMHOLE": "false"}, 0, {"mse": 0.04}), _run({"WORMHOLE": "false"}, 1, {}, status="failed")])  # fmt: skip
-    digits = _write(tmp_path / "wormhole_digits" / "results.jsonl", [_run({"WORMHOLE": "false"}, 0, {"accuracy": 0.97})])
+    digits = _write(tmp_path / "kept" / "wormhole_digits_results.jsonl", [_run({"WORMHOLE": "false"}, 0, {"accuracy": 0.97})])
     assert _tables().main(["wormholes", str(sine), str(digits)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[2] == "| wormhole_sine | true | 2 | mse 0.0370 ± 0.0014 | 5.6 ± 0.0 (8) | 100 % | 30 ± 14 |"

@@ -59,25 +59,30 @@ class Trial:
 
 @contextmanager
 def tentative(el):
-    """Elaborate inside the block, then remove every node it added to the graph being built
-    (regions and edges go with their nodes) and restore the builder's names and counter, so
-    the graph is as if nothing had been elaborated. Yields a Trial that holds, afterwards, the
+    """Elaborate inside the block, then take out everything it added to the graph being built
+    (Builder.undoable: nodes, their edges and regions, names, labels, the node counter), so the
+    graph is as if nothing had been elaborated. Yields a Trial that holds, afterwards, the
     parameters the tentative nodes owned."""
-    g, builder = el.graph, el.builder
-    counter = builder.counter[0]
-    used, suffixes = set(builder.used), dict(builder.next_suffix)
-    unlabeled = [n for n, label in g.nodes(data="label") if label is None]
     trial = Trial()
-    try:
-        yield trial
-    finally:
-        new = [n for n, order in g.nodes(data="order") if order is not None and order > counter]
-        trial.params = sum(param_count(g, n) for n in new)
-        g.remove_nodes_from(new)
-        for n in unlabeled:  # an assignment inside a block labels a node it did not make
-            g.nodes[n]["label"] = None
-        builder.counter[0] = counter
-        builder.used, builder.next_suffix = used, suffixes
+    with el.builder.undoable(), built(el) as nodes:
+        try:
+            yield trial
+        finally:
+            trial.params = params_of(el, nodes)
+
+
+@contextmanager
+def built(el):
+    """The nodes elaborated inside the block (a list, filled as they are added)."""
+    with el.builder.collect() as nodes:
+        yield nodes
+
+
+def params_of(el, nodes: list[str]) -> int:
+    """The parameters of the nodes `built` collected that are still there: a choice checked
+    inside (and taken out again) may have added, and a later node re-used, the same name."""
+    g = el.graph
+    return sum(param_count(g, n) for n in dict.fromkeys(nodes) if n in g)
 
 
 def record(el, what: str, key: str, chosen: str, span: Span, params: dict[str, int]) -> None:
@@ -136,10 +141,9 @@ def choose(el, e: ast.Call, ctx, label):
                                               f"checked though the settings choose '{chosen}'"))  # fmt: skip
                 raise
         tried[name] = (value, trial.params)
-    before = el.builder.counter[0]
-    value = el._eval(branches[chosen].value, ctx, label)
-    made = [n for n, order in el.graph.nodes(data="order") if order is not None and order > before]
-    params = {chosen: sum(param_count(el.graph, n) for n in made)}
+    with built(el) as made:
+        value = el._eval(branches[chosen].value, ctx, label)
+    params = {chosen: params_of(el, made)}
     for name, (other, n) in tried.items():
         problem = disagreement(value, other)
         if problem is not None:

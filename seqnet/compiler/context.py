@@ -4,6 +4,7 @@ A leaf of the compiler: the elaborator, mechanisms and the train section all use
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import networkx as nx
@@ -67,13 +68,19 @@ class Ctx:
 
 
 class Builder:
-    """Adds nodes to one graph with unique hierarchical names and deterministic order."""
+    """Adds nodes to one graph with unique hierarchical names and deterministic order.
+
+    What it does can be undone (`undoable`, for the choices that are only checked: choices.py),
+    and the nodes it adds can be collected (`collect`), each in time that does not grow with the
+    graph: the changes are logged as they happen instead of the graph being compared after."""
 
     def __init__(self, graph: nx.MultiDiGraph, counter: list[int]):
         self.g = graph
         self.counter = counter  # shared across regions so `order` is global
         self.used: set[str] = set()
         self.next_suffix: dict[str, int] = {}  # base name -> next suffix to try (linear naming)
+        self._logs: list[list[tuple]] = []  # undo logs, innermost last
+        self._collectors: list[list[str]] = []
 
     def unique(self, path: tuple[str, ...], local: str) -> str:
         base = "/".join((*path, local))
@@ -83,7 +90,11 @@ class Builder:
             while name in self.used:
                 k += 1
                 name = f"{base}_{k}"
+            if self._logs:
+                self._logs[-1].append(("suffix", base, self.next_suffix.get(base)))
             self.next_suffix[base] = k + 1
+        if self._logs:
+            self._logs[-1].append(("used", name))
         self.used.add(name)
         return name
 
@@ -93,7 +104,53 @@ class Builder:
                                hint="use fewer layers or smaller repeat counts")  # fmt: skip
         self.counter[0] += 1
         self.g.add_node(name, order=self.counter[0], **data)
+        if self._logs:
+            self._logs[-1].append(("node", name))
+        for nodes in self._collectors:
+            nodes.append(name)
         return name
+
+    def label(self, node: str, label: str) -> None:
+        """Name a node after the variable it is first assigned to."""
+        data = self.g.nodes[node]
+        if data.get("label") is None:
+            data["label"] = label
+            if self._logs:
+                self._logs[-1].append(("label", node))
+
+    @contextmanager
+    def collect(self):
+        """The names of the nodes added inside the block, as a list filled while it runs."""
+        nodes: list[str] = []
+        self._collectors.append(nodes)
+        try:
+            yield nodes
+        finally:
+            self._collectors.pop()  # the blocks nest, so this one is the innermost
+
+    @contextmanager
+    def undoable(self):
+        """Undo, when the block ends, every node, name and label it added (edges and regions go
+        with their nodes) and the node counter: as if the block had never run."""
+        counter, log = self.counter[0], []
+        self._logs.append(log)
+        try:
+            yield
+        finally:
+            self._logs.pop()
+            for entry in reversed(log):
+                if entry[0] == "node":
+                    self.g.remove_node(entry[1])
+                elif entry[0] == "used":
+                    self.used.discard(entry[1])
+                elif entry[0] == "suffix":
+                    if entry[2] is None:
+                        self.next_suffix.pop(entry[1], None)
+                    else:
+                        self.next_suffix[entry[1]] = entry[2]
+                else:
+                    self.g.nodes[entry[1]]["label"] = None
+            self.counter[0] = counter
 
 
 class Cascade(Exception):

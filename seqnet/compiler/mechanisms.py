@@ -8,7 +8,7 @@ from seqnet.compiler import choices
 from seqnet.compiler import segments as seg
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade
-from seqnet.compiler.graph import dag_view, is_input, param_count
+from seqnet.compiler.graph import dag_view, is_input
 from seqnet.compiler.ir import Ref
 from seqnet.compiler.names import did_you_mean
 from seqnet.compiler.ops.registry import OPS
@@ -34,10 +34,9 @@ def add_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
     key = choices.format_expr(setting.value)
     what = f"wormhole {stmt.source.id} -> {stmt.target.id} enabled={key}"
     if enabled:
-        before = el.builder.counter[0]
-        _build_wormhole(el, stmt, ctx)
-        params = sum(param_count(el.graph, n) for n, order in el.graph.nodes(data="order")
-                     if order is not None and order > before)  # fmt: skip
+        with choices.built(el) as made:
+            _build_wormhole(el, stmt, ctx)
+        params = choices.params_of(el, made)
     else:
         with choices.tentative(el) as trial:
             _build_wormhole(el, stmt, ctx)

@@ -99,9 +99,7 @@ class Statements:
                                f"{len(values)} value{'s' if len(values) != 1 else ''}", stmt.span)  # fmt: skip
         for t, v in zip(stmt.targets, values):
             if isinstance(v, V.TensorRef):
-                node = self.graph.nodes[v.node]
-                if node.get("label") is None:
-                    node["label"] = t.id
+                self.builder.label(v.node, t.id)
             ctx.scope.bind(t.id, v, t.span)
 
     def _assign_output(self, stmt: ast.OutputDecl, ctx: Ctx) -> None:

@@ -129,6 +129,8 @@ def test_choices_nest_and_pick_numbers_for_dims():
     g = ok(text)
     assert g.graph["dims"]["W"] == 16 and ok(text, SIZE="big").graph["dims"]["W"] == 32
     assert [c.what for c in g.graph["choices"]] == ["choose(SIZE)", "choose(SIZE)", "choose(BLOCK)"]
+    assert g.graph["choices"][-1].params == {"attn": 1040, "mlp": 1072}  # the inner choice's pick
+    assert ok(text, SIZE="big").graph["choices"][-1].params == {"attn": 1072, "mlp": 1072}
 
 
 def test_a_choice_in_a_shared_repeat_sums_each_copy():
