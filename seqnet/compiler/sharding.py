@@ -17,7 +17,9 @@ parameter of at least `fsdp_min` elements along its largest axis that the fsdp m
 and no rule has taken; one that no axis fits stays whole (the summary shows it).
 
 Nothing here imports JAX: the runtime turns a plan's tuples of mesh axes into PartitionSpecs.
-Parameters inside regions (scanned cells, segment structures) are placed by fsdp alone.
+The rules reach the parameters inside regions one level down (a scanned cell, a segment
+structure's roles, whose copies stack along a first axis that stays whole); deeper ones, and
+any parameter no ParamSpec describes, are placed by fsdp alone.
 """
 
 from __future__ import annotations
@@ -96,15 +98,50 @@ def owners(graph):
     return sorted(found, key=lambda item: item[1].order)
 
 
+def region_owners(graph) -> list[tuple[str, object, str, int | None]]:
+    """(node name, record, key path, copies) of every parameter-owning node one region down:
+    a scanned cell's, a segment structure's roles'. The key path is where the lowering keeps
+    its parameters (backends/jax/cells.py, segments.py): under the region's node, the region's
+    own prefix dropped from the name, and for a segment structure (a region with parameter
+    `copies`) under the role too, every parameter stacked over the role's copies (None: not
+    stacked)."""
+    found = []
+    for n, rec in sorted(((n, ir_node(graph, n)) for n in graph.nodes), key=lambda item: item[1].order):
+        for role, region in (rec.regions or {}).items():
+            first = region.graph["inputs"][0] if region.graph.get("inputs") else ""
+            prefix = first.rsplit("/", 1)[0] + "/" if "/" in first else ""
+            copies = int(region.graph["copies"]) if "copies" in region.graph else None
+            inner = sorted(((m, ir_node(region, m)) for m in region.nodes), key=lambda item: item[1].order)
+            for m, r in inner:
+                if r.param_owner == m and r.params:
+                    rel = m[len(prefix):] if m.startswith(prefix) else m
+                    found.append((m, r, "/".join([n, rel] if copies is None else [n, role, rel]), copies))
+    return found
+
+
+def node_span(graph, name: str):
+    """The span of node `name` of `graph` or of one of its regions (None: not found)."""
+    if name in graph:
+        return graph.nodes[name].get("span")
+    for n in graph.nodes:
+        for region in (ir_node(graph, n).regions or {}).values():
+            if name in region:
+                return region.nodes[name].get("span")
+    return None
+
+
 def matches(key: str, node: str) -> bool:
     return node == key or node.endswith("/" + key)
 
 
 def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[dict, list[Problem]]:
-    """({(node, param): Placement}, problems) for every parameter-owning node of `graph`."""
+    """({(key path, param): Placement}, problems) for every parameter-owning node of `graph`
+    and of its regions (a top-level node's key path is its name; `region_owners` says where a
+    region's parameters live, and a segment structure's are stacked over their copies)."""
     placements: dict[tuple[str, str], Placement] = {}
     problems: list[Problem] = []
-    nodes = owners(graph)
+    every = [(n, rec, n, None) for n, rec in owners(graph)] + region_owners(graph)
+    nodes = [(n, rec) for n, rec, _, _ in every]
     for rule in config.nodes:
         if not any(matches(rule.target, n) for n, _ in nodes):
             names = {n.rsplit("/", 1)[-1] for n, _ in nodes}
@@ -112,7 +149,7 @@ def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[d
                                     did_you_mean(rule.target, names) or "nodes with parameters: "
                                     + ", ".join(sorted(names)[:8])))  # fmt: skip
     problems += _unknown_roles(nodes, config)
-    for n, rec in nodes:
+    for n, rec, key, copies in every:
         override = next((r for r in config.nodes if matches(r.target, n)), None)
         rule = rule_for(n, rec, config)
         misfits = []
@@ -128,7 +165,10 @@ def plan(graph, config: ShardingConfig, sizes: dict[str, int | None]) -> tuple[d
                     spec[i], why = rule.mesh_axis, "node rule" if override else "rule"
             if fsdp_axis(ps.shape, spec, config, sizes) is not None:
                 spec[fsdp_axis(ps.shape, spec, config, sizes)], why = config.fsdp, "fsdp"
-            placements[(n, pname)] = Placement(n, pname, ps.shape, tuple(spec), why)
+            if copies is None:
+                placements[(key, pname)] = Placement(n, pname, ps.shape, tuple(spec), why)
+            else:  # one copy of the parameter per segment, along a new first axis
+                placements[(key, pname)] = Placement(n, pname, (copies, *ps.shape), (None, *spec), why)
         if misfits:  # one error per node, at its largest parameter
             problems.append(_indivisible(n, rec.op, misfits, rule, sizes))
     return placements, problems
@@ -180,7 +220,8 @@ def fsdp_axis(shape: tuple[int, ...], spec: list, config: ShardingConfig, sizes)
 
 
 def leaf_spec(shape: tuple[int, ...], config: ShardingConfig, sizes) -> tuple[str | None, ...]:
-    """The split of a parameter no ParamSpec describes (one inside a region): fsdp alone."""
+    """The split of a parameter the plan does not describe (in a region inside a region): fsdp
+    alone."""
     spec: list[str | None] = [None] * len(shape)
     i = fsdp_axis(tuple(shape), spec, config, sizes)
     if i is not None:
@@ -222,7 +263,7 @@ def device_memory(graph, config, devices: int, activation_bytes: int) -> dict:
     parameters and gradients (as the plan splits them), the optimiser's buffers (they follow
     their parameters), and the activations kept for the backward pass (values and cotangents
     of the batch share on the data axis; tensor-parallel splits of activations not counted).
-    Parameters inside regions, which the plan leaves to fsdp at run time, count whole.
+    Parameters the plan does not describe (in a region inside a region) count whole.
     activation_bytes: per example, temporaries included (compiler/summary.py counts them)."""
     from seqnet.compiler.graph import total_params
     from seqnet.compiler.train_config import OPTIMIZERS

@@ -110,6 +110,6 @@ def check_sharding(
         if p.node is None:
             report(CompileError("SQN0505", p.message, rule_span, hint=p.hint))
             continue
-        span = graph.nodes[p.node].get("span") or rule_span
+        span = sharding.node_span(graph, p.node) or rule_span
         notes = (Note(rule_span, "the rule that splits it"),) if rule_span else ()
         report(CompileError("SQN0505", p.message, span, hint=p.hint, notes=notes))

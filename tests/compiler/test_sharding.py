@@ -2,6 +2,7 @@
 parameter (compiler/sharding.py), and the errors of rules that do not fit."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,31 @@ def test_activations_split_where_a_rule_splits_the_axis_the_result_runs_along():
     for rules in ("dense=rows(model), embedding=vocab(model), attention=heads(model)", "fsdp=data"):
         specs = activations_of(rules)
         assert all(s[0] == "data" and set(s[1:]) == {None} for s in specs.values()), (rules, specs)
+
+
+def test_family_and_node_rules_reach_scanned_cells_and_segment_structures():
+    """The cell's dense layers (under the scan node) and a segment structure's roles (stacked
+    over their copies, which stay whole) split like top-level ones; a misfit inside a region is
+    located at that region's node."""
+    from seqnet.compiler.train_config import ShardingConfig, ShardRule
+
+    root = Path(__file__).resolve().parents[2] / "specs"
+    columns = ShardRule(target="dense", axis="out", mesh_axis="model")
+    sizes = {"data": 2, "model": 4}
+    cell = seqnet.load(str(root / "custom_lstm_cell.seqnet"))
+    config = ShardingConfig(rules=(columns,), nodes=(ShardRule(target="y"),))
+    placements, problems = sharding.plan(cell.graph, config, sizes)
+    assert problems == []
+    assert placements[("h/cell/dense", "w")].spec == (None, "model")  # [16, 128], in the cell
+    assert placements[("h/cell/dense_1", "b")].spec == ("model",)
+    assert placements[("h/cell/dense_1", "w")].node == "h/cell/cell/dense_1"
+
+    fen = seqnet.load(str(root / "fen_parity.seqnet"))
+    config = ShardingConfig(rules=(columns,), nodes=(ShardRule(target="e", axis="in", mesh_axis="model"),))
+    placements, problems = sharding.plan(fen.graph, config, sizes)
+    h = placements[("y/decoder/decoder/h", "w")]
+    assert h.spec == (None, None, "model") and h.shape[1:] == (96, 64) and h.shape[0] > 1, h
+    assert placements[("y/fusion/fusion/e", "w")].spec == (None, "model", None)  # the node rule
+    # the decoder's last dense has 2 columns: not a split over 4, reported at that node
+    assert [p.node for p in problems] == ["y/decoder/decoder/dense"]
+    assert sharding.node_span(fen.graph, problems[0].node) is not None

@@ -26,9 +26,9 @@ class SplitColours:
         if config is not None:
             sizes = sharding.resolve_mesh(config.mesh, None)  # None: a -1 axis, size unknown
             placements, _ = sharding.plan(g, config.sharding, sizes)
-            for (node, _name), p in placements.items():
-                axes = set(self.kinds.get(node, ())) | {a for a in p.spec if a is not None}
-                self.kinds[node] = tuple(sorted(axes))
+            for p in placements.values():  # p.node: the node itself, in a region or not
+                axes = set(self.kinds.get(p.node, ())) | {a for a in p.spec if a is not None}
+                self.kinds[p.node] = tuple(sorted(axes))
         self.used: list[tuple[str, ...]] = []
 
     def fill(self, node: str) -> str:

@@ -1,8 +1,9 @@
 """Where parameters and optimiser state live on the mesh: the compiler's sharding plan
 (compiler/sharding.py) as a tree of NamedShardings, one per leaf.
 
-A parameter of a graph node gets the PartitionSpec of its Placement; one the plan does not
-describe (inside a scanned cell or a segment structure) gets fsdp's choice for its shape. An
+A parameter gets the PartitionSpec of its Placement (a graph node's, or one in a scanned cell
+or a segment structure, by its key path); one the plan does not describe (in a region inside a
+region) gets fsdp's choice for its shape. An
 optimiser-state leaf shaped like a parameter and ending in that parameter's key path (adam's mu
 and nu: "0/mu/<node>/<name>") lives where the parameter lives; the rest (step counts) is
 replicated. The step function is compiled with these as its in and out shardings, and `init`

@@ -124,6 +124,29 @@ def test_tensor_parallel_and_fsdp_train_like_one_device_on_a_fraction_of_the_mem
         assert memory["one"][0] / memory["fsdp"][0] > 7.5  # the compiled step's arguments, per device
         assert memory["one"][0] / memory["tp"][0] > 3.0  # model=4 splits most; data=2 halves the batch
         assert memory["fsdp"][2] * 8 < memory["one"][2] * 1.01  # adam's mu and nu follow
+
+        # the rules reach a scanned cell's dense layers and a segment structure's roles
+        from seqnet.compiler.train_config import ShardingConfig, ShardRule
+        columns = (ShardRule(target="dense", axis="out", mesh_axis="model"),)
+        specs = pathlib.Path(seqnet.__file__).resolve().parents[1] / "specs"
+        for spec, whole, split in (("custom_lstm_cell", "y", "h/cell/dense_1/w"),  # 2 columns: whole
+                                   ("fen_parity", "dense", "y/decoder/decoder/h/w")):
+            rules = ShardingConfig(rules=columns, nodes=(ShardRule(target=whole),))
+            m = seqnet.load(str(specs / f"{spec}.seqnet"), N=4, batch=16, steps=2)
+            placed = {}
+            for mesh in ({"data": 2, "model": 4}, {"data": 1, "model": 1}):
+                rt = Runtime(m, m.train_config.model_copy(update={"mesh": mesh, "sharding": rules}))
+                params, opt = rt.init_state()
+                arrays = rt.load_split("train", 16)
+                batch = rt.put_batch(arrays)
+                forward = jax.jit(lambda p, x: rt.forward(p, x, None, False)[0]["y"])
+                placed[mesh["model"]] = (params, np.asarray(forward(params, {k: batch[k] for k in rt.inputs})))
+            flat = {"/".join(str(k.key) for k in path): v for path, v in
+                    jax.tree_util.tree_flatten_with_path(placed[4][0])[0]}
+            w = flat[split]
+            assert w.sharding.spec[-1] == "model", (split, w.sharding)
+            assert {s.data.shape[-1] for s in w.addressable_shards} == {w.shape[-1] // 4}
+            np.testing.assert_allclose(placed[4][1], placed[1][1], rtol=1e-5, atol=1e-6)
     ''', tmp_path)
     assert "memory" in out
 
