@@ -156,7 +156,11 @@ def _is_choice(e) -> bool:
 
 
 def _inline_repeat(e: ast.Repeat) -> bool:
-    return len(e.body) == 1 and isinstance(e.body[0], (ast.ExprStmt, ast.Return))
+    if not (len(e.body) == 1 and isinstance(e.body[0], (ast.ExprStmt, ast.Return))):
+        return False
+    body = e.body[0]
+    one = body.value if isinstance(body, ast.ExprStmt) else body.values[0] if len(body.values) == 1 else None
+    return not (_is_choice(one) and len(expr(one)) > WIDTH)  # a long choose gets its own lines
 
 
 def _last_line(stmt) -> int:

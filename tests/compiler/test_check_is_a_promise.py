@@ -217,7 +217,6 @@ CHOSEN = ACCEPTED.replace("dim N = 4", 'const HEAD = "b"\ndim N = 4').replace(
 @example(PER_POSITION)
 @example(ACCEPTED.replace("vocab 2", "vocab 3"))
 @example(PADDED_ACCEPTED)
-@example(CHOSEN)
 @example("dim N = 4\ninput x : float32[N, 1]\nh = dense(x, 8, act=tanh)\n"
          "output y : float32[N, 1] = dense(h, 1)\ntrain {\n  data = sine(N)\n  loss = mse(y, target)\n"
          "  metrics = [mse(y, target)]\n  batch = 4\n  examples = 16\n}\n")  # fmt: skip

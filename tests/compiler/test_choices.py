@@ -170,8 +170,16 @@ def test_a_disabled_wormhole_is_still_checked():
     assert e.code == "SQN0103" and e.hint == "did you mean 'enabled'?"
 
 
-@pytest.mark.parametrize("text", [CHOSEN, WORMHOLE])
+LONG = HEAD + ("h = repeat 2 shared { choose(BLOCK, attn=attention(h, heads=2, head_dim=8), "
+               "mlp=dense(dense(h, 64, act=relu), 16), norm=layernorm(h)) }\n") + TAIL  # fmt: skip
+
+
+@pytest.mark.parametrize("text", [CHOSEN, WORMHOLE, LONG])
 def test_fmt_round_trips_choices(text):
     once = format_module(parse(SourceFile("t.seqnet", text))[0])
     assert format_module(parse(SourceFile("t.seqnet", once))[0]) == once
-    assert "choose(BLOCK, attn=attention(h, heads=2), mlp=mlp(h))" in once or "enabled=WORMHOLE" in once
+    assert shape_of(ok(once)) == shape_of(ok(text))
+    if text is LONG:  # too long for a line: one choice a line, inside the repeat's own lines
+        assert "h = repeat 2 shared {\n  choose(BLOCK,\n      attn=attention(h, heads=2, head_dim=8),\n" in once
+    else:
+        assert "choose(BLOCK, attn=attention(h, heads=2), mlp=mlp(h))" in once or "enabled=WORMHOLE" in once
