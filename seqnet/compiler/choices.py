@@ -18,12 +18,12 @@ budget of each alternative.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from seqnet.compiler import values as V
 from seqnet.compiler.graph import param_count
 from seqnet.compiler.names import did_you_mean
-from seqnet.errors import CompileError, Note
+from seqnet.errors import CompileError, Note, Reporter
 from seqnet.grammar import ast
 from seqnet.grammar.format import expr as format_expr
 from seqnet.source import Span
@@ -155,7 +155,8 @@ def choose(el, e: ast.Call, ctx, label):
                      "shape and vocab, so the rest of the spec fits whichever is chosen",
             )  # fmt: skip
         params[name] = n
-    record(el, what, _text(key_expr), chosen, e.span, {k: params[k] for k in names})
+    if isinstance(value, (V.TensorRef, V.TupleVal)) or any(params.values()):  # a mechanism, not a number
+        record(el, what, _text(key_expr), chosen, e.span, {k: params[k] for k in names})
     return value
 
 
@@ -206,3 +207,60 @@ def wormhole_enabled(el, stmt: ast.Wormhole, ctx) -> tuple[bool, ast.Setting | N
                            hint="switch it by a boolean const: const WORMHOLE = true, then "
                                 "--set WORMHOLE=false")  # fmt: skip
     return value.value, setting
+
+
+# --- the train section: settings read as structure (data, loss, optimizer, ...) ------------------
+
+
+def is_choice(e) -> bool:
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == CHOOSE
+
+
+def picked(el, s: ast.Setting, ctx) -> ast.Setting:
+    """A train setting whose value is `choose(KEY, a=..., b=...)`, with the chosen value in its
+    place (nested choices resolved too): the train section reads settings such as `optimizer`
+    as written structure, not as values, so its choices are made on the text."""
+    while is_choice(s.value):
+        e = s.value
+        if len(e.args) != 1 or not e.kwargs:
+            raise CompileError("SQN0106", "choose takes a key and named choices: "
+                               "choose(OPT, adam=adam(lr=1e-3), sgd=sgd(lr=0.1))", e.span)  # fmt: skip
+        chosen, key = key_name(el, e.args[0], ctx)
+        names = [kw.name for kw in e.kwargs]
+        if chosen not in names:
+            raise unknown_choice(chosen, key, names, e.args[0].span)
+        s = replace(s, value=next(kw.value for kw in e.kwargs if kw.name == chosen))
+    return s
+
+
+def check_train_choices(el, stmt: ast.Train, ctx, resolve) -> None:
+    """Resolve the train section once more per choice not taken (each with the others as
+    chosen), in a scratch reporter, and report what only that choice gets wrong, noted: a
+    setting's every choice is checked, as a model choice's is. The section's result is the
+    chosen one's."""
+    seen = {(d.code, d.message, d.span) for d in el.reporter.diagnostics}
+    for s in stmt.settings:
+        if not is_choice(s.value) or len(s.value.args) != 1:
+            continue
+        try:
+            chosen = picked(el, s, ctx).value
+        except CompileError:
+            continue  # reported by the section itself
+        for kw in s.value.kwargs:
+            if kw.value is chosen:
+                continue
+            other = replace(stmt, settings=tuple(replace(x, value=kw.value) if x is s else x
+                                                 for x in stmt.settings))  # fmt: skip
+            saved, train = el.reporter, el.graph.graph.get("train")
+            el.reporter = Reporter()
+            try:
+                resolve(other)
+            finally:
+                found, el.reporter = el.reporter, saved
+                el.graph.graph["train"] = train
+            note = Note(kw.name_span, f"in the choice '{kw.name}' of train setting {s.name}, checked "
+                        "though the settings choose another")  # fmt: skip
+            for d in found.diagnostics:
+                if d.severity == "error" and (d.code, d.message, d.span) not in seen:
+                    seen.add((d.code, d.message, d.span))
+                    el.reporter.diagnostics.append(replace(d, notes=(*d.notes, note)))

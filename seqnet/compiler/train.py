@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from seqnet.compiler import objectives
+from seqnet.compiler import choices, objectives
 from seqnet.compiler import values as V
 from seqnet.compiler.context import Cascade, Ctx
 from seqnet.compiler.curriculum import read_curriculum
@@ -89,6 +89,7 @@ def resolve_train(el, stmt: ast.Train, scope) -> None:
     first = len(el.reporter.diagnostics)
     try:
         _resolve(el, stmt, Ctx(scope))
+        choices.check_train_choices(el, stmt, Ctx(scope), lambda other: _resolve(el, other, Ctx(scope)))
     finally:  # the section's errors in the order of the text, wherever they were found
         el.reporter.diagnostics[first:] = sorted(el.reporter.diagnostics[first:], key=_position)
 
@@ -109,7 +110,7 @@ def _resolve(el, stmt: ast.Train, ctx) -> None:
         if s.name in settings:
             raise CompileError("SQN0107", f"'{s.name}' is set twice", s.name_span,
                                notes=(Note(settings[s.name].name_span, "first set here"),))  # fmt: skip
-        settings[s.name] = s
+        settings[s.name] = choices.picked(el, s, ctx)  # choose(...): the chosen value
 
     for s in stmt.settings:
         section.attempt(setting, s)

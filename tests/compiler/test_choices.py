@@ -128,7 +128,8 @@ def test_choices_nest_and_pick_numbers_for_dims():
             + TAIL)  # fmt: skip
     g = ok(text)
     assert g.graph["dims"]["W"] == 16 and ok(text, SIZE="big").graph["dims"]["W"] == 32
-    assert [c.what for c in g.graph["choices"]] == ["choose(SIZE)", "choose(SIZE)", "choose(BLOCK)"]
+    # the dim's choice picks a number: only the choices of tensors are listed, with their parameters
+    assert [c.what for c in g.graph["choices"]] == ["choose(SIZE)", "choose(BLOCK)"]
     assert g.graph["choices"][-1].params == {"attn": 1040, "mlp": 1072}  # the inner choice's pick
     assert ok(text, SIZE="big").graph["choices"][-1].params == {"attn": 1072, "mlp": 1072}
 
@@ -183,3 +184,26 @@ def test_fmt_round_trips_choices(text):
         assert "h = repeat 2 shared {\n  choose(BLOCK,\n      attn=attention(h, heads=2, head_dim=8),\n" in once
     else:
         assert "choose(BLOCK, attn=attention(h, heads=2), mlp=mlp(h))" in once or "enabled=WORMHOLE" in once
+
+
+TRAINED = """\
+const OPT = "adam"
+input x : float32[64]
+output y : float32[10] = dense(x, 10)
+train {
+  data = digits(flat=true)
+  loss = cross_entropy(y, label)
+  optimizer = choose(OPT, adam=adam(lr=1e-3), sgd=sgd(lr=0.1))
+  steps = choose(OPT, adam=100, sgd=300)
+}
+"""
+
+
+def test_train_settings_choose_too_and_every_choice_is_checked():
+    adam, sgd = ok(TRAINED).graph["train"], ok(TRAINED, OPT="sgd").graph["train"]
+    assert (adam.optimizer.name, adam.optimizer.args, adam.steps) == ("adam", {"lr": 1e-3}, 100)
+    assert (sgd.optimizer.name, sgd.optimizer.args, sgd.steps) == ("sgd", {"lr": 0.1}, 300)
+    assert ok(TRAINED).graph["choices"] == []  # numbers and settings: no parameters to state
+    (e,) = errors(TRAINED.replace("sgd=sgd(", "sgd=sdg("))
+    assert e.code == "SQN0502" and e.notes[-1].label.startswith("in the choice 'sgd' of train setting optimizer")
+    assert [d.code for d in errors(TRAINED, OPT="sdg")] == ["SQN0108", "SQN0108"]  # both settings
