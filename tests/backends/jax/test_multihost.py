@@ -177,3 +177,49 @@ def test_four_processes_with_fsdp_resume_after_a_kill_each_writing_its_shards_li
     assert got.keys() == want.keys()
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_a_failed_collective_of_a_multi_process_run_is_a_lost_peer(monkeypatch):
+    """What the loop turns into PeerLost: in a run of several processes, a JaxRuntimeError or an
+    error that reads like a failed collective (jit dispatch re-raises some as ValueError); not
+    seqnet's own errors, nor anything in a run of one process."""
+    import jax
+    import pytest
+
+    from seqnet.backends.jax import cluster
+    from seqnet.backends.jax.failures import TrainingError
+
+    gloo = ValueError("UNKNOWN: Gloo AllGather failed: [pair.cc:538] Read error: Connection reset by peer")
+    cluster.check_peers(gloo, "at step 6")  # one process: not about peers
+    monkeypatch.setattr(jax, "process_count", lambda: 4)
+    monkeypatch.setattr(jax, "process_index", lambda: 2)
+    with pytest.raises(cluster.PeerLost, match=r"process 2 of 4 lost contact with the others at step 6 "
+                       r"\(UNKNOWN: Gloo AllGather failed.*--resume"):  # fmt: skip
+        cluster.check_peers(gloo, "at step 6")
+    cluster.check_peers(ValueError("operands could not be broadcast together"), "at step 6")
+    cluster.check_peers(TrainingError("loss is NaN at step 6 (UNAVAILABLE in the data?)"), "at step 6")
+
+
+def test_the_cli_reports_a_lost_peer_and_leaves_at_once(tmp_path, monkeypatch, capsys):
+    """`seqnet train` prints the PeerLost line and exits through cluster.leave (not through
+    jax.distributed's shutdown barrier, which would wait for the dead process)."""
+    import pytest
+
+    from seqnet import cli
+    from seqnet.backends.jax import cluster
+    from seqnet.backends.jax import train as train_module
+
+    def lost(*args, **kwargs):
+        raise cluster.PeerLost("process 0 of 2 lost contact with the others at step 3")
+
+    def leave(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(train_module, "train", lost)
+    monkeypatch.setattr(cluster, "leave", leave)
+    spec = tmp_path / "m.seqnet"
+    spec.write_text(FSDP_SPEC)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", str(spec), "--out", str(tmp_path / "run")])
+    assert e.value.code == cli.EXIT_SPEC
+    assert "seqnet: error: process 0 of 2 lost contact with the others at step 3" in capsys.readouterr().err
