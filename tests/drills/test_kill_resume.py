@@ -3,8 +3,10 @@ a checkpoint's data and its record, mid-metrics rewrite) and resumed each time e
 to a run never interrupted, with every metrics record; and a second run started into the same
 folder at the same time is refused while the first loses nothing.
 
-Kept small (a tiny MLP on synthetic sines, 48 steps, no dataset download or sklearn) so it runs in CI; the kill points come from a seeded RNG, so
-a failure names a reproducible sequence."""
+Kept small (a tiny MLP on synthetic sines, 48 steps, no dataset download or sklearn) so it runs
+in CI; the kill points come from a seeded RNG, so a failure names a reproducible sequence. The
+training runs are forked from a warm server (warm.py), so a dozen of them do not each pay for
+importing JAX; the competing runs of the second drill are the real CLI, started fresh."""
 
 from __future__ import annotations
 
@@ -19,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import warm
 
 ROOT = Path(__file__).resolve().parents[2]
-CHILD = Path(__file__).with_name("train_child.py")
 SPEC = """
 input x : float32[8, 1]
 h = dense(x, 4, act=tanh)
@@ -43,12 +45,12 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
 ENV["XLA_FLAGS"] = " ".join(f for f in ENV.get("XLA_FLAGS", "").split() if "device_count" not in f)
 
 
-def child(spec: Path, out: Path, kill: str = "none", **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(CHILD), str(spec), str(out), kill], env=ENV,
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # fmt: skip
+def child(spec: Path, out: Path, kill: str = "none") -> warm.Child:
+    """`python train_child.py SPEC OUT KILL`, forked from the warm server (see warm.py)."""
+    return warm.start("train_child", "main", [str(spec), str(out), kill], env=ENV, cwd=ROOT)
 
 
-def finish(p: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
+def finish(p: warm.Child, timeout: float = 300) -> tuple[int, str, str]:
     out, err = p.communicate(timeout=timeout)
     return p.returncode, out, err
 

@@ -1,0 +1,95 @@
+"""Drill children forked from a warm server instead of started as fresh interpreters.
+
+A drill starts a training process a dozen times and kills most of them; a fresh interpreter pays
+2-3 s of CPU importing JAX, seqnet and matplotlib before its first step, which was most of the
+drill's cost. multiprocessing's forkserver imports those once (JAX imported, no backend
+initialised, so nothing multithreaded has started) and forks each child from there. A child is
+still its own process: its own pid, memory and file descriptors, its own JAX backend made after
+the fork from the environment it is given, and a SIGKILL ends it as abruptly as any process.
+
+`start(...)` returns an object with the part of `subprocess.Popen` the drills use (`pid`, `poll`,
+`communicate`, `returncode`, negative for a signal), so a drill reads the same either way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+PRELOAD = [
+    "jax",
+    "jax.numpy",
+    "optax",
+    "safetensors.numpy",
+    "seqnet",
+    "seqnet.backends.jax.train",
+    "seqnet.backends.jax.checkpoint",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+]
+
+_CONTEXT = None
+
+
+def _context():
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(PRELOAD)
+    return _CONTEXT
+
+
+def _enter(module: str, function: str, args: tuple, env: dict, cwd: str, out: str, err: str) -> None:
+    """The child's first steps: its own environment, folder and output files, then the target."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    for fd, path in ((1, out), (2, err)):
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(handle, fd)
+        os.close(handle)
+    import jax  # imported by the server; what JAX read from its environment at import is redone
+
+    if "JAX_PLATFORMS" in env:
+        jax.config.update("jax_platforms", env["JAX_PLATFORMS"])
+    sys.argv = [module, *map(str, args)]
+    getattr(importlib.import_module(module), function)(*args)
+
+
+class Child:
+    def __init__(self, process, out: Path, err: Path):
+        self._process, self._out, self._err = process, out, err
+        self.pid = process.pid
+        self.returncode = None
+
+    def poll(self):
+        if self._process.exitcode is not None:
+            self.returncode = self._process.exitcode
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            self._process.kill()
+            self._process.join()
+            raise TimeoutError(f"drill child {self.pid} ran past {timeout} s")
+        self.returncode = self._process.exitcode
+        texts = self._out.read_text(), self._err.read_text()
+        shutil.rmtree(self._out.parent, ignore_errors=True)
+        return texts
+
+
+def start(module: str, function: str, args, *, env: dict, cwd: Path) -> Child:
+    """Run `module.function(*args)` in a child forked from the warm server."""
+    folder = Path(tempfile.mkdtemp(prefix="drill-child-"))
+    out, err = folder / "stdout", folder / "stderr"
+    process = _context().Process(
+        target=_enter, args=(module, function, tuple(args), dict(env), str(cwd), str(out), str(err)), daemon=True
+    )
+    process.start()
+    return Child(process, out, err)
