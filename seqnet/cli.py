@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from seqnet.cli_types import count, host_port, temperature
-from seqnet.collector import off_until_exit
+from seqnet.collector import exit_now, off_until_exit
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -521,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """argv None: this process is the command (the console script, `python -m seqnet`)."""
+    """argv None: this process is the command (the console script, `python -m seqnet`); a check
+    then ends the process itself, without the interpreter's teardown (seqnet/collector.py)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -529,6 +530,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if e.code else EXIT_OK
     if argv is None and args.run is cmd_check and args.emit != "stablehlo":
         off_until_exit()  # this process is one short check, not a caller's: seqnet/collector.py
+        # the train section's pydantic models need no plugin, and finding none reads the metadata
+        # of every installed package (a twenty-fifth of a small check's instructions)
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+        exit_now(_command(args))
+    return _command(args)
+
+
+def _command(args) -> int:
+    """Run the parsed command: its exit code, every failure one line (no traceback)."""
     try:
         return args.run(args)
     except UsageError as e:

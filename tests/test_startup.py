@@ -4,6 +4,7 @@ Python's collector is off for a check run as the program, never for an in-proces
 from __future__ import annotations
 
 import gc
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,11 +42,30 @@ def test_an_in_process_check_leaves_the_callers_collector_on(collector_on, capsy
     assert "ok, 4 nodes" in capsys.readouterr().out
 
 
-def test_a_check_run_as_the_program_leaves_the_collector_off(collector_on, monkeypatch, capsys):
+class Exited(Exception):
+    pass
+
+
+def test_a_check_run_as_the_program_ends_it_with_the_collector_off(collector_on, monkeypatch, capsys):
+    def exit_(code):
+        raise Exited(code, gc.isenabled())
+
     monkeypatch.setattr(sys, "argv", ["seqnet", "check", str(SPEC)])
-    assert cli.main() == 0
-    assert not gc.isenabled()  # no collection on the way out, nor the full one at exit
+    monkeypatch.setattr(collector.os, "_exit", exit_)
+    with pytest.raises(Exited) as ended:
+        cli.main()
+    assert ended.value.args == (0, False)  # no collection on the way out, no teardown
     assert "ok, 4 nodes" in capsys.readouterr().out
+
+
+def test_the_program_check_flushes_everything_it_prints_and_keeps_its_exit_code(tmp_path):
+    bad = tmp_path / "bad.seqnet"
+    bad.write_text("input x : float32[4]\noutput y : float32[4] = dense(xx, 4)\n")
+    proc = subprocess.run([sys.executable, "-m", "seqnet", "check", "--json", str(SPEC), str(bad)],
+                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    report = json.loads(proc.stdout)  # all of it: the buffered output was flushed before the exit
+    assert proc.returncode == 1 and [r["ok"] for r in report] == [True, False]
+    assert [(d["message"], d["hint"]) for d in report[1]["diagnostics"]] == [("unknown name 'xx'", "did you mean 'x'?")]
 
 
 def test_other_commands_run_as_the_program_keep_the_collector(collector_on, monkeypatch, capsys):
