@@ -8,7 +8,7 @@ interleaved in the same run) and the growth ratio per 10x;
 then text -> AST of the largest size (and the tree -> AST walk against the previous walk, in the
 same run), the whole-process `seqnet check` of a small spec (median CPU and wall time against `python -c
 pass` in the same run) with Lark's tables rebuilt (no cache) and read from the cache, and with
-Python's collector running as before, and of one without a train section against the same run
+the process run as before (Python's collector on, the interpreter's teardown), and of one without a train section against the same run
 with the train modules imported eagerly (the previous behaviour), and specs misspelt in every statement (each error searches the scope for a
 'did you mean'), 1,000 against 4,000 statements. --quick skips the last two.
 --junk-mb times instead how long `seqnet check` takes to reject MB of random printable text (the
@@ -109,9 +109,10 @@ output y : float32[10] = dense(h, 10)
 """
 # The previous behaviours, for ratios in the same run. EAGER: the train section's modules
 # (pydantic) imported whether or not the spec has a train section. IN_PROCESS: main() given its
-# arguments, as an in-process caller does, so Python's collector runs as it did before a check
-# run as the program turned it off (through the imports, the rescan when the pipeline turned it
-# back on, and the full collection at exit; seqnet/collector.py).
+# arguments, as an in-process caller does, so the process runs as every check did before a check
+# run as the program became a one-check process (seqnet/collector.py): Python's collector on
+# through the imports, the rescan when the pipeline turns it back on, the interpreter's teardown,
+# pydantic's plugin search.
 EAGER = "import sys, seqnet.compiler.train; from seqnet.cli import main; sys.exit(main(sys.argv[1:]))"
 IN_PROCESS = "import sys; from seqnet.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -120,7 +121,7 @@ def bench_check_process(repeats: int = 15) -> None:
     """Median (and best) CPU and wall time of `python -m seqnet check` as a whole process, the
     rows interleaved run by run, against `python -c pass` in the same run (the interpreter's own
     start): on specs/mlp_digits.seqnet (it has a train section) with the parser cache off and on
-    and with the collector running as before, and on the same network without a train section
+    and run as before it was a one-check process, and on the same network without a train section
     against the train modules imported eagerly (as before they were imported lazily).
     Bytecode goes to a temporary PYTHONPYCACHEPREFIX, written by the warm-up run, so imports
     read .pyc files as an installed package does (PYTHONDONTWRITEBYTECODE would recompile every
@@ -141,7 +142,7 @@ def bench_check_process(repeats: int = 15) -> None:
             ("python -c pass", [sys.executable, "-c", "pass"], ""),
             ("check, no cache", [*check, mlp], ""),
             ("check", [*check, mlp], str(cache)),
-            ("collector on", [sys.executable, "-c", IN_PROCESS, "check", mlp], str(cache)),
+            ("check, as before", [sys.executable, "-c", IN_PROCESS, "check", mlp], str(cache)),
             ("no train, eager", [sys.executable, "-c", EAGER, "check", str(plain)], str(cache)),
             ("no train", [*check, str(plain)], str(cache)),
         )
@@ -167,11 +168,11 @@ def bench_check_process(repeats: int = 15) -> None:
     for label in walls:
         w, c = med[label]
         net = "" if label == "python -c pass" else f"; over python -c pass: cpu +{c - c0:.3f} s, wall +{w - w0:.3f} s"
-        print(f"{label:>16}: cpu {c:.3f} s ({min(cpus[label]):.3f}), wall {w:.3f} s ({min(walls[label]):.3f}){net}")
-    for label, slow, fast in (("cache", "check, no cache", "check"), ("collector off", "collector on", "check"),
+        print(f"{label:>17}: cpu {c:.3f} s ({min(cpus[label]):.3f}), wall {w:.3f} s ({min(walls[label]):.3f}){net}")
+    for label, slow, fast in (("cache", "check, no cache", "check"), ("one-check process", "check, as before", "check"),
                               ("lazy train", "no train, eager", "no train")):  # fmt: skip
         (w0, c0), (w1, c1) = med[slow], med[fast]
-        print(f"{label:>16}: x{c1 / c0:.2f} cpu, x{w1 / w0:.2f} wall")
+        print(f"{label:>17}: x{c1 / c0:.2f} cpu, x{w1 / w0:.2f} wall")
 
 
 def bench_parse(nodes: int, repeats: int = 5) -> None:
