@@ -13,7 +13,7 @@ Sections:
             y_(1,N) of local_outputs.
   wormhole  wormhole_sine / wormhole_digits: forward iteration counts per example (mean / max),
             the fraction converged within max_iter, the test metric with and without the wormhole
-            line (same steps), and the gradient time of the implicit (fixed_point) solver against
+            (--set WORMHOLE=false: the spec's enabled= setting; same steps), and the gradient time of the implicit (fixed_point) solver against
             the unrolled one.
 
 Seeds: every run uses its spec's seed (the train section's default, 0) for data and parameters.
@@ -177,16 +177,16 @@ def wormhole(quick: bool, tmp: Path) -> list[dict]:
     rows = []
     for name in ("wormhole_sine", "wormhole_digits"):
         text = (SPECS / f"{name}.seqnet").read_text()
-        variants = {
-            "wormhole": text,
-            "no wormhole": WORMHOLE_LINE.sub("", text),
-            "wormhole, unrolled": WORMHOLE_LINE.sub(lambda m: m.group(0).rstrip("\n") + " solver=unrolled\n", text),
+        variants = {  # "no wormhole" is the spec's own setting: enabled=WORMHOLE, off
+            "wormhole": (text, {}),
+            "no wormhole": (text, {"WORMHOLE": "false"}),
+            "wormhole, unrolled": (WORMHOLE_LINE.sub(lambda m: m.group(0).rstrip("\n") + " solver=unrolled\n", text), {}),
         }
         trained = None
-        for label, src in variants.items():
+        for label, (src, settings) in variants.items():
             path = tmp / f"{name}_{label.replace(' ', '_').replace(',', '')}.seqnet"
             path.write_text(src)
-            model = load(path)
+            model = load(path, **settings)
             steps = 30 if quick else model.train_config.steps
             row = {"spec": name, "variant": label}
             if label != "wormhole, unrolled":
