@@ -27,7 +27,7 @@ demo: setup  ## compile, train and evaluate the digits classifier, render its di
 	$(BIN)/python examples/demo.py
 
 test: setup  ## the whole test suite (a file's tests on one worker: its module fixtures run once)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 lint: setup  ## ruff
 	$(BIN)/ruff check seqnet tests benchmarks examples
