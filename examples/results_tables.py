@@ -14,6 +14,14 @@ folder, or a copy's name: docs/sweeps/wormhole_sine_results.jsonl, names its row
 metric, the wormhole's fixed-point iterations and wall time.
 match3: section 4, from `seqnet sweep specs/simplicial_block.seqnet --set BLOCK=...`: the eval
 accuracy per seed and over seeds, with each block's parameters (the spec compiled, not trained).
+
+    PYTHONPATH=. python examples/results_tables.py claims docs/sweeps/fen_tasks.jsonl docs/sweeps/lstm_tasks.jsonl
+    PYTHONPATH=. python examples/results_tables.py variants docs/sweeps/fen_variants.jsonl
+
+claims: section 6, FEN local vs FEN end-to-end (a sweep over `mode` of specs/fen_parity.seqnet)
+vs the LSTM (specs/lstm_parity.seqnet, a sweep without `mode`): one row per (task, N), eval
+accuracy mean ± sample sd over the seeds (the count when fewer than 3), and chance (1 / classes).
+variants: one row per point (every setting but the seed): eval accuracy and loss, mean ± sd.
 """
 
 from __future__ import annotations
@@ -131,7 +139,52 @@ def match3(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"table1": table1, "wormholes": wormholes, "match3": match3}
+CLASSES = {"parity": 2, "sum_mod": 5, "count_mod": 5, "s5": 120}
+MODELS = ("FEN local", "FEN end-to-end", "LSTM")
+
+
+def _seeds(values: list[float]) -> str:
+    """mean ± sd over seeds, saying how many where fewer than three finished."""
+    few = f" ({len(values)} seed{'s' if len(values) > 1 else ''})" if 0 < len(values) < 3 else ""
+    return _mean_sd(values, ".3f") + few
+
+
+def _model(settings: dict) -> str:
+    mode = settings.get("mode")
+    if mode is None:
+        return "LSTM"
+    return "FEN local" if mode == "local" else "FEN end-to-end"
+
+
+def claims(records: list[dict]) -> str:
+    """Section 6: per (task, N), FEN local, FEN end-to-end and the LSTM side by side."""
+    acc: dict[tuple, dict[str, list[float]]] = {}
+    for r in records:
+        if r["status"] != "ok":
+            continue
+        s = r["settings"]
+        key = (list(CLASSES).index(s["TASK"]), int(s["N"]))
+        acc.setdefault(key, {}).setdefault(_model(s), []).append(r["metrics"]["accuracy"])
+    lines = ["| task | N | chance | " + " | ".join(MODELS) + " |", "|---|---|---|" + "---|" * len(MODELS)]
+    for key in sorted(acc):
+        task, n = list(CLASSES)[key[0]], key[1]
+        cells = " | ".join(_seeds(acc[key].get(m, [])) for m in MODELS)
+        lines.append(f"| {task} | {n} | {1 / CLASSES[task]:.3f} | {cells} |")
+    return "\n".join(lines)
+
+
+def variants(records: list[dict]) -> str:
+    """One row per point: its settings, eval accuracy and loss over the seeds that finished."""
+    lines = ["| settings | eval acc | eval loss |", "|---|---|---|"]
+    for point, runs in _ok_by_point(records).items():
+        settings = runs[0]["settings"] if runs else {}
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or str(point)
+        lines.append(f"| {shown} | {_seeds([r['metrics']['accuracy'] for r in runs])} | "
+                     f"{_seeds([r['metrics']['loss'] for r in runs])} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+TABLES = {"table1": table1, "wormholes": wormholes, "match3": match3, "claims": claims, "variants": variants}
 
 
 def sweep_name(path: Path) -> str:

@@ -75,3 +75,23 @@ def test_section_4_rows_with_each_blocks_parameters(tmp_path, capsys):
     assert out[0].startswith("| block (BLOCK) | params | eval acc (s0 / s1) | mean ± sd |")
     assert out[2] == "| 2-simplicial, triple product (triple) | 60,738 | 0.800 / 0.900 | 0.850 ± 0.071 | 0.400 ± 0.000 | 10 ± 0 |"
     assert out[3].startswith("| 1-simplicial (2 ordinary attentions) (attention) | 60,791 | 0.850 / 0.950 |")
+
+
+def _claim(task, n, acc, mode=None, seed=0, status="ok"):
+    settings = {"TASK": task, "N": str(n), **({"mode": mode} if mode else {}), "steps": "500"}
+    return {"point": json.dumps(settings), "settings": settings, "seed": seed, "status": status,
+            "metrics": {"accuracy": acc, "loss": 1.0 - acc} if status == "ok" else {}, "wall_s": 5.0}  # fmt: skip
+
+
+def test_claims_table_puts_fen_local_end_to_end_and_lstm_side_by_side():
+    records = [_claim("parity", 8, 1.0, "local"), _claim("parity", 8, 0.5, "local", seed=1),
+               _claim("parity", 8, 0.75, "standard"), _claim("s5", 8, 0.01), _claim("parity", 8, 0.9),
+               _claim("parity", 16, 0.5, "local"), _claim("parity", 16, 0.0, "standard", status="failed")]  # fmt: skip
+    tables = _tables()
+    out = tables.claims(records).splitlines()
+    assert out[0] == "| task | N | chance | FEN local | FEN end-to-end | LSTM |"
+    assert out[2] == "| parity | 8 | 0.500 | 0.750 ± 0.354 (2 seeds) | 0.750 (1 seed) | 0.900 (1 seed) |"
+    assert out[3] == "| parity | 16 | 0.500 | 0.500 (1 seed) | - | - |"  # the failed run left out
+    assert out[4] == "| s5 | 8 | 0.008 | - | - | 0.010 (1 seed) |" and len(out) == 5
+    rows = tables.variants(records[:2]).splitlines()
+    assert rows[2] == "| TASK=parity, N=8, mode=local, steps=500 | 0.750 ± 0.354 (2 seeds) | 0.250 ± 0.354 (2 seeds) |"
