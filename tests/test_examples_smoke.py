@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+import warm
 from hang_guard import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_example(name: str) -> subprocess.CompletedProcess:
-    """`python examples/NAME --quick` on the CPU; fails the test with its stderr if it fails.
-    The timeout only guards against a hang; how long --quick takes is not checked."""
+    """`python examples/NAME --quick` on the CPU, in a warm child (warm.py: a fresh interpreter
+    only adds the imports); fails the test with its stderr if it fails. The timeout only guards
+    against a hang; how long --quick takes is not checked."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
+    rc, out, err = warm.run_script(ROOT / "examples" / name, ["--quick"], env=env, cwd=ROOT, timeout=HANG_GUARD_S)
+    assert rc == 0, err[-2000:]
+    return subprocess.CompletedProcess([name, "--quick"], rc, out, err)
 
 
 def test_ensemble_mask_table1_quick():

@@ -1,24 +1,23 @@
-"""The benchmarks still run: overhead.py --quick and frontend.py on small sizes, in subprocesses."""
+"""The benchmarks still run: overhead.py --quick and frontend.py on small sizes, in child processes."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+import warm
 from hang_guard import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_script(*argv: str) -> str:
-    """`python ARGV` from the repository root; the timeout only guards against a hang."""
+def run_script(script: str, *argv: str) -> str:
+    """`python SCRIPT ARGV` from the repository root, in a warm child (warm.py: a fresh interpreter
+    only adds the imports); the timeout only guards against a hang."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    out = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=HANG_GUARD_S)  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout
+    rc, out, err = warm.run_script(ROOT / script, argv, env=env, cwd=ROOT, timeout=HANG_GUARD_S)
+    assert rc == 0, out + err
+    return out
 
 
 def test_overhead_quick():

@@ -1,14 +1,17 @@
-"""Drill children forked from a warm server instead of started as fresh interpreters.
+"""Test child processes forked from a warm server instead of started as fresh interpreters.
 
-A drill starts a training process a dozen times and kills most of them; a fresh interpreter pays
-2-3 s of CPU importing JAX, seqnet and matplotlib before its first step, which was most of the
-drill's cost. multiprocessing's forkserver imports those once (JAX imported, no backend
+A drill starts a training process a dozen times and kills most of them, and a smoke test runs
+each example script once; a fresh interpreter pays 2-3 s of CPU importing JAX, seqnet and
+matplotlib before its first step, which was most of a drill's cost. multiprocessing's forkserver imports those once (JAX imported, no backend
 initialised, so nothing multithreaded has started) and forks each child from there. A child is
 still its own process: its own pid, memory and file descriptors, its own JAX backend made after
 the fork from the environment it is given, and a SIGKILL ends it as abruptly as any process.
 
-`start(...)` returns an object with the part of `subprocess.Popen` the drills use (`pid`, `poll`,
-`communicate`, `returncode`, negative for a signal), so a drill reads the same either way.
+`start(...)` returns an object with the part of `subprocess.Popen` the tests use (`pid`, `poll`,
+`communicate`, `returncode`, negative for a signal), so a test reads the same either way;
+`run_script(...)` is `python SCRIPT ARGS...` (run as `__main__`, its folder first on sys.path).
+What a fresh interpreter is needed for (the CLI's own start-up, `python -m seqnet`) stays a
+subprocess in the tests that test it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import runpy
 import shutil
 import sys
 import tempfile
@@ -61,6 +65,12 @@ def _enter(module: str, function: str, args: tuple, env: dict, cwd: str, out: st
     getattr(importlib.import_module(module), function)(*args)
 
 
+def _script(path: str, *argv: str) -> None:
+    sys.argv = [path, *argv]
+    sys.path.insert(0, os.path.dirname(path))
+    runpy.run_path(path, run_name="__main__")
+
+
 class Child:
     def __init__(self, process, out: Path, err: Path):
         self._process, self._out, self._err = process, out, err
@@ -93,3 +103,10 @@ def start(module: str, function: str, args, *, env: dict, cwd: Path) -> Child:
     )
     process.start()
     return Child(process, out, err)
+
+
+def run_script(script: Path, argv, *, env: dict, cwd: Path, timeout: float) -> tuple[int, str, str]:
+    """`python SCRIPT ARGV...` in a warm child: (exit status, stdout, stderr)."""
+    child = start("warm", "_script", [str(script), *map(str, argv)], env=env, cwd=cwd)
+    out, err = child.communicate(timeout)
+    return child.returncode, out, err
