@@ -27,6 +27,9 @@ demo: setup  ## compile, train and evaluate the digits classifier, render its di
 	$(BIN)/python examples/demo.py
 
 test: setup  ## the whole test suite (a file's tests on one worker: its module fixtures run once)
+	@# bytecode for the package even where PYTHONDONTWRITEBYTECODE is set: the suite starts
+	@# many processes, and each would otherwise compile every seqnet module again
+	$(BIN)/python -m compileall -q seqnet examples benchmarks
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 lint: setup  ## ruff
