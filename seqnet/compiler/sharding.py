@@ -185,9 +185,9 @@ def activation_specs(graph, config: ShardingConfig, placements: dict, data_axis:
     plan implies for the activations. The batch is split over the data axis; the last axis
     over the mesh axis that a rule put on the parameter axis the op's result runs along
     (OpDef.feature_axis: "out" of a column-parallel dense, "embed" of an embedding split by
-    embed). A row-parallel dense, or attention split by heads, sums its partial results into a
-    whole one; fsdp splits parameters for storage only: neither splits the result. The lowering
-    turns these into sharding constraints (backends/jax/placement.py)."""
+    embed). None: the rules imply nothing for that axis (a row-parallel dense, attention split
+    by heads, fsdp, which splits parameters for storage only), and the partitioner chooses. The
+    lowering turns these into sharding constraints (backends/jax/placement.py)."""
     out = {}
     for n in graph.nodes:
         rec = ir_node(graph, n)

@@ -170,8 +170,8 @@ def activations_of(rules: str) -> dict:
 
 def test_activations_split_where_a_rule_splits_the_axis_the_result_runs_along():
     """Column-parallel dense and an embedding split by embed leave their results split on the
-    model axis; row-parallel dense, heads-split attention, vocab-split tables and fsdp give
-    whole results (the batch is on the data axis everywhere)."""
+    model axis; row-parallel dense, heads-split attention, vocab-split tables and fsdp imply no
+    split of their results' features (the batch is on the data axis everywhere)."""
     cols = activations_of("dense=columns(model), embedding=embed(model), nodes=nodes(y=replicated)")
     ups = [k for k in cols if k.endswith("/up")]
     assert len(ups) == 2 and all(cols[k] == ("data", None, "model") for k in ups), cols

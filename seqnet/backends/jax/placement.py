@@ -77,19 +77,23 @@ class Placements:
 
     def constrain(self, node: str, outs: tuple) -> tuple:
         """Node `node`'s results with the splits the plan implies (`with_sharding_constraint`):
-        the first result as `activations` says, the others by the batch alone. An axis whose
-        size the mesh axis does not divide (a predict batch of 3) is left to the partitioner."""
+        the first result as `activations` says, the others by the batch alone. Every other
+        axis is left open (PartitionSpec.UNCONSTRAINED), for the partitioner to choose: closing
+        them (whole) cost tensor parallel 1.28x the temporaries (docs/sharding.md). An axis
+        whose size the mesh axis does not divide (a predict batch of 3) is left open too."""
         import jax
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
 
         spec = self.activations.get(node)
         if spec is None:
             return outs
         out = []
         for port, v in enumerate(outs):
-            want = spec if port == 0 else spec[:1]
-            want = [a if i < v.ndim and a and v.shape[i] % self.sizes[a] == 0 else None
-                    for i, a in enumerate(want)][: v.ndim]  # fmt: skip
-            out.append(jax.lax.with_sharding_constraint(v, self.named(tuple(want))) if any(want) else v)
+            want = (spec if port == 0 else spec[:1]) + (None,) * v.ndim
+            want = [a if a and v.shape[i] % self.sizes[a] == 0 else None for i, a in enumerate(want[: v.ndim])]
+            free = P(*(a or P.UNCONSTRAINED for a in want))
+            out.append(jax.lax.with_sharding_constraint(v, NamedSharding(self.mesh, free)) if any(want) else v)
         return tuple(out)
 
     def per_device_bytes(self, tree) -> int:
