@@ -1,17 +1,22 @@
 """Multi-host training over loopback (JAX distributed, gloo collectives): two processes of two
 CPU devices each end with the same parameters as one process driving four devices; four
 processes of one device with fsdp each write their own shards, match one process, survive the
-kill -9 of one of them without a committed checkpoint of half-written shards, and resume."""
+kill -9 of one of them without a committed checkpoint of half-written shards, and resume.
+
+Each process is forked from the warm server of tests/warm.py (JAX imported, no backend made):
+its devices, collectives and distributed client are its own, set up after the fork. One
+difference from a fresh interpreter: a forked child ends with os._exit, so JAX's own exit-time
+shutdown of the distributed client does not run (a process that fails ends at once, as
+`seqnet train` ends one that lost a peer through cluster.leave)."""
 
 import json
 import os
 import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
+import warm
 from hang_guard import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,12 +68,12 @@ def _launch(tmp_path: Path, text: str, processes: int, devices: int, tag: str, c
     out.mkdir(exist_ok=True)
     port = str(_free_port())
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQNET_JAX_CACHE": str(tmp_path / "cache"), **env_vars}
-    procs = [
-        subprocess.Popen([sys.executable, str(script), str(processes), str(i), str(devices), port, str(out)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = [  # `python SCRIPT ...`, each forked from the warm server (tests/warm.py)
+        warm.start("warm", "_script", [str(script), str(processes), str(i), str(devices), port, str(out)],
+                   env=env, cwd=ROOT)
         for i in range(processes)
     ]  # fmt: skip
-    logs = [p.communicate(timeout=HANG_GUARD_S)[0] for p in procs]  # a peer that never connects
+    logs = ["".join(p.communicate(timeout=HANG_GUARD_S)) for p in procs]  # a peer that never connects
     for p, log in zip(procs, logs):
         (out / f"log{procs.index(p)}.txt").write_text(log)
         assert p.returncode == 0 or not check, log[-3000:]
