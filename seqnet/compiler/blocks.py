@@ -44,7 +44,7 @@ class Blocks:
             elif p.name in kwargs:
                 value = kwargs[p.name][0]
             elif p.default is not None:
-                value = self._eval(p.default, Ctx(scope, ctx.path, ctx.chain, ctx.repeats))
+                value = self.evaluate(p.default, Ctx(scope, ctx.path, ctx.chain, ctx.repeats))
             else:
                 raise CompileError("SQN0104", f"block '{ref.qualname}' is missing its argument "
                                    f"'{p.name}'", e.span, hint=_block_signature(block))  # fmt: skip
@@ -71,10 +71,10 @@ class Blocks:
                 if not last:
                     raise CompileError("SQN0107", "statements after 'return' never run",
                                        body[i + 1].span, hint="'return' ends a block")  # fmt: skip
-                vals = tuple(self._eval(v, ctx) for v in stmt.values)
+                vals = tuple(self.evaluate(v, ctx) for v in stmt.values)
                 result = vals[0] if len(vals) == 1 else V.TupleVal(vals, stmt.span)
             elif allow_last_expr and last and isinstance(stmt, ast.ExprStmt):
-                result = self._eval(stmt.value, ctx)
+                result = self.evaluate(stmt.value, ctx)
             else:
                 self._statement(stmt, ctx)
         if result is None:
@@ -83,7 +83,7 @@ class Blocks:
         return result
 
     def _repeat(self, rep: ast.Repeat, names: tuple[str, ...], stmt: ast.Assign, ctx: Ctx):
-        count = self._eval(rep.count, ctx)
+        count = self.evaluate(rep.count, ctx)
         if not (isinstance(count, V.Num) and count.is_int and count.value >= 1):
             raise CompileError("SQN0605", f"repeat count must be a positive integer, got "
                                f"{V.describe(count)}", rep.count.span,

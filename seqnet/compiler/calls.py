@@ -48,7 +48,7 @@ class Calls:
                 raise CompileError("SQN0109", f"argument '{kw.name}' is given twice", kw.name_span,
                                    notes=(Note(seen[kw.name], "first here"),))  # fmt: skip
             seen[kw.name] = kw.name_span
-        func = self._eval(e.func, ctx)
+        func = self.evaluate(e.func, ctx)
         if isinstance(func, V.Symbol) and func.name == "size":
             return self._size(e, ctx)
         if isinstance(func, V.Symbol) and func.name == choices.CHOOSE:
@@ -61,8 +61,8 @@ class Calls:
             raise self._unknown(func, ctx, "op or block")
         if isinstance(func, V.OpRef) and OPS[func.name].takes_cell:
             return scan_cell(self, OPS[func.name], e, ctx, label)
-        args = [self._eval(a, ctx) for a in e.args]
-        kwargs = {kw.name: (self._eval(kw.value, ctx), kw) for kw in e.kwargs}
+        args = [self.evaluate(a, ctx) for a in e.args]
+        kwargs = {kw.name: (self.evaluate(kw.value, ctx), kw) for kw in e.kwargs}
         if isinstance(func, V.OpRef):
             return self._op_call(OPS[func.name], e, args, kwargs, ctx, label)
         if isinstance(func, V.BlockRef):

@@ -31,8 +31,8 @@ def scan_cell(el, op: OpDef, e: ast.Call, ctx, label):
                            "new_state }`")  # fmt: skip
     template = _template(e.args[0])
     rest = ast.Call(e.func, e.args[1:], e.kwargs, e.span)
-    args = [el._eval(a, ctx) for a in rest.args]
-    kwargs = {kw.name: (el._eval(kw.value, ctx), kw) for kw in rest.kwargs}
+    args = [el.evaluate(a, ctx) for a in rest.args]
+    kwargs = {kw.name: (el.evaluate(kw.value, ctx), kw) for kw in rest.kwargs}
     tensors, attrs, spans = el._bind(op, rest, args, kwargs, ctx)
     x: V.TensorRef = tensors["x"]
     if x.type.rank < 1:

@@ -100,7 +100,7 @@ def key_name(el, e, ctx) -> tuple[str, V.Str | V.Bool | V.Symbol]:
     if isinstance(e, ast.Name) and ctx.scope.lookup(e.id) is None and e.id not in BOOL_CHOICES:
         raise CompileError("SQN0101", f"unknown name '{e.id}' (choose's key)", e.span,
                            hint=ctx.scope.suggest(e.id) or f"declare it: const {e.id} = \"...\"")  # fmt: skip
-    value = el._eval(e, ctx)
+    value = el.evaluate(e, ctx)
     if isinstance(value, V.Bool):
         return ("true" if value.value else "false"), value
     if isinstance(value, V.Str):
@@ -135,14 +135,14 @@ def choose(el, e: ast.Call, ctx, label):
             continue
         with tentative(el) as trial:
             try:
-                value = el._eval(kw.value, ctx, label)
+                value = el.evaluate(kw.value, ctx, label)
             except CompileError as err:
                 err.notes = (*err.notes, Note(kw.name_span, f"in the choice '{name}' of {what}, "
                                               f"checked though the settings choose '{chosen}'"))  # fmt: skip
                 raise
         tried[name] = (value, trial.params)
     with built(el) as made:
-        value = el._eval(branches[chosen].value, ctx, label)
+        value = el.evaluate(branches[chosen].value, ctx, label)
     params = {chosen: params_of(el, made)}
     for name, (other, n) in tried.items():
         problem = disagreement(value, other)
@@ -200,7 +200,7 @@ def wormhole_enabled(el, stmt: ast.Wormhole, ctx) -> tuple[bool, ast.Setting | N
     setting = next((s for s in stmt.settings if s.name == "enabled"), None)
     if setting is None:
         return True, None
-    value = el._eval(setting.value, ctx)
+    value = el.evaluate(setting.value, ctx)
     if not isinstance(value, V.Bool):
         raise CompileError("SQN0106", f"a wormhole's enabled= must be true or false, but it is "
                            f"{V.describe(value)}", setting.value.span,

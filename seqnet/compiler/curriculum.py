@@ -30,7 +30,7 @@ def read_curriculum(el, setting: ast.Setting, ctx, out: dict) -> Curriculum:
             raise CompileError("SQN0103", f"lengths has no argument '{kw.name}'", kw.name_span,
                                hint=did_you_mean(kw.name, _ARGS) or "arguments: start, every")  # fmt: skip
         what, least, example = _ARGS[kw.name]
-        value = el._eval(kw.value, ctx)
+        value = el.evaluate(kw.value, ctx)
         if not (isinstance(value, V.Num) and value.is_int and value.value >= least):
             raise CompileError("SQN0108", f"lengths' {kw.name} must be {what}, got {V.describe(value)}",
                                kw.value.span,

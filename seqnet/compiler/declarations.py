@@ -60,7 +60,7 @@ class Declarations:
                                  as_string=isinstance(stmt.value, ast.String))  # fmt: skip
             notes = (Note(stmt.value.span, f"{stmt.kind} {stmt.name} is declared here"),)
             hint = f"a dim is a size: {self.overrides.written(stmt.name, '<a whole number of at least 1>')}"
-        value = self._eval(expr, Ctx(scope))
+        value = self.evaluate(expr, Ctx(scope))
         if stmt.kind == "dim":
             if not (isinstance(value, V.Num) and value.is_int and value.value > 0):
                 raise CompileError("SQN0108", f"dim {stmt.name} must be a positive integer, got "

@@ -25,7 +25,10 @@ BUILTIN_CONSTANTS = {"true": V.Bool(True), "false": V.Bool(False)}
 class Expressions:
     """Elaborator methods for expressions (a mixin of Elaborator)."""
 
-    def _eval(self, e, ctx: Ctx, label: str | None = None):
+    def evaluate(self, e, ctx: Ctx, label: str | None = None):
+        """The value of expression `e` in `ctx`: the one entry to expression evaluation that every
+        part of elaboration (blocks, calls, cells, choices, the train section) goes through;
+        `label` names the node a tensor value becomes."""
         if isinstance(e, ast.Number):
             if len(e.text) > MAX_NUMBER_CHARS:  # only --set text gets here: the parser refuses these
                 raise CompileError("SQN0005", f"a number of {len(e.text):,} characters; numbers are "
@@ -45,9 +48,9 @@ class Expressions:
         if isinstance(e, ast.Name):
             return self._name(e, ctx)
         if isinstance(e, ast.ListExpr):
-            return V.ListVal(tuple(self._eval(i, ctx) for i in e.items), e.span)
+            return V.ListVal(tuple(self.evaluate(i, ctx) for i in e.items), e.span)
         if isinstance(e, ast.Neg):
-            v = self._eval(e.operand, ctx)
+            v = self.evaluate(e.operand, ctx)
             if isinstance(v, V.Num):
                 return V.Num(-v.value, f"-{_paren(v.text)}", e.span)
             if isinstance(v, V.TensorRef):
@@ -58,7 +61,7 @@ class Expressions:
         if isinstance(e, ast.Call):
             return self._call(e, ctx, label)
         if isinstance(e, ast.Attribute):
-            base = self._eval(e.value, ctx)
+            base = self.evaluate(e.value, ctx)
             if isinstance(base, V.Namespace):
                 if e.attr not in base.members:
                     raise CompileError("SQN0101", f"'{base.name}' has no block or dim '{e.attr}'",
@@ -93,7 +96,7 @@ class Expressions:
                             hint=ctx.scope.suggest(sym.name, ops))  # fmt: skip
 
     def _binop(self, e: ast.BinOp, ctx: Ctx, label):
-        a, b = self._eval(e.left, ctx), self._eval(e.right, ctx)
+        a, b = self.evaluate(e.left, ctx), self.evaluate(e.right, ctx)
         for v in (a, b):
             if isinstance(v, V.Symbol):
                 raise self._unknown(v, ctx)
@@ -122,7 +125,7 @@ class Expressions:
 
     def _size(self, e: ast.Call, ctx: Ctx) -> V.Num:
         """`size(x)` / `size(x, axis)`: a tensor's size along an axis, known at compile time."""
-        args = [self._eval(a, ctx) for a in e.args]
+        args = [self.evaluate(a, ctx) for a in e.args]
         if not args or len(args) > 2 or e.kwargs or not isinstance(args[0], V.TensorRef):
             raise CompileError("SQN0106", "size takes a tensor and optionally an axis: size(x, -1)",
                                e.span)  # fmt: skip

@@ -45,7 +45,7 @@ def _is_term(e) -> bool:
 
 
 def _number(el, e, ctx) -> float:
-    value = el._eval(e, ctx)
+    value = el.evaluate(e, ctx)
     if isinstance(value, V.Num) and math.isfinite(float(value.value)):
         return float(value.value)
     if isinstance(value, V.Symbol):

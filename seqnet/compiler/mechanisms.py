@@ -74,7 +74,7 @@ def _build_wormhole(el, stmt: ast.Wormhole, ctx) -> None:
             raise CompileError("SQN0103", f"wormholes have no setting '{s.name}'", s.name_span,
                                hint=did_you_mean(s.name, (*WORMHOLE_SETTINGS, "enabled"))
                                or "settings: " + ", ".join((*WORMHOLE_SETTINGS, "enabled")))  # fmt: skip
-        attrs[s.name] = el._attr(el._eval(s.value, ctx), s.value.span, op, arg, ctx)
+        attrs[s.name] = el._attr(el.evaluate(s.value, ctx), s.value.span, op, arg, ctx)
     for a in op.attr_args:
         if a.name not in attrs and not a.required:
             attrs[a.name] = a.default
@@ -132,7 +132,7 @@ def define_segments(el, stmt: ast.Segments, ctx) -> None:
                                settings[role].value.span)  # fmt: skip
     share = "none"
     if "share" in settings:
-        v = el._eval(settings["share"].value, ctx)
+        v = el.evaluate(settings["share"].value, ctx)
         share = v.name if isinstance(v, V.Symbol) else v.value if isinstance(v, V.Str) else None
         if share not in SHARE_POLICIES:
             raise CompileError("SQN0108", "share must be none, per_level or all",
@@ -151,7 +151,7 @@ def _structure(el, e, ctx) -> seg.SegmentStructure:
         raise CompileError("SQN0106", "a segment structure is binary_tree(N) or custom(N, [[i, j, s], ...])",
                            e.span)  # fmt: skip
     name = e.func.id
-    args = [el._eval(a, ctx) for a in e.args]
+    args = [el.evaluate(a, ctx) for a in e.args]
     if name not in ("binary_tree", "custom"):
         raise CompileError("SQN0102", f"unknown segment structure '{name}'", e.func.span,
                            hint=did_you_mean(name, ("binary_tree", "custom"))

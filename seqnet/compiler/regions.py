@@ -32,7 +32,7 @@ def elaborate_region(el, scope: Scope, role: str, template: ast.Call, inputs: li
                         path=rpath, label=f"in{i}", repeats=())  # fmt: skip
             region.graph["inputs"].append(name)
             refs.append(V.TensorRef(name, 0, t, template.span))
-        func = el._eval(template.func, Ctx(scope))
+        func = el.evaluate(template.func, Ctx(scope))
         free = free_params(func, template)
         if join and free == 1 and len(refs) > 1:
             joined = el._op_node("concat", {"xs": refs}, {"axis": -1}, template.span,
@@ -40,8 +40,8 @@ def elaborate_region(el, scope: Scope, role: str, template: ast.Call, inputs: li
             lead = [joined]
         else:
             lead = refs
-        args = lead + [el._eval(a, Ctx(scope)) for a in template.args]
-        kwargs = {kw.name: (el._eval(kw.value, Ctx(scope)), kw) for kw in template.kwargs}
+        args = lead + [el.evaluate(a, Ctx(scope)) for a in template.args]
+        kwargs = {kw.name: (el.evaluate(kw.value, Ctx(scope)), kw) for kw in template.kwargs}
         inner = Ctx(scope, rpath, (template.span, *ctx.chain), blocks=ctx.blocks)  # recursion check
         fake = ast.Call(template.func, tuple(template.args), template.kwargs, template.span)
         if isinstance(func, V.OpRef):

@@ -34,7 +34,7 @@ class Statements:
             if not isinstance(stmt.value, ast.Call):
                 raise CompileError("SQN0107", "this expression's value is not used", stmt.span,
                                    hint="assign it: 'h = ...'")  # fmt: skip
-            return self._eval(stmt.value, ctx)
+            return self.evaluate(stmt.value, ctx)
         if isinstance(stmt, ast.Return):
             raise CompileError("SQN0107", "'return' is only allowed inside a block", stmt.span)
         if isinstance(stmt, (ast.Import, ast.DimDef, ast.BlockDef, ast.Train, ast.OutputDecl)):
@@ -63,7 +63,7 @@ class Statements:
                                hint=did_you_mean(t.dtype, DTYPES) or "one of " + ", ".join(DTYPES))  # fmt: skip
         shape = []
         for d in t.dims:
-            v = self._eval(d, ctx)
+            v = self.evaluate(d, ctx)
             if not (isinstance(v, V.Num) and v.is_int and v.value > 0):
                 raise CompileError("SQN0108", f"a dimension must be a positive integer, got "
                                    f"{V.describe(v)}", d.span)  # fmt: skip
@@ -72,7 +72,7 @@ class Statements:
             shape.append(Dim(v.value, v.text))
         vocab = None
         if t.vocab is not None:
-            v = self._eval(t.vocab, ctx)
+            v = self.evaluate(t.vocab, ctx)
             if not (isinstance(v, V.Num) and v.is_int and v.value > 0):
                 raise CompileError("SQN0108", f"vocab must be a positive integer, got {V.describe(v)}",
                                    t.vocab.span)  # fmt: skip
@@ -92,7 +92,7 @@ class Statements:
         if isinstance(stmt.value, ast.Repeat):
             value = self._repeat(stmt.value, names, stmt, ctx)
         else:
-            value = self._eval(stmt.value, ctx, label=names[0] if len(names) == 1 else "_".join(names))
+            value = self.evaluate(stmt.value, ctx, label=names[0] if len(names) == 1 else "_".join(names))
         values = value.items if isinstance(value, V.TupleVal) else (value,)
         if len(values) != len(names):
             raise CompileError("SQN0105", f"{len(names)} names on the left but the right side gives "
@@ -103,7 +103,7 @@ class Statements:
             ctx.scope.bind(t.id, v, t.span)
 
     def _assign_output(self, stmt: ast.OutputDecl, ctx: Ctx) -> None:
-        value = self._eval(stmt.value, ctx, label=stmt.name)
+        value = self.evaluate(stmt.value, ctx, label=stmt.name)
         ctx.scope.bind(stmt.name, value, stmt.name_span)
 
     def _bind_outputs(self, outputs: list[ast.OutputDecl], scope: Scope) -> None:

@@ -16,7 +16,7 @@ class Subscripts:
     """Elaborator methods for subscripts (a mixin of Elaborator)."""
 
     def _subscript(self, e: ast.Subscript, ctx: Ctx, label):
-        base = self._eval(e.value, ctx)
+        base = self.evaluate(e.value, ctx)
         if isinstance(base, V.Symbol):
             raise self._unknown(base, ctx)
         if not isinstance(base, V.TensorRef):
@@ -51,7 +51,7 @@ class Subscripts:
         return value
 
     def _bound(self, part, ctx: Ctx) -> int:
-        value = self._eval(part, ctx)
+        value = self.evaluate(part, ctx)
         if isinstance(value, V.Num) and value.is_int:
             return named_int(value)
         if isinstance(value, V.Symbol):

@@ -203,7 +203,7 @@ def _raise(error: CompileError):
 
 
 def _int_setting(el, key: str, setting: ast.Setting, ctx) -> int:
-    value = el._eval(setting.value, ctx)
+    value = el.evaluate(setting.value, ctx)
     if not (isinstance(value, V.Num) and value.is_int and value.value >= _least(key)):
         raise CompileError("SQN0108", f"{key} must be {_int_kind(key)} integer, got {V.describe(value)}",
                            setting.value.span, hint=_INT_HINTS[key])  # fmt: skip
@@ -211,7 +211,7 @@ def _int_setting(el, key: str, setting: ast.Setting, ctx) -> int:
 
 
 def _positive_setting(el, key: str, setting: ast.Setting, ctx, hint) -> float:
-    value = el._eval(setting.value, ctx)
+    value = el.evaluate(setting.value, ctx)
     if not (isinstance(value, V.Num) and value.value > 0 and math.isfinite(value.value)):
         raise CompileError("SQN0108", f"{key} must be a positive number, got {V.describe(value)}",
                            setting.value.span, hint=hint)  # fmt: skip
@@ -219,7 +219,7 @@ def _positive_setting(el, key: str, setting: ast.Setting, ctx, hint) -> float:
 
 
 def _choice_setting(el, key: str, setting: ast.Setting, ctx, choices) -> str:
-    value = el._eval(setting.value, ctx)
+    value = el.evaluate(setting.value, ctx)
     text = value.name if isinstance(value, V.Symbol) else getattr(value, "value", None)
     if text not in choices:
         raise CompileError("SQN0108", f"{key} must be one of {', '.join(choices)}", setting.value.span,
@@ -229,7 +229,7 @@ def _choice_setting(el, key: str, setting: ast.Setting, ctx, choices) -> str:
 
 def _lr_override(el, ctx) -> float:
     expr = override_expr("lr", el.overrides["lr"], el.overrides)
-    value = el._eval(expr, ctx)
+    value = el.evaluate(expr, ctx)
     if not (isinstance(value, V.Num) and value.value > 0 and math.isfinite(value.value)):
         raise CompileError("SQN0108", f"lr must be a positive number, got {V.describe(value)}",
                            expr.span, hint=f"for example {el.overrides.written('lr', '3e-4')}")  # fmt: skip
@@ -274,13 +274,13 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
                            positional[len(names)].span)  # fmt: skip
     args, spans = {}, {}
     for value, arg_name in zip(positional, names):
-        args[arg_name] = _plain(el._eval(value, ctx), value.span)
+        args[arg_name] = _plain(el.evaluate(value, ctx), value.span)
         spans[arg_name] = value.span
     for kw in call.kwargs:
         if kw.name not in names:
             raise CompileError("SQN0103", f"{bare} has no argument '{kw.name}'", kw.name_span,
                                hint=did_you_mean(kw.name, names) or "arguments: " + ", ".join(names))  # fmt: skip
-        args[kw.name] = _plain(el._eval(kw.value, ctx), kw.value.span)
+        args[kw.name] = _plain(el.evaluate(kw.value, ctx), kw.value.span)
         spans[kw.name] = kw.value.span
     if source.uses_base_dir:
         root = el.root_dir
@@ -307,7 +307,7 @@ def _data(el, setting: ast.Setting, ctx, out: dict) -> dict:
 def _named_source(el, call: ast.Call, ctx):
     """(name, where it was written) of the source `task(NAME, ...)` names by its first argument:
     a string, usually a const, so that `--set TASK=s5` switches the task of one spec."""
-    value = el._eval(call.args[0], ctx) if call.args else None
+    value = el.evaluate(call.args[0], ctx) if call.args else None
     if isinstance(value, V.Str):
         return value.value, value.span
     if isinstance(value, V.Symbol):
@@ -459,7 +459,7 @@ def _named_call(el, setting: ast.Setting, table: dict, ctx, what: str) -> CallSp
         if kw.name not in fields:
             raise CompileError("SQN0103", f"{name} has no argument '{kw.name}'", kw.name_span,
                                hint=did_you_mean(kw.name, fields) or "arguments: " + (", ".join(fields) or "none"))  # fmt: skip
-        value = el._eval(kw.value, ctx)
+        value = el.evaluate(kw.value, ctx)
         args[kw.name] = value.value if isinstance(value, (V.Num, V.Str, V.Bool)) else value
         shown[kw.name], spans[kw.name] = V.describe(value), kw.value.span
     problems = arg_problems(table, name, args)
@@ -480,7 +480,7 @@ def _mesh(el, setting: ast.Setting, ctx) -> dict[str, int]:
                            call.span)  # fmt: skip
     out = {}
     for kw in call.kwargs:
-        v = el._eval(kw.value, ctx)
+        v = el.evaluate(kw.value, ctx)
         if not (isinstance(v, V.Num) and v.is_int and (v.value >= 1 or v.value == -1)):
             raise CompileError("SQN0108", "a mesh axis size is a positive integer or -1", kw.value.span)
         out[kw.name] = v.value

@@ -76,7 +76,7 @@ def _mode_call(el, setting: ast.Setting, ctx, modes) -> tuple[str, dict, dict]:
     if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
         head = call.func
     else:  # `mode = 'local'` and other values: read as a name where they are one
-        value = el._eval(call, ctx)
+        value = el.evaluate(call, ctx)
         text = value.name if isinstance(value, V.Symbol) else getattr(value, "value", None)
         head, call = ast.Name(str(text), call.span), ast.Call(ast.Name(str(text), call.span), (), (), call.span)
     if head.id not in modes:
@@ -111,7 +111,7 @@ def _keyword(el, m: ModeDef, kw, ctx):
 def _setting_value(el, m: ModeDef, s: ModeSetting, expr, ctx):
     if s.kind == "choice" and isinstance(expr, ast.Name) and expr.id in s.choices:
         return expr.id  # a choice is a word, even one that also names an op (mean)
-    value = el._eval(expr, ctx)
+    value = el.evaluate(expr, ctx)
     if isinstance(value, V.Symbol):
         plain = value.name
     elif isinstance(value, V.Num) and value.is_int:
