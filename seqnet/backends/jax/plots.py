@@ -32,7 +32,11 @@ def curves_figure(history: list[dict]):
             ax.set_yscale("log")
         ax.legend()
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    # Fixed margins in inches rather than tight_layout, which measures every tick label and
+    # cost as much as drawing the figure (0.5 s against 0.3 s per curves.png, once per run).
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.8 / width, right=1 - 0.2 / width, bottom=0.5 / height,
+                        top=1 - 0.35 / height, wspace=0.3)  # fmt: skip
     return fig
 
 
