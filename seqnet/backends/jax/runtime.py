@@ -110,9 +110,11 @@ class Runtime:
         its own shards (jit with out shardings), never the whole state on one device."""
         import jax
 
-        params = jax.jit(self._init, out_shardings=self.param_shardings)(self.init_key)
-        opt_state = jax.jit(self.tx.init, out_shardings=self.opt_shardings)(params)
-        return params, opt_state
+        def init(key):  # one program for both: one compile at start-up, not two
+            params = self._init(key)
+            return params, self.tx.init(params)
+
+        return jax.jit(init, out_shardings=(self.param_shardings, self.opt_shardings))(self.init_key)
 
     # -- data
     def load_split(self, split: str, n_examples: int | None = None, **args) -> dict[str, np.ndarray]:
