@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import resource
 import runpy
 import shutil
 import sys
@@ -71,6 +72,14 @@ def _script(path: str, *argv: str) -> None:
     runpy.run_path(path, run_name="__main__")
 
 
+def _cli(address_space: int, *argv: str) -> None:
+    if address_space:
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    from seqnet.cli import main
+
+    sys.exit(main(list(argv)))
+
+
 class Child:
     def __init__(self, process, out: Path, err: Path):
         self._process, self._out, self._err = process, out, err
@@ -108,5 +117,13 @@ def start(module: str, function: str, args, *, env: dict, cwd: Path) -> Child:
 def run_script(script: Path, argv, *, env: dict, cwd: Path, timeout: float) -> tuple[int, str, str]:
     """`python SCRIPT ARGV...` in a warm child: (exit status, stdout, stderr)."""
     child = start("warm", "_script", [str(script), *map(str, argv)], env=env, cwd=cwd)
+    out, err = child.communicate(timeout)
+    return child.returncode, out, err
+
+
+def run_cli(argv, *, env: dict, cwd: Path, timeout: float, address_space: int = 0) -> tuple[int, str, str]:
+    """`seqnet ARGV...` (seqnet.cli.main) in a warm child, its address space limited to
+    `address_space` bytes when given: (exit status, stdout, stderr)."""
+    child = start("warm", "_cli", [int(address_space), *map(str, argv)], env=env, cwd=cwd)
     out, err = child.communicate(timeout)
     return child.returncode, out, err

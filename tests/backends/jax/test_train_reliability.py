@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import warm  # noqa: E402
 from cli_run import run as run_cli  # noqa: E402
 
 import seqnet  # noqa: E402
@@ -161,19 +163,25 @@ def test_a_checkpoints_folder_symlinked_elsewhere_is_refused(tmp_path):
 # -- special files and records that cannot be verified -----------------------------------------
 
 def run_isolated(*argv, timeout=120):
-    """`seqnet ARGV` in a child with a 2 GiB address-space limit and a timeout: a regression
-    here hangs (a FIFO) or reads forever (/dev/zero), and must fail instead."""
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30)); "
-            "from seqnet.cli import main; sys.exit(main(sys.argv[1:]))")  # fmt: skip
-    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    """`seqnet ARGV` in a (warm) child with an 8 GiB address-space limit and a timeout: a
+    regression here hangs (a FIFO) or reads forever (/dev/zero), and must fail instead."""
+    return warm.run_cli(argv, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=timeout,
+                        address_space=8 << 30)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def five_steps(tmp_path_factory):
+    """One 5-step run, copied by each test that damages it."""
+    out = tmp_path_factory.mktemp("five_steps") / "run"
+    train(out, steps=5)
+    return out
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs FIFOs")
 @pytest.mark.parametrize("kind", ["fifo", "devzero", "fifo-record"])
-def test_special_checkpoint_files_are_refused_not_read(tmp_path, spec_file, kind):
+def test_special_checkpoint_files_are_refused_not_read(tmp_path, spec_file, five_steps, kind):
     out = tmp_path / "run"
-    train(out, steps=5)
+    shutil.copytree(five_steps, out)
     record = ck.list_checkpoints(out / "checkpoints")[-1]
     data = record.with_suffix(".safetensors")
     if kind == "fifo":
@@ -189,9 +197,9 @@ def test_special_checkpoint_files_are_refused_not_read(tmp_path, spec_file, kind
     for argv in (["eval", str(spec_file), "--checkpoint", str(out)],
                  ["eval", str(spec_file), "--checkpoint", str(record)],
                  ["train", str(spec_file), "--out", str(out), "--resume", "--no-progress"]):
-        p = run_isolated(*argv)
-        assert p.returncode == 1, p.stderr
-        assert what in p.stderr and "Traceback" not in p.stderr, p.stderr
+        rc, _, err = run_isolated(*argv)
+        assert rc == 1, err
+        assert what in err and "Traceback" not in err, err
 
 
 def test_a_record_without_its_hash_is_refused(tmp_path, capsys):
