@@ -13,6 +13,13 @@ from seqnet.backends.jax.inputs import check_finite, check_lengths, check_target
 from seqnet.backends.jax.modes import driver_for
 from seqnet.backends.jax.placement import Placements
 
+# The initialisation program runs once, and XLA's CPU backend spends seconds optimising it: each
+# random draw is a threefry kernel that LLVM compiles separately (the Match3 block's 14 random
+# weights: 11 s of compile at the default level, 1.5 s with these options). Values may differ from
+# a fully optimised compile in the last bit (1 ulp: fused multiply-adds); every run of a version
+# draws the same ones.
+INIT_COMPILE_OPTIONS = {"cpu": {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}}
+
 
 class Runtime:
     def __init__(self, model, config, *, need_train_data: bool = True):
@@ -114,7 +121,8 @@ class Runtime:
             params = self._init(key)
             return params, self.tx.init(params)
 
-        return jax.jit(init, out_shardings=(self.param_shardings, self.opt_shardings))(self.init_key)
+        lowered = jax.jit(init, out_shardings=(self.param_shardings, self.opt_shardings)).lower(self.init_key)
+        return lowered.compile(compiler_options=INIT_COMPILE_OPTIONS.get(jax.default_backend()))(self.init_key)
 
     # -- data
     def load_split(self, split: str, n_examples: int | None = None, **args) -> dict[str, np.ndarray]:
