@@ -213,7 +213,7 @@ def wormhole_enabled(el, stmt: ast.Wormhole, ctx) -> tuple[bool, ast.Setting | N
 
 
 def is_choice(e) -> bool:
-    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == CHOOSE
+    return ast.is_call(e, CHOOSE)
 
 
 def picked(el, s: ast.Setting, ctx) -> ast.Setting:

@@ -18,7 +18,7 @@ _EXAMPLE = "curriculum = lengths(start=2, every=250)"
 
 def read_curriculum(el, setting: ast.Setting, ctx, out: dict) -> Curriculum:
     call = setting.value
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "lengths"):
+    if not ast.is_call(call, "lengths"):
         raise CompileError("SQN0502", "curriculum is written lengths(start=..., every=...)", call.span,
                            hint=f"for example {_EXAMPLE}")  # fmt: skip
     if call.args:

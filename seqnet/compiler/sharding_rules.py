@@ -68,8 +68,7 @@ def read_sharding(
 
 
 def _node_rules(value) -> tuple[ast.Keyword, ...]:
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "nodes"
-            and not value.args):  # fmt: skip
+    if not (ast.is_call(value, "nodes") and not value.args):
         raise CompileError("SQN0502", "per-node rules are written nodes(head=rows(model), proj=replicated)",
                            value.span)  # fmt: skip
     return value.kwargs

@@ -475,7 +475,7 @@ def _named_call(el, setting: ast.Setting, table: dict, ctx, what: str) -> CallSp
 
 def _mesh(el, setting: ast.Setting, ctx) -> dict[str, int]:
     call = setting.value
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "mesh"):
+    if not ast.is_call(call, "mesh"):
         raise CompileError("SQN0502", "mesh is written mesh(data=-1) (axis name = size, -1 = all devices)",
                            call.span)  # fmt: skip
     out = {}

@@ -234,3 +234,9 @@ class Module:
     source: SourceFile
     body: tuple[Stmt, ...]
     comments: tuple[Comment, ...] = field(default=())
+
+
+def is_call(e, name: str) -> bool:
+    """`e` is a call written `name(...)` (a bare name, not an attribute): the train section's
+    structured settings (mesh, nodes, lengths) and the formatter's and checker's `choose`."""
+    return isinstance(e, Call) and isinstance(e.func, Name) and e.func.id == name

@@ -151,8 +151,7 @@ class _Printer:
 
 def _is_choice(e) -> bool:
     """`choose(KEY, a=..., b=...)` as written, with nothing out of place (compiler/choices.py)."""
-    return (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "choose"
-            and len(e.args) == 1 and len(e.kwargs) > 1 and not e.misplaced)  # fmt: skip
+    return ast.is_call(e, "choose") and len(e.args) == 1 and len(e.kwargs) > 1 and not e.misplaced
 
 
 def _inline_repeat(e: ast.Repeat) -> bool:
