@@ -316,6 +316,19 @@ def test_relational_no_single_type_decides():
     assert (pos > 0).all() and (neg > 0).all()
 
 
+def test_digits_are_read_without_importing_scikit_learn_and_equal_its_loader(monkeypatch):
+    """The CSV is read straight from scikit-learn's package folder (importing sklearn.datasets
+    costs 2 s of CPU per process); where it is missing, scikit-learn's loader gives the same."""
+    code = ("import sys\nfrom seqnet.data.fixed import _digits_all\nimages, labels = _digits_all()\n"
+            "assert images.shape == (1797, 8, 8) and 'sklearn' not in sys.modules, sorted(sys.modules)\n")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    from seqnet.data import fixed
+
+    direct = fixed._digits_table()
+    monkeypatch.setattr(fixed.importlib.util, "find_spec", lambda name: None)
+    np.testing.assert_array_equal(fixed._digits_table(), direct)
+
+
 def test_digits_split():
     from sklearn.datasets import load_digits
 
