@@ -1,4 +1,5 @@
-"""`seqnet sweep` for real: each run its own `seqnet train` process. A tiny spec, few steps."""
+"""`seqnet sweep` for real: each run its own `seqnet train` process, forked from a warm one
+(seqnet/sweep/launch.py) or, with SEQNET_SWEEP_FORK=0, a fresh interpreter. A tiny spec, few steps."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ train {
 """
 
 
-def sweep(*args, **popen):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def sweep(*args, fork: bool = True, **popen):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SEQNET_SWEEP_FORK="1" if fork else "0")
     cmd = [sys.executable, "-m", "seqnet", "sweep", *map(str, args)]
     if popen:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -76,6 +77,24 @@ def test_a_bad_point_is_reported_with_its_location_and_the_rest_finish(swept):
     assert not (out / "lr=bogus").exists()
 
 
+def test_a_forked_run_trains_exactly_like_a_plain_seqnet_train(swept, tmp_path):
+    """The sweep's run of lr = 0.01, seed 1 against `python -m seqnet train` of the same point in
+    a fresh interpreter: the same records, bit for bit, but for their
+    times and throughputs."""
+    out, _ = swept
+    plain = tmp_path / "plain"
+    done = subprocess.run([sys.executable, "-m", "seqnet", "train", str(out.parent / "tiny.seqnet"), "--set", "lr=0.01",
+                           "--set", "seed=1", "--out", str(plain), "--no-progress"],
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    log = (out / "lr=0.01" / "seed1.log").read_text()
+    assert log.startswith(f"$ {sys.executable} -m seqnet train ")
+    assert "Traceback" not in log and "trained 12 steps" in log
+    timed = ("time", "examples_per_s", "steps_per_s")
+    forked = [{k: v for k, v in r.items() if k not in timed} for r in history(out / "lr=0.01" / "seed1")]
+    assert forked == [{k: v for k, v in r.items() if k not in timed} for r in history(plain)]
+
+
 def test_results_and_table_match_the_runs_own_metrics(swept):
     out, _ = swept
     records = {r["run"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
@@ -111,7 +130,8 @@ def _wait_for(predicate, proc, timeout=600):
 
 def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     """Points from a JSON file; the sweep is killed (SIGKILL) during the second, longer run,
-    after its first checkpoint. --resume skips the first run and continues the second."""
+    after its first checkpoint: the run, forked from the sweep's warm server, is told with a
+    Ctrl-C and stops at a checkpoint. --resume skips the first run and continues the second."""
     spec = tmp_path / "tiny.seqnet"
     spec.write_text(SPEC)
     points = tmp_path / "points.json"
@@ -141,7 +161,8 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     stopped_at = max(int(p.stem[5:]) for p in (long / "checkpoints").glob("step_*.json"))
     assert stopped_at < 4000
 
-    done = sweep(spec, "--points", points, "--jobs", 1, "--out", out, "--resume")
+    # resumed by fresh interpreters: the unforked way continues what a forked run checkpointed
+    done = sweep(spec, "--points", points, "--jobs", 1, "--out", out, "--resume", fork=False)
     assert done.returncode == 0, done.stderr
     assert "(0 invalid, 1 finished earlier, 1 to run, 1 at once)" in done.stderr
     assert (first / "metrics.jsonl").read_bytes() == metrics_before

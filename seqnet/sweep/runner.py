@@ -1,6 +1,6 @@
 """Running a sweep: every point checked up front by the front end, then each point x seed
-trained by its own `seqnet train` process (a crash of one never takes the sweep down), at most
-`jobs` at once, into OUT/<point id>/seed<k>.
+trained by its own `seqnet train` process (a crash of one never takes the sweep down; each
+forked from a warm process that has the imports done: launch.py), at most `jobs` at once, into OUT/<point id>/seed<k>.
 
 Resuming: a finished run is skipped, a half-finished one continues with `--resume`, one that
 logged but never checkpointed is retrained with `--overwrite`. The children run in sessions of
@@ -24,6 +24,7 @@ from seqnet import atomic
 from seqnet.backends.jax.runfolder import RunLock
 from seqnet.errors import UserError
 from seqnet.sweep import report
+from seqnet.sweep.launch import Launcher
 from seqnet.sweep.points import Point
 from seqnet.sweep.runs import FINISHED, Run, final_eval, quantities, read_history
 
@@ -106,15 +107,6 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _die_with_parent() -> None:  # in the child, before exec: Linux's PR_SET_PDEATHSIG
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT))
-    except Exception:
-        pass
-
-
 class Sweep:
     def __init__(self, spec: Path, points: list[Point], seeds: int, out: Path, *, jobs: int | None,
                  resume: bool, say=None):  # fmt: skip
@@ -123,6 +115,7 @@ class Sweep:
         self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
         self.records: dict[str, dict] = {}
         self.plan: list[Run] = []
+        self._launcher = Launcher()
 
     def run(self) -> int:
         out = self.out
@@ -163,10 +156,10 @@ class Sweep:
             return status
         return EXIT_OK if all(r["status"] == "ok" for r in self.records.values()) else EXIT_SOME_FAILED
 
-    def _command(self, run: Run) -> list[str]:
+    def _train_args(self, run: Run) -> list[str]:
         sets = [a for k, v in run.point.settings.items() if k != "seed" for a in ("--set", f"{k}={v}")]
-        return [sys.executable, "-m", "seqnet", "train", str(self.spec), *sets, "--set", f"seed={run.seed}",
-                "--out", str(run.folder), "--no-progress", *run.train_flags()]  # fmt: skip
+        return ["train", str(self.spec), *sets, "--set", f"seed={run.seed}", "--out", str(run.folder),
+                "--no-progress", *run.train_flags()]  # fmt: skip
 
     def _env(self, jobs: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -186,12 +179,10 @@ class Sweep:
                     run = queue.pop(0)
                     resumed = "--resume" in run.train_flags()
                     run.folder.parent.mkdir(parents=True, exist_ok=True)
+                    args = self._train_args(run)
                     with open(run.log, "ab") as log:
-                        log.write(f"$ {' '.join(self._command(run))}\n".encode())
-                        log.flush()
-                        proc = subprocess.Popen(self._command(run), stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # fmt: skip
+                        log.write(f"$ {' '.join(self._launcher.command(args))}\n".encode())
+                    proc = self._launcher.start(args, run.log, env)
                     live[proc] = (run, time.perf_counter(), resumed)
                 time.sleep(0.1)
                 for proc in [p for p in live if p.poll() is not None]:
