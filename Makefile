@@ -28,9 +28,10 @@ demo: setup  ## compile, train and evaluate the digits classifier, render its di
 
 test: setup  ## the whole test suite (a file's tests on one worker: its module fixtures run once)
 	@# bytecode for the package even where PYTHONDONTWRITEBYTECODE is set: the suite starts
-	@# many processes, and each would otherwise compile every seqnet module again
+	@# many processes, and each would otherwise compile every seqnet module again; and pytest
+	@# may keep its assertion-rewritten test modules (7 s of CPU a worker on every later run)
 	$(BIN)/python -m compileall -q seqnet examples benchmarks
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 lint: setup  ## ruff
 	$(BIN)/ruff check seqnet tests benchmarks examples

@@ -3,10 +3,13 @@ names the flag, before JAX is started (it used to surface as an IndexError from 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.cli_run import run
 
+ROOT = Path(__file__).resolve().parents[1]
 SPEC = "input x : float32[2, 1]\noutput y : float32[2, 1] = dense(x, 1)\ntrain {\n  data = task.sine(2)\n  loss = mse(y, target)\n}\n"
 
 
@@ -29,14 +32,19 @@ def test_a_process_id_outside_the_process_count_is_a_usage_error(tmp_path, capsy
     assert "--process-id 2" in err and "0 to 1" in err, err
 
 
+def _seqnet(argv: list[str], env: dict):
+    """`seqnet ARGV...` as a process of its own, forked from the suite's warm server (tests/warm.py:
+    the imports done once; its JAX backend and distributed client are made after the fork)."""
+    import warm
+
+    return warm.start("warm", "_cli", [0, *argv], env=env, cwd=ROOT)
+
+
 def _train_together(tmp_path, *extra_args):
     """`seqnet train --coordinator` as separate processes on 127.0.0.1, one per argument list;
     returns their (exit code, stderr). They stop at seqnet's handshake, before JAX starts."""
     import os
     import socket
-    import subprocess
-    import sys
-    from pathlib import Path
 
     from tests.hang_guard import HANG_GUARD_S
 
@@ -45,12 +53,9 @@ def _train_together(tmp_path, *extra_args):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(root))
-    procs = [subprocess.Popen([sys.executable, "-m", "seqnet", "train", str(spec), "--out",
-                               str(tmp_path / f"run{i}"), "--coordinator", f"127.0.0.1:{port}",
-                               "--num-processes", "2", "--join-timeout", "120", *args],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [_seqnet(["train", str(spec), "--out", str(tmp_path / f"run{i}"), "--coordinator", f"127.0.0.1:{port}",
+                      "--num-processes", "2", "--join-timeout", "120", *args], env)
              for i, args in enumerate(extra_args)]  # fmt: skip
     errs = [p.communicate(timeout=HANG_GUARD_S)[1] for p in procs]
     return [(p.returncode, err) for p, err in zip(procs, errs)]
@@ -78,9 +83,6 @@ def _train_discovered(tmp_path, *extra_args):
     environment variables (the first node of the step, 127.0.0.1 here, is the coordinator)."""
     import os
     import socket
-    import subprocess
-    import sys
-    from pathlib import Path
 
     from tests.hang_guard import HANG_GUARD_S
 
@@ -95,14 +97,12 @@ def _train_discovered(tmp_path, *extra_args):
                 break
             except OSError:
                 continue
-    root = Path(__file__).resolve().parents[1]
     procs = []
     for i, args in enumerate(extra_args):
-        env = dict(os.environ, PYTHONPATH=str(root), SLURM_JOB_ID=str(job), SLURM_NTASKS=str(len(extra_args)),
+        env = dict(os.environ, PYTHONPATH=str(ROOT), SLURM_JOB_ID=str(job), SLURM_NTASKS=str(len(extra_args)),
                    SLURM_STEP_NODELIST="127.0.0.1", SLURM_PROCID=str(i), SLURM_LOCALID=str(i))  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, "-m", "seqnet", "train", str(spec), "--out",
-                                       str(tmp_path / f"run{i}"), "--distributed", "--no-progress", *args],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))  # fmt: skip
+        procs.append(_seqnet(["train", str(spec), "--out", str(tmp_path / f"run{i}"), "--distributed", "--no-progress",
+                              *args], env))  # fmt: skip
     errs = [p.communicate(timeout=HANG_GUARD_S)[1] for p in procs]
     return [(p.returncode, err) for p, err in zip(procs, errs)]
 
