@@ -6,7 +6,7 @@ folder at the same time is refused while the first loses nothing.
 Kept small (a tiny MLP on synthetic sines, 48 steps, no dataset download or sklearn) so it runs
 in CI; the kill points come from a seeded RNG, so a failure names a reproducible sequence. The
 training runs are forked from a warm server (warm.py), so a dozen of them do not each pay for
-importing JAX; the competing runs of the second drill are the real CLI, started fresh."""
+importing JAX; the competing runs of the second drill are the CLI's own `seqnet train`, forked the same way."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -126,11 +124,10 @@ def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_loses_nothing(
             assert first.poll() is None, first.communicate()[1]
             time.sleep(0.05)
         for flags in ([], ["--overwrite"], ["--resume"]):
-            second = subprocess.run([sys.executable, "-m", "seqnet", "train", str(spec), "--out", str(out),
-                                     "--no-progress", *flags], env=ENV, cwd=ROOT, capture_output=True,
-                                    text=True, timeout=300)  # fmt: skip
-            assert second.returncode == 1, second.stderr
-            assert f"is in use by a running training run (pid {first.pid} on host" in second.stderr
+            rc, _, err = warm.run_cli(["train", str(spec), "--out", str(out), "--no-progress", *flags], env=ENV,
+                                      cwd=ROOT, timeout=300)  # fmt: skip
+            assert rc == 1, err
+            assert f"is in use by a running training run (pid {first.pid} on host" in err
     finally:
         gate.write_text("go")
     rc, stdout, err = finish(first)

@@ -1,16 +1,16 @@
-"""Sharded parameters and optimiser state on 8 host devices (one subprocess per test, forced
-host devices): tensor parallel (data=2 x model=4) and fsdp=8 train like one device, hold a
-fraction of the state per device, and a sharded run's checkpoint resumes on other meshes."""
+"""Sharded parameters and optimiser state on 8 host devices (one child process per test, with
+forced host devices, forked from the warm server of tests/warm.py): tensor parallel (data=2 x
+model=4) and fsdp=8 train like one device, hold a fraction of the state per device, and a
+sharded run's checkpoint resumes on other meshes."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
+import warm
 from hang_guard import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -54,14 +54,18 @@ PRELUDE = textwrap.dedent('''
 ''')
 
 
+ENV = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
+       "PYTHONPATH": str(ROOT)}  # fmt: skip
+
+
 def run_script(body: str, tmp_path) -> str:
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
-    script = PRELUDE + textwrap.dedent(body)
-    p = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True,
-                       text=True, timeout=HANG_GUARD_S)  # fmt: skip
-    assert p.returncode == 0, p.stdout + p.stderr
-    return p.stdout
+    """PRELUDE + body as `python SCRIPT TMP_PATH`, in a child forked from the suite's warm server
+    (tests/warm.py: JAX imported, no backend made, so the child's 8 host devices are its own)."""
+    script = tmp_path / "script.py"
+    script.write_text(PRELUDE + textwrap.dedent(body))
+    rc, out, err = warm.run_script(script, [str(tmp_path)], env=ENV, cwd=ROOT, timeout=HANG_GUARD_S)
+    assert rc == 0, out + err
+    return out
 
 
 def test_tensor_parallel_and_fsdp_train_like_one_device_on_a_fraction_of_the_memory(tmp_path):
@@ -205,12 +209,9 @@ def test_the_shipped_fsdp_spec_trains_on_8_devices_and_evaluates_on_1(tmp_path, 
     spec = str(ROOT / "specs" / "transformer_fsdp.seqnet")
     sets = ["--set", "N=4", "--set", "LAYERS=1", "--set", "batch=16", "--set", "eval_batches=1"]
     run = tmp_path / "run"
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
-    p = subprocess.run([sys.executable, "-m", "seqnet", "train", spec, *sets, "--set", "steps=3",
-                        "--out", str(run), "--no-progress"], env=env, capture_output=True, text=True,
-                       timeout=HANG_GUARD_S)  # fmt: skip
-    assert p.returncode == 0, p.stdout + p.stderr
+    rc, out, err = warm.run_cli(["train", spec, *sets, "--set", "steps=3", "--out", str(run), "--no-progress"],
+                                env=ENV, cwd=ROOT, timeout=HANG_GUARD_S)  # fmt: skip
+    assert rc == 0, out + err
     record = json.loads((run / "checkpoints" / "step_00000003.json").read_text())
     assert record["format"] == 2 and len(record["shards"]) == 1
     capsys.readouterr()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import warm
 from hang_guard import HANG_GUARD_S
 
 import seqnet
@@ -549,10 +548,11 @@ def test_four_devices_match_one(tmp_path):
     """)
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
            "PYTHONPATH": str(Path(seqnet.__file__).parent.parent)}  # fmt: skip
-    p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                       timeout=HANG_GUARD_S)  # fmt: skip
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert "maxdiff" in p.stdout
+    path = tmp_path / "four_devices.py"  # run in a child forked from the warm server (tests/warm.py)
+    path.write_text(script)
+    rc, out, err = warm.run_script(path, [], env=env, cwd=tmp_path, timeout=HANG_GUARD_S)
+    assert rc == 0, out + err
+    assert "maxdiff" in out
 
 
 def test_wormhole_convergence_is_logged_and_warned(tmp_path, capsys):
