@@ -96,6 +96,8 @@ def plot_curves(histories: dict[str, list[list[dict]]], path: Path) -> Path | No
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from seqnet.backends.jax.plots import log_scale
+
     fig = Figure(figsize=(5 * len(names), 3.8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
@@ -111,7 +113,7 @@ def plot_curves(histories: dict[str, list[list[dict]]], path: Path) -> Path | No
         ax.set_title(f"train {name} (mean ± sd over seeds)")
         ax.set_xlabel("step")
         if name == "loss" and all(m > 0 for q in data.values() for m in q.get("loss", ((), (), ()))[1]):
-            ax.set_yscale("log")
+            log_scale(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     fig.tight_layout()

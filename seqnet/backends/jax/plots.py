@@ -10,6 +10,17 @@ from pathlib import Path
 from seqnet import atomic
 
 
+def log_scale(ax) -> None:
+    """A log y axis labelled with plain numbers (2.25, 0.01) rather than matplotlib's default
+    2.25 x 10^0, which reads worse and costs a third of a figure's drawing: each such label is
+    parsed as TeX."""
+    from matplotlib.ticker import FuncFormatter, LogFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+
+
 def curves_figure(history: list[dict]):
     """A Figure of one panel per quantity (loss first, then each metric)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -29,7 +40,7 @@ def curves_figure(history: list[dict]):
         ax.set_title(name)
         ax.set_xlabel("step")
         if name == "loss" and all(r["loss"] > 0 for r in history if "loss" in r):
-            ax.set_yscale("log")
+            log_scale(ax)
         ax.legend()
         ax.grid(alpha=0.3)
     # Fixed margins in inches rather than tight_layout, which measures every tick label and
