@@ -130,3 +130,26 @@ def test_sweep_usage_errors(capsys, tmp_path):
     (tmp_path / "busy" / "results.jsonl").write_text("")
     rc, _, err = cli_run(["sweep", spec, "--out", str(tmp_path / "busy"), "--set", "lr=1"], capsys)
     assert rc == 1 and "holds an earlier sweep" in err and "--resume" in err
+
+
+def test_a_run_that_cannot_be_forked_starts_as_a_fresh_process_and_says_so(tmp_path, monkeypatch):
+    """The warm server failing (here: made to raise) must not fail the sweep: the run and the
+    runs after it start as `python -m seqnet ...`, and the run's log says why."""
+    import os
+    import sys
+
+    from seqnet.sweep.launch import Launcher
+
+    def broken(*_):
+        raise OSError("no forkserver here")
+
+    launcher = Launcher(fork=True)
+    monkeypatch.setattr(launcher, "_fork", broken)
+    log = tmp_path / "run.log"
+    proc = launcher.start(["fmt", "--help"], log, dict(os.environ))
+    assert proc.wait(timeout=120) == 0
+    text = log.read_text()
+    assert text.startswith("seqnet sweep: could not fork this run from the warm process (no forkserver here); "
+                           "starting it as a fresh process\n")  # fmt: skip
+    assert "usage: seqnet fmt" in text and not launcher.fork
+    assert launcher.command(["fmt"]) == [sys.executable, "-m", "seqnet", "fmt"]

@@ -128,11 +128,20 @@ class Launcher:
 
     def start(self, argv: list[str], log: Path, env: dict[str, str]):
         """`seqnet ARGV...` with its output appended to `log`: forked, or as a fresh process."""
-        if not self.fork:
-            with open(log, "ab") as out:
-                return subprocess.Popen(self.command(argv), stdout=out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                        preexec_fn=die_with_parent)  # fmt: skip
+        if self.fork:
+            try:
+                return self._fork(argv, log, env)
+            except (OSError, EOFError) as e:  # the warm server could not start or died: go on fresh
+                self.fork = False
+                with open(log, "ab") as out:
+                    out.write(f"seqnet sweep: could not fork this run from the warm process ({e}); "
+                              f"starting it as a fresh process\n".encode())  # fmt: skip
+        with open(log, "ab") as out:
+            return subprocess.Popen(self.command(argv), stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                    preexec_fn=die_with_parent)  # fmt: skip
+
+    def _fork(self, argv: list[str], log: Path, env: dict[str, str]) -> ForkedRun:
         if self._context is None:
             self._context = multiprocessing.get_context("forkserver")
             self._context.set_forkserver_preload(PRELOAD)
