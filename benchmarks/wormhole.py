@@ -15,12 +15,22 @@ memory against backpropagation through the iterations.
    iterations); XLA's `memory_analysis().temp_size_in_bytes` of each compiled gradient, and each
    one's ratio to its own max_iter = 10 figure (flat = 1.00).
 
-Figures go into the README by hand, with the machine and the date.
+3. Gradient time at trained parameters (`--grad`; docs/results.md section 3). Each shipped spec
+   trained with its own settings (sine 800 steps, digits 600; seed 0), then the gradient of
+   sum(y^2) over one eval batch of 64, jitted, for solver = fixed_point (implicit backward),
+   anderson and unrolled (backprop through the loop, which stops once every example has
+   settled) at the spec's tol 1e-3 and max_iter 300, and for the spec with the wormhole off
+   (`WORMHOLE=false`, the same parameters but the gate's): ms per gradient (the best of 7
+   interleaved rounds of the median of 5 calls), the iterations of that batch, and each time's
+   ratio to the implicit one.
+
+Figures go into the README (and docs/results.md) by hand, with the machine and the date.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -112,11 +122,87 @@ def gradient_memory(iteration_counts, batch: int) -> dict:
     return out
 
 
+def _interleaved_ms(fns: dict, *args, rounds: int = 7, calls: int = 5) -> dict[str, float]:
+    """Per function: the best over `rounds` rounds of the median of `calls` calls (ms). Each
+    round times every function in turn, so load that comes and goes on a shared machine falls on
+    all of them alike, and the best round is the least disturbed one."""
+    import jax
+
+    for fn in fns.values():
+        jax.block_until_ready(fn(*args))  # compile and warm up
+    best = {name: float("inf") for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times = []
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                jax.block_until_ready(fn(*args))
+                times.append(time.perf_counter() - t0)
+            best[name] = min(best[name], 1e3 * statistics.median(times))
+    return best
+
+
+def gradient_times(spec: str, batch: int, out_dir: Path) -> dict:
+    """Part 3 of the module text, for one spec."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import seqnet
+    from seqnet.backends.jax.lower import lower
+    from seqnet.backends.jax.train import train
+    from seqnet.data import get_source
+
+    model = seqnet.load(ROOT / "specs" / f"{spec}.seqnet")
+    c = model.train_config
+    params = train(model, out=out_dir / spec, progress=False).params
+    arrays = get_source(c.data.name).load("eval", batch, c.seed, **c.data.args)
+    x = {k: jnp.asarray(np.asarray(arrays[k])[:batch]) for k in model.inputs}
+    row = {"spec": spec, "steps": int(c.steps)}
+    variants = [(s, lower(_with(model.graph, solver=s)), params) for s in ("fixed_point", "anderson", "unrolled")]
+    off = seqnet.load(ROOT / "specs" / f"{spec}.seqnet", WORMHOLE=False)
+    variants.append(("no wormhole", lower(off.graph), {k: v for k, v in params.items() if k != GATE}))
+    grads = {}
+    for name, low, p in variants:
+
+        def loss(p, x, low=low):
+            return jnp.sum(low.apply(p, x)["y"] ** 2)
+
+        grads[name] = functools.partial(jax.jit(jax.grad(loss)), p)
+        row[name] = {}
+        if name != "no wormhole":
+            _, stats = jax.jit(low.apply_with_stats)(p, x)
+            it = np.asarray(stats[f"wormhole/{GATE}/iterations"])
+            row[name].update(iterations_mean=float(it.mean()), iterations_max=int(it.max()))
+    for name, ms in _interleaved_ms(grads, x).items():
+        row[name]["ms"] = ms
+    for name in ("anderson", "unrolled", "no wormhole"):
+        row[name]["ratio"] = row[name]["ms"] / row["fixed_point"]["ms"]
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer gate biases and iteration counts")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    ap.add_argument("--grad", action="store_true",
+                    help="only part 3: gradient time per solver at trained parameters (trains both specs)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.grad:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="seqnet_wormhole_bench_") as d:
+            grads = [gradient_times(spec, 64, Path(d)) for spec in ("wormhole_sine", "wormhole_digits")]
+        print("gradient of sum(y^2), one eval batch of 64, trained parameters (seed 0), tol 1e-3, max_iter 300")
+        print(f"{'spec':16} {'solver':12} {'iterations mean (max)':>22} {'ms':>9} {'/ implicit':>10}")
+        for r in grads:
+            for name in ("fixed_point", "anderson", "unrolled", "no wormhole"):
+                v = r[name]
+                its = f"{v['iterations_mean']:.1f} ({v['iterations_max']})" if "iterations_mean" in v else "-"
+                print(f"{r['spec']:16} {name:12} {its:>22} {v['ms']:>9.3f} {v.get('ratio', 1.0):>10.2f}")
+        if args.json:
+            print(json.dumps(grads, indent=1))
+        return 0
     biases = (-4.0, 1.0) if args.quick else (-4.0, 0.0, 1.0, 2.0, 3.0)
     counts = (10, 50) if args.quick else (10, 50, 200)
     rows = []
