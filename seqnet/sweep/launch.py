@@ -141,6 +141,24 @@ class Launcher:
                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                                     preexec_fn=die_with_parent)  # fmt: skip
 
+    def close(self) -> None:
+        """Stop the warm server and wait for it, once every run has ended. It has reaped the
+        runs, so their CPU time then counts in this process's children, as it does for fresh
+        runs (`/usr/bin/time seqnet sweep ...` measures the whole sweep either way). The stop
+        is multiprocessing's own (`ForkServer._stop`, not public); without it the server exits
+        by itself when the sweep does, unwaited."""
+        if self._context is None:
+            return
+        from multiprocessing import forkserver
+
+        stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except OSError:
+                pass
+        self._context = None
+
     def _fork(self, argv: list[str], log: Path, env: dict[str, str]) -> ForkedRun:
         if self._context is None:
             self._context = multiprocessing.get_context("forkserver")

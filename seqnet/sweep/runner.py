@@ -126,7 +126,10 @@ class Sweep:
                              "Continue it with --resume, or sweep into another folder (--out DIR)")  # fmt: skip
         out.mkdir(parents=True, exist_ok=True)
         with RunLock(out):
-            return self._run_locked()
+            try:
+                return self._run_locked()
+            finally:
+                self._launcher.close()
 
     def _run_locked(self) -> int:
         runs, invalid = check_points(self.spec, self.points, self.seeds, self.out, self.say)
