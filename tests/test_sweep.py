@@ -132,6 +132,10 @@ def test_sweep_usage_errors(capsys, tmp_path):
     assert rc == 1 and "holds an earlier sweep" in err and "--resume" in err
 
 
+# The fresh process is started with a preexec_fn (its PR_SET_PDEATHSIG), so subprocess forks
+# this test process, where another test may have started JAX's threads: JAX warns at any fork,
+# though a fork that goes straight to exec is safe. A sweep's own process never starts JAX.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_a_run_that_cannot_be_forked_starts_as_a_fresh_process_and_says_so(tmp_path, monkeypatch):
     """The warm server failing (here: made to raise) must not fail the sweep: the run and the
     runs after it start as `python -m seqnet ...`, and the run's log says why."""
