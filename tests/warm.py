@@ -26,17 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-PRELOAD = [
-    "jax",
-    "jax.numpy",
-    "optax",
-    "safetensors.numpy",
-    "seqnet",
-    "seqnet.backends.jax.train",
-    "seqnet.backends.jax.checkpoint",
-    "matplotlib.figure",
-    "matplotlib.backends.backend_agg",
-]
+from seqnet.sweep.launch import PRELOAD as RUN_PRELOAD
+from seqnet.sweep.launch import ForkedRun
+
+PRELOAD = [*RUN_PRELOAD, "safetensors.numpy"]  # what a sweep's warm server imports, and more
 
 _CONTEXT = None
 
@@ -80,16 +73,12 @@ def _cli(address_space: int, *argv: str) -> None:
     sys.exit(main(list(argv)))
 
 
-class Child:
-    def __init__(self, process, out: Path, err: Path):
-        self._process, self._out, self._err = process, out, err
-        self.pid = process.pid
-        self.returncode = None
+class Child(ForkedRun):
+    """A forked child (seqnet/sweep/launch.py's handle) whose output goes to two files."""
 
-    def poll(self):
-        if self._process.exitcode is not None:
-            self.returncode = self._process.exitcode
-        return self.returncode
+    def __init__(self, process, out: Path, err: Path):
+        super().__init__(process, [process.name])
+        self._out, self._err = out, err
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         self._process.join(timeout)

@@ -39,9 +39,7 @@ PRELOAD = [
 
 
 def die_with_parent() -> None:
-    """A SIGINT to this process when its parent exits (Linux's PR_SET_PDEATHSIG; else nothing)."""
-    if sys.platform != "linux":
-        return
+    """A SIGINT to this process when its parent exits (Linux's PR_SET_PDEATHSIG)."""
     try:
         import ctypes
 
@@ -139,7 +137,7 @@ class Launcher:
         with open(log, "ab") as out:
             return subprocess.Popen(self.command(argv), stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                    preexec_fn=die_with_parent)  # fmt: skip
+                                    preexec_fn=die_with_parent if sys.platform == "linux" else None)  # fmt: skip
 
     def close(self) -> None:
         """Stop the warm server and wait for it, once every run has ended. It has reaped the

@@ -1,6 +1,7 @@
 """Running a sweep: every point checked up front by the front end, then each point x seed
-trained by its own `seqnet train` process (a crash of one never takes the sweep down; each
-forked from a warm process that has the imports done: launch.py), at most `jobs` at once, into OUT/<point id>/seed<k>.
+trained by its own `seqnet train` process (a crash of one never takes the sweep down; each is
+forked from a warm process that has the imports done: launch.py), at most `jobs` at once, into
+OUT/<point id>/seed<k>.
 
 Resuming: a finished run is skipped, a half-finished one continues with `--resume`, one that
 logged but never checkpointed is retrained with `--overwrite`. The children run in sessions of
