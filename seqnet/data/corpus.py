@@ -18,6 +18,7 @@ import numpy as np
 
 from seqnet import limits
 from seqnet.data.errors import DataArgError
+from seqnet.data.text_vocab import char_ids
 
 CHUNK = 1 << 20
 
@@ -101,6 +102,10 @@ class Codec:
     def encode(self, text: str) -> list[int]:
         return [self.ids.get(c, self.unknown) for c in text]
 
+    def encode_array(self, text: str) -> np.ndarray:
+        """`encode` as an int32 array, without a Python loop over the characters."""
+        return char_ids(text, self.alphabet)
+
     def decode(self, ids) -> str:
         return "".join(self.alphabet[i] if 0 <= i < self.unknown else "\ufffd" for i in map(int, ids))
 
@@ -108,6 +113,7 @@ class Codec:
 def ids(path: str, base_dir: str | None) -> np.ndarray:
     full = resolve(path, base_dir)
     codec = Codec(_chars(_stat(full), path))
-    out = np.fromiter((i for piece in _chunks(full, path) for i in codec.encode(piece)), np.int32)
+    pieces = [codec.encode_array(piece) for piece in _chunks(full, path)]
+    out = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
     out.setflags(write=False)
     return out

