@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,20 +12,45 @@ import numpy as np
 from seqnet.backends.jax.failures import TrainingError
 
 _CACHE_SET = False
+MIN_COMPILE_S = 0.5  # programs that compile faster are not kept (JAX's default is 1 s)
+MIN_COMPILE_ENV = "SEQNET_JAX_CACHE_MIN_COMPILE_S"
 
 
-def enable_compilation_cache(path: str | Path | None = None, min_compile_s: float = 0.5) -> None:
-    """JAX's persistent compilation cache under ~/.cache/seqnet/jax (or $SEQNET_JAX_CACHE)."""
+def cache_min_compile_s() -> float:
+    """$SEQNET_JAX_CACHE_MIN_COMPILE_S, the compile time (seconds) from which a program is kept;
+    MIN_COMPILE_S when unset. A value that is not a number >= 0 is named on stderr and ignored."""
+    text = os.environ.get(MIN_COMPILE_ENV, "").strip()
+    if not text:
+        return MIN_COMPILE_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        print(f"seqnet: ignoring {MIN_COMPILE_ENV}={text!r} (not a number of seconds >= 0); "
+              f"using {MIN_COMPILE_S}", file=sys.stderr)  # fmt: skip
+        return MIN_COMPILE_S
+    return value
+
+
+def enable_compilation_cache(path: str | Path | None = None, min_compile_s: float | None = None) -> None:
+    """JAX's persistent compilation cache under ~/.cache/seqnet/jax (or $SEQNET_JAX_CACHE), keeping
+    programs that took `min_compile_s` (default: cache_min_compile_s()) or more to compile, with
+    entries written whole (compile_cache.py). Once per process; the first call decides."""
     global _CACHE_SET
     if _CACHE_SET:
         return
     import jax
 
+    from seqnet.backends.jax import compile_cache
+
     path = path or os.environ.get("SEQNET_JAX_CACHE") or Path.home() / ".cache" / "seqnet" / "jax"
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_s)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                          cache_min_compile_s() if min_compile_s is None else min_compile_s)  # fmt: skip
+        compile_cache.install(path)
     except Exception:  # an old jax or a read-only home: run without the cache
         pass
     _CACHE_SET = True

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqnet.backends.jax.devices import enable_compilation_cache
 from seqnet.backends.jax.failures import InputError
 from seqnet.backends.jax.inputs import check_inputs, read_npz
 from seqnet.backends.jax.modes import precision
@@ -21,6 +22,7 @@ def evaluate(model, checkpoint_dir: str | Path, *, batches: int | None = None, *
     (a run folder, its checkpoints folder, or a step_*.json / .safetensors file).
 
     batches: how many eval batches (default: the config's eval_batches; 0 = the whole split)."""
+    enable_compilation_cache()  # the eval step, as train() compiled (and kept) it
     config = resolve_config(model, None, overrides)
     with precision(config):
         rt = Runtime(model, config)
@@ -55,6 +57,7 @@ def predict(model, checkpoint_dir: str | Path, input_npz: str | Path, output_npz
 
     from seqnet.backends.jax import checkpoint as ck
 
+    enable_compilation_cache()
     lowered = model.jax_lowering()
     params, rt = placed_params(model, checkpoint_dir)
     arrays = read_npz(input_npz, model)
