@@ -110,7 +110,7 @@ def plot_curves(histories: dict[str, list[list[dict]]], path: Path) -> Path | No
             ax.fill_between(xs, [m - s for m, s in zip(means, sds, strict=True)],
                             [m + s for m, s in zip(means, sds, strict=True)],
                             color=line.get_color(), alpha=0.2)  # fmt: skip
-        ax.set_title(f"train {name} (mean ± sd over seeds)")
+        ax.set_title(f"train {name} (mean ± sd over seeds)", y=1.0)  # fixed: see plots.curves_figure
         ax.set_xlabel("step")
         if name == "loss" and all(m > 0 for q in data.values() for m in q.get("loss", ((), (), ()))[1]):
             log_scale(ax)
