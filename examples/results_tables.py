@@ -12,8 +12,9 @@ one row per (N, condition, epochs, meta-epochs), the float32 and float64 eval ms
 wormholes: section 3, from one `--set WORMHOLE=true,false --seeds 3` sweep per spec (the sweep's
 folder, or a copy's name: docs/sweeps/wormhole_sine_results.jsonl, names its rows); the eval
 metric, the wormhole's fixed-point iterations and wall time.
-match3: section 4, from `seqnet sweep specs/simplicial_block.seqnet --set BLOCK=...`: the eval
-accuracy per seed and over seeds, with each block's parameters (the spec compiled, not trained).
+match3: section 4, from `seqnet sweep specs/simplicial_block.seqnet --set BLOCK=...` (with any
+other settings: M=28, VIRTUAL=4, examples=200000): the eval accuracy per seed and over seeds, with
+each point's parameters (the spec compiled at its settings, not trained).
 
     PYTHONPATH=. python examples/results_tables.py claims docs/sweeps/fen_tasks.jsonl docs/sweeps/lstm_tasks.jsonl
     PYTHONPATH=. python examples/results_tables.py variants docs/sweeps/fen_variants.jsonl
@@ -117,22 +118,28 @@ BLOCK_LABELS = {"triple": "2-simplicial, triple product", "trilinear": "2-simpli
 
 
 def match3(records: list[dict]) -> str:
-    """Section 4: one row per BLOCK, the eval accuracy of each seed and mean ± sd, parameters."""
+    """Section 4: one row per point (BLOCK and any other setting the sweep set, such as M or
+    VIRTUAL), the eval accuracy of each seed and mean ± sd, and the parameters of the spec
+    compiled at the point's spec settings (not trained: the train settings are left out)."""
     import seqnet
     from seqnet.compiler.graph import total_params
+    from seqnet.compiler.overrides import TRAIN_OVERRIDABLE
 
     lines = []
     for (_sweep, _point), runs in _ok_by_point(records).items():
         if not runs:
             continue
-        block = runs[0]["settings"]["BLOCK"]
-        params = total_params(seqnet.load(MATCH3, BLOCK=block).graph)
+        settings = runs[0]["settings"]
+        block = settings["BLOCK"]
+        spec_settings = {k: v for k, v in settings.items() if k not in TRAIN_OVERRIDABLE}
+        params = total_params(seqnet.load(MATCH3, **spec_settings).graph)
+        shown = "".join(f", {k}={v}" for k, v in settings.items() if k not in ("BLOCK", "eval_batches"))
         accs = [r["metrics"]["accuracy"] for r in runs]
         if not lines:
             seeds = " / ".join(f"s{r['seed']}" for r in runs)
             lines = [f"| block (BLOCK) | params | eval acc ({seeds}) | mean ± sd | eval loss | wall s per run |",
                      "|---|---|---|---|---|---|"]  # fmt: skip
-        lines.append(f"| {BLOCK_LABELS.get(block, block)} ({block}) | {params:,} | "
+        lines.append(f"| {BLOCK_LABELS.get(block, block)} ({block}{shown}) | {params:,} | "
                      f"{' / '.join(f'{a:.3f}' for a in accs)} | {_mean_sd(accs, '.3f')} | "
                      f"{_mean_sd([r['metrics']['loss'] for r in runs], '.3f')} | "
                      f"{_mean_sd([r['wall_s'] for r in runs], '.0f')} |")  # fmt: skip

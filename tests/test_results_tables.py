@@ -77,6 +77,19 @@ def test_section_4_rows_with_each_blocks_parameters(tmp_path, capsys):
     assert out[3].startswith("| 1-simplicial (2 ordinary attentions) (attention) | 60,791 | 0.850 / 0.950 |")
 
 
+def test_section_4_rows_name_the_other_settings_and_count_parameters_at_them(tmp_path, capsys):
+    """A point's spec settings (VIRTUAL, M) go into the spec its parameters are counted from and
+    into its label; the train settings (eval_batches, examples) are not spec settings."""
+    results = _write(tmp_path / "match3_virtual" / "results.jsonl", [
+        _run({"BLOCK": "triple", "VIRTUAL": "4", "eval_batches": "0"}, 0, {"accuracy": 0.8, "loss": 0.4}),
+        _run({"BLOCK": "attention", "M": "28", "examples": "200000", "eval_batches": "0"}, 0,
+             {"accuracy": 0.6, "loss": 0.7})])  # fmt: skip
+    assert _tables().main(["match3", str(results)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("| 2-simplicial, triple product (triple, VIRTUAL=4) | 71,234 | 0.800 | 0.800 |")
+    assert out[3].startswith("| 1-simplicial (2 ordinary attentions) (attention, M=28, examples=200000) | 60,791 |")
+
+
 def _claim(task, n, acc, mode=None, seed=0, status="ok"):
     settings = {"TASK": task, "N": str(n), **({"mode": mode} if mode else {}), "steps": "500"}
     return {"point": json.dumps(settings), "settings": settings, "seed": seed, "status": status,
