@@ -42,16 +42,17 @@ def enable_compilation_cache(path: str | Path | None = None, min_compile_s: floa
         return
     import jax
 
-    from seqnet.backends.jax import compile_cache
-
     path = path or os.environ.get("SEQNET_JAX_CACHE") or Path.home() / ".cache" / "seqnet" / "jax"
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs",
                           cache_min_compile_s() if min_compile_s is None else min_compile_s)  # fmt: skip
+        # compile_cache reads JAX's private cache module, which a later JAX may move
+        from seqnet.backends.jax import compile_cache
+
         compile_cache.install(path)
-    except Exception:  # an old jax or a read-only home: run without the cache
+    except Exception:  # an old jax or a read-only home: run without the cache (or with JAX's own)
         pass
     _CACHE_SET = True
 
