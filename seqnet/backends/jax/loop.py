@@ -159,7 +159,7 @@ def train_in(rt, model, config, name, out, resume, progress, sigint, *, overwrit
     saved_step = start if resume else None  # the step this run's newest checkpoint holds
     bar = Bar(total, start, progress and is_main, description=name)
     clock = Clock()
-    lr_of = lambda s: float(rt.schedule(s))  # noqa: E731
+    lr_of = rt.lr_of
 
     sharded = rt.placements.config.active  # each process writes its own shards
 

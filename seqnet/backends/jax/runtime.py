@@ -30,7 +30,7 @@ class Runtime:
 
         from seqnet.backends.jax import losses
         from seqnet.backends.jax.ops.mechanisms import reverse_mode_problems
-        from seqnet.backends.jax.optim import make_optimizer
+        from seqnet.backends.jax.optim import host_schedule, make_optimizer
         from seqnet.compiler.loss_terms import term_keys
 
         self.model, self.config = model, config
@@ -54,6 +54,7 @@ class Runtime:
         self.batch_sharding = NamedSharding(self.mesh, P(config.data_axis))
         self.placements = Placements(model.graph, config, self.mesh)
         self.tx, self.schedule = make_optimizer(config)
+        self.lr_of = host_schedule(config, self.schedule)  # step -> float, for the logs
         if config.decoder_lr is not None:
             from seqnet.backends.jax.optim import base_lr, decoder_scales, scale_subtrees
 

@@ -56,3 +56,18 @@ def test_a_given_argument_replaces_only_its_default():
     assert optim.base_lr(_config("adamw", lr=3e-3)) == pytest.approx(3e-3, rel=1e-12, abs=0.0)
     with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
         optim.make_optimizer(_config("adamm"))
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_the_logged_learning_rate_is_the_schedules(name):
+    """host_schedule (the rate in logs and messages) against the optax schedule called as it is,
+    over the first steps and past the warm-up; a constant rate is the spec's number exactly."""
+    config = _config("adam", lr=3e-3, schedule=name)
+    _tx, schedule = optim.make_optimizer(config)
+    lr_of = optim.host_schedule(config, schedule)
+    for step in (0, 1, 7, 50, 999):
+        got = lr_of(step)
+        assert isinstance(got, float)
+        assert got == pytest.approx(float(schedule(step)), rel=1e-6, abs=1e-12)
+    if name == "constant":
+        assert lr_of(5) == 3e-3
