@@ -108,7 +108,10 @@ def main(argv=None) -> int:
     if not files:
         print(f"no results in {args.dir}: run the suite with -p benchmarks.suite_cpu first", file=sys.stderr)
         return 1
-    print(summarise([json.loads(f.read_text()) for f in files], args.top))
+    try:
+        print(summarise([json.loads(f.read_text()) for f in files], args.top))
+    except BrokenPipeError:  # `report | head`: the reader has what it wanted; no flush error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
