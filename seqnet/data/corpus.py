@@ -96,15 +96,10 @@ class Codec:
 
     def __init__(self, alphabet: str):
         self.alphabet = alphabet
-        self.ids = {c: i for i, c in enumerate(alphabet)}
         self.unknown = len(alphabet)
 
     def encode(self, text: str) -> list[int]:
-        return [self.ids.get(c, self.unknown) for c in text]
-
-    def encode_array(self, text: str) -> np.ndarray:
-        """`encode` as an int32 array, without a Python loop over the characters."""
-        return char_ids(text, self.alphabet)
+        return char_ids(text, self.alphabet).tolist()
 
     def decode(self, ids) -> str:
         return "".join(self.alphabet[i] if 0 <= i < self.unknown else "\ufffd" for i in map(int, ids))
@@ -113,7 +108,7 @@ class Codec:
 def ids(path: str, base_dir: str | None) -> np.ndarray:
     full = resolve(path, base_dir)
     codec = Codec(_chars(_stat(full), path))
-    pieces = [codec.encode_array(piece) for piece in _chunks(full, path)]
+    pieces = [char_ids(piece, codec.alphabet) for piece in _chunks(full, path)]
     out = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
     out.setflags(write=False)
     return out

@@ -24,18 +24,14 @@ import secrets
 import time
 from pathlib import Path
 
+from jax._src.lru_cache import LRUCache
+
 ENTRY_SUFFIX = "-cache"  # JAX's file cache: <key>-cache
 TEMP_PREFIX = ".seqnet-"  # .seqnet-<key>-cache.<8 hex>.tmp while it is written
 STALE_TEMP_S = 3600.0  # a temp file this old belongs to a writer that was killed
 
 
-def _base():
-    from jax._src.lru_cache import LRUCache
-
-    return LRUCache
-
-
-class WholeFileCache(_base()):
+class WholeFileCache(LRUCache):
     """JAX's file cache (LRUCache without eviction) whose `put` writes a temp file and renames it."""
 
     def __init__(self, path: str | os.PathLike):
