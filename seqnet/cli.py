@@ -13,6 +13,7 @@ from seqnet.cli_types import count, host_port, temperature
 from seqnet.collector import exit_now, off_until_exit
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+RUNS_XLA = {"train", "sweep", "eval", "predict", "generate"}  # the commands that run XLA programs
 
 
 class UsageError(Exception):
@@ -523,6 +524,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """argv None: this process is the command (the console script, `python -m seqnet`); a check
     then ends the process itself, without the interpreter's teardown (seqnet/collector.py)."""
+    if argv is None and sys.argv[1:2] and sys.argv[1] in RUNS_XLA:
+        from seqnet.hugepages import reexec_with_hugepages
+
+        reexec_with_hugepages()  # once, before anything is imported or parsed: seqnet/hugepages.py
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

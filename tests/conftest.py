@@ -21,6 +21,8 @@ import tempfile
 
 from hypothesis import HealthCheck, settings
 
+from seqnet.hugepages import c_library, thp_mode, tunables_with_hugepages
+
 # XLA's CPU backend spends most of a small test's time compiling programs that run a few steps,
 # and most of a compile is fixed cost: the suite compiles without LLVM's backend optimisation,
 # with the classic (not the MLIR fusion) emitters, and in one codegen module instead of one per
@@ -37,6 +39,13 @@ if os.environ.get("SEQNET_TEST_FULL_OPT") != "1":
     _flags = os.environ.get("XLA_FLAGS", "")
     _missing = [f"{k}={v}" for k, v in TEST_XLA_FLAGS.items() if k not in _flags]
     os.environ["XLA_FLAGS"] = " ".join([_flags, *_missing]).strip()
+
+# malloc's huge pages, which `seqnet train` and the other XLA-running commands give themselves by
+# starting again (seqnet/hugepages.py): set here, in the process that starts the workers, the
+# workers and every child run with them, and a CLI child starts once, not twice.
+_tunables = tunables_with_hugepages(os.environ.get("GLIBC_TUNABLES"), thp_mode(), c_library())
+if _tunables:
+    os.environ["GLIBC_TUNABLES"] = _tunables
 
 # JAX's persistent compilation cache, in a folder of this run shared by both workers and every
 # child process, so the suite neither reads nor fills ~/.cache and takes the same time on a
