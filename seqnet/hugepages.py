@@ -17,7 +17,9 @@ Linux with glibc 2.35 or later (older ones do not know the tunable), the kernel'
 `madvise` (under `always` every large mapping gets huge pages already, under `never` none can),
 and only when GLIBC_TUNABLES does not already choose: `GLIBC_TUNABLES=glibc.malloc.hugetlb=0`
 turns it off. The Python API cannot re-execute its caller; start Python with the variable set
-(`GLIBC_TUNABLES=glibc.malloc.hugetlb=1 jupyter lab`) for the same effect there.
+(`GLIBC_TUNABLES=glibc.malloc.hugetlb=1 jupyter lab`) for the same effect there. A profiler
+that starts the command (`py-spy record -- seqnet train ...`) sees only the first process end:
+set the variable yourself (to 1 or 0) there, and nothing starts again.
 """
 
 from __future__ import annotations
