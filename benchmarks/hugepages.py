@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from seqnet.hugepages import c_library, thp_mode
+
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {  # name: (spec, --set overrides)
     "fen_parity local N=256": ("specs/fen_parity.seqnet", ["N=256", "batch=64", "steps=25"]),
@@ -60,9 +62,8 @@ def main() -> None:
     cases, repeats = (QUICK, 1) if args.quick else (CASES, args.repeats)
     if args.case:
         cases = {name: CASES[name] for name in args.case}
-    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{os.confstr('CS_GNU_LIBC_VERSION')}, THP: {thp.read_text().strip() if thp.exists() else '?'}")  # fmt: skip
+          f"{' '.join(c_library()) or 'no glibc'}, THP mode: {thp_mode() or 'unknown'}")  # fmt: skip
     print(f"{'case':<24} {'side':<8} {'wall s':>7} {'CPU s':>7} {'sys s':>6} {'faults':>9} {'RSS MB':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         cache, out = f"{tmp}/cache", f"{tmp}/run"

@@ -52,15 +52,20 @@ def tunables_with_hugepages(tunables: str | None, mode: str | None, libc: tuple[
     return f"{tunables}:{TUNABLE}=1" if tunables else f"{TUNABLE}=1"
 
 
+def wanted_tunables(thp_file: Path = THP_MODE_FILE, libc: tuple[str, str] | None = None) -> str | None:
+    """The GLIBC_TUNABLES a process started from this one's environment should have, on this
+    machine; None where it has what it should already."""
+    current = os.environ.get("GLIBC_TUNABLES")
+    return tunables_with_hugepages(current, thp_mode(thp_file), libc or c_library())
+
+
 def reexec_with_hugepages(thp_file: Path = THP_MODE_FILE, libc: tuple[str, str] | None = None) -> None:
     """Replace this process by itself with huge pages for malloc, where that would change
     anything (see the module docstring); otherwise return. Call it before any import that
     starts threads: a process that is the command-line program, never a library's caller."""
     if sys.platform != "linux" or not sys.argv or not os.path.isfile(sys.argv[0]):
         return  # `python -c ...` or a script from stdin cannot be started again
-    value = tunables_with_hugepages(
-        os.environ.get("GLIBC_TUNABLES"), thp_mode(thp_file), libc or c_library()
-    )
+    value = wanted_tunables(thp_file, libc)
     if value is None:
         return
     os.environ["GLIBC_TUNABLES"] = value

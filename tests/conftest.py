@@ -21,7 +21,7 @@ import tempfile
 
 from hypothesis import HealthCheck, settings
 
-from seqnet.hugepages import c_library, thp_mode, tunables_with_hugepages
+from seqnet.hugepages import wanted_tunables
 
 # XLA's CPU backend spends most of a small test's time compiling programs that run a few steps,
 # and most of a compile is fixed cost: the suite compiles without LLVM's backend optimisation,
@@ -43,7 +43,7 @@ if os.environ.get("SEQNET_TEST_FULL_OPT") != "1":
 # malloc's huge pages, which `seqnet train` and the other XLA-running commands give themselves by
 # starting again (seqnet/hugepages.py): set here, in the process that starts the workers, the
 # workers and every child run with them, and a CLI child starts once, not twice.
-_tunables = tunables_with_hugepages(os.environ.get("GLIBC_TUNABLES"), thp_mode(), c_library())
+_tunables = wanted_tunables()
 if _tunables:
     os.environ["GLIBC_TUNABLES"] = _tunables
 

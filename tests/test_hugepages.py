@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seqnet.hugepages import c_library, thp_mode, tunables_with_hugepages
+from seqnet.hugepages import c_library, thp_mode, tunables_with_hugepages, wanted_tunables
 
 ROOT = Path(__file__).resolve().parents[1]
 GLIBC = ("glibc", "2.36")
@@ -47,6 +47,14 @@ def test_the_kernels_mode_is_the_bracketed_word(tmp_path, text, mode):
     (tmp_path / "enabled").write_text(text)
     assert thp_mode(tmp_path / "enabled") == mode
     assert thp_mode(tmp_path / "missing") is None
+
+
+def test_what_this_process_would_start_with_reads_its_environment(tmp_path, monkeypatch):
+    (tmp_path / "enabled").write_text("always [madvise] never\n")
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert wanted_tunables(tmp_path / "enabled", GLIBC) == "glibc.malloc.hugetlb=1"
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+    assert wanted_tunables(tmp_path / "enabled", GLIBC) is None
 
 
 def test_the_c_library_is_named_with_its_version():
