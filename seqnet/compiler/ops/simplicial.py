@@ -29,6 +29,8 @@ from seqnet.compiler.types import DTYPE_BYTES
 # enough for a CPU's caches to matter little and large enough that the loop overhead is noise.
 BLOCK_ELEMENTS = 1 << 18
 IMPLEMENTATIONS = ("auto", "jax", "pallas")
+# the logits' divisor: sqrt(head_dim), dot-product attention's temperature, or head_dim
+LOGIT_SCALES = ("inv_sqrt_d", "inv_d")
 
 
 def _balanced(total: int, most: int) -> int:
@@ -258,6 +260,14 @@ Decisions (design/mechanisms.md section 3; the lowering's docstring in
   learned vectors and the current entities) rather than carrying virtual rows through the block's
   feed-forward layers. `virtual_mode=fixed` keeps the earlier behaviour: the learned vectors are the
   virtual entities of every example and nothing updates them.
+- **Logit scale (`logit_scale=`).** The logits are divided by sqrt(d) by default, the
+  temperature of dot-product attention; `inv_d` divides them by d instead. For random N(0, 1)
+  vectors the triple product <p, a, b> / sqrt(d) has a spread of 1.4, 3.0, 4.2, 5.1 at d = 8, 16,
+  32, 64 and <p, a, b> / d one of 0.5 to 0.7, about that of q . k / sqrt(d), so 1/d is the
+  dimensionally matched temperature of the triple product; whether it trains better is measured
+  in docs/results.md section 4 (it did not, there). Both variants' logits are homogeneous of
+  degree one in the query, so the lowering applies the extra 1/sqrt(d) to the queries, and the
+  streamed lowering and the Pallas kernel are unchanged.
 - **Streaming.** The lowering walks query chunks and blocks of first keys with an online softmax;
   its backward (a custom vjp) recomputes each block from the log-sum-exp it kept. It holds one
   block (heads x Q x J x S2, at most 2^18 elements per example unless one query's second keys
@@ -298,7 +308,9 @@ op(
      Arg("virtual_mode", "choice", "paper", ("paper", "fixed"),
          doc="paper: updated per example by attention over the entities; fixed: learned only"),
      Arg("implementation", "choice", "auto", IMPLEMENTATIONS,
-         doc="auto: the streamed JAX lowering (the Pallas kernel is not yet measured on a GPU); pallas: the kernel")],
+         doc="auto: the streamed JAX lowering (the Pallas kernel is not yet measured on a GPU); pallas: the kernel"),
+     Arg("logit_scale", "choice", "inv_sqrt_d", LOGIT_SCALES,
+         doc="the logits times 1/sqrt(head_dim) (as in dot-product attention) or 1/head_dim")],
     _simplicial_infer, params=_simplicial_params, flops=_simplicial_flops,
     temporaries=_simplicial_temporaries, notes=NOTES,
     doc="2-simplicial attention: logits from the unsigned scalar triple product <p_i, l1_j, l2_k>, "

@@ -189,6 +189,12 @@ CASES = [
     case("simplicial_attention", "trilinear-windows", x=(6, 4), heads=2, variant="trilinear",
          window=3, window2=2),
     case("simplicial_attention", "triple-windows", x=(6, 4), heads=1, window=2, window2=4),
+    # logits / d instead of / sqrt(d)
+    case("simplicial_attention", "triple-inv-d", x=(4, 6), heads=2, logit_scale="inv_d"),
+    case("simplicial_attention", "triple-virtual-inv-d", x=(4, 6), heads=1, virtual=2,
+         logit_scale="inv_d"),
+    case("simplicial_attention", "trilinear-window-inv-d", x=(5, 4), heads=2, variant="trilinear",
+         window=3, logit_scale="inv_d"),
     # recurrent
     *[
         c

@@ -381,6 +381,7 @@ def _paper_virtual_entities(p, x, heads, d):
 def simplicial_attention(
     p, out_dims, x, heads, head_dim, out_dim, virtual, variant, window, window2, virtual_mode,
     implementation,  # every implementation computes these maths
+    logit_scale,
 ):
     batch, n = x.shape[:2]
     d = p["wp"].shape[1] // heads
@@ -409,7 +410,8 @@ def simplicial_attention(
                 else:
                     logits = [np.sum(q[i] * l1[j] * l2[k]) for j, k in pairs]
                     values = [u[j] * u2[k] for j, k in pairs]
-                weights = _softmax(np.array(logits) / math.sqrt(d))
+                divisor = d if logit_scale == "inv_d" else math.sqrt(d)
+                weights = _softmax(np.array(logits) / divisor)
                 out[b, i, h * d : (h + 1) * d] = sum(
                     a * v for a, v in zip(weights, values, strict=True)
                 )

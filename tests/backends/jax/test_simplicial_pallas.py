@@ -85,9 +85,10 @@ def test_kernel_in_float64_has_the_streamed_gradients_to_rounding():
         np.testing.assert_allclose(got, ref, atol=1e-11, rtol=1e-9)
 
 
-def test_the_op_with_implementation_pallas_matches_the_float64_reference():
+@pytest.mark.parametrize("logit_scale", ["inv_sqrt_d", "inv_d"])
+def test_the_op_with_implementation_pallas_matches_the_float64_reference(logit_scale):
     built = build(case("simplicial_attention", x=(18, 4), heads=2, variant="trilinear",
-                       window=4, window2=6, implementation="pallas"))  # fmt: skip
+                       window=4, window2=6, implementation="pallas", logit_scale=logit_scale))  # fmt: skip
     out = np.asarray(run(built))
     ref = op_reference.REFERENCE["simplicial_attention"](
         built.params, [t.dims for t in built.out_types], **built.inputs, **built.attrs

@@ -24,6 +24,8 @@ u_j = s_j Wu (value), where s is the key/value entity set below. Index ranges, d
   <= 0 its gradient is taken as 0, so gradients stay finite when the triple product vanishes.
   With keys shared by every query the key-key dots a.b are computed once (S1 x S2 per head).
   Variant "trilinear": sum_c p_ic l1_jc l2_kc / sqrt(d).
+  logit_scale=inv_d divides both by d instead: both are homogeneous of degree one in p, so the
+  queries are scaled by 1/sqrt(d) once and the blocks below are unchanged.
 * A^i_(j,k) = softmax over all pairs (j, k) of the logits (one softmax over the flattened pairs).
 * Values, "triple": out_i[a] = sum_(j,k) A^i_jk sum_(b,c) B[a,b,c] u_j[b] u_k[c] with B the
   head's (d, d, d) slice of params["B"]. Over entities, without the pair x d^2 tensor:
@@ -184,11 +186,13 @@ def _use_pallas(implementation: str) -> bool:
 @lowering("simplicial_attention")
 def simplicial_attention(
     ctx, x, heads, head_dim, out_dim, virtual, variant, window, window2, virtual_mode,
-    implementation,
+    implementation, logit_scale,
 ):
     p = ctx.params
     batch, n = x.shape[:2]
     q = split_heads(x @ p["wp"], heads)
+    if logit_scale == "inv_d":  # the blocks divide by sqrt(d); the logits are linear in q
+        q = q / math.sqrt(q.shape[-1])
     names = ("wl1", "wl2", "wu") + (("wu2",) if variant == "trilinear" else ())
     if virtual and virtual_mode == "paper":
         entities = updated_virtual(p, x, heads)
