@@ -81,7 +81,7 @@ def _differentiable(built: Built) -> bool:
 
 # Gradient checks cost a few compilations each, so they run on the first case of every op plus
 # the cases whose gradient takes a different path (masks, windows, virtual entities, recurrent
-# modes, padding, dilation); the other cases differ only in shapes or attribute values.
+# modes, padding, dilation, the logit scale); the other cases differ only in shapes or attribute values.
 GRAD_VARIANTS = {
     "attention-causal-cross",
     "attention-causal-key-mask",
@@ -94,6 +94,7 @@ GRAD_VARIANTS = {
     "simplicial_attention-triple-virtual-fixed",
     "simplicial_attention-trilinear-windows",
     "simplicial_attention-triple-windows",
+    "simplicial_attention-triple-inv-d",  # logit_scale: the queries scaled before the custom vjp
     "conv1d-same-stride-dilated",
     "conv2d-valid-stride",
     "maxpool1d-same-stride",
