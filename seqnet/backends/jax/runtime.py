@@ -45,6 +45,9 @@ class Runtime:
             self.lowered = model.jax_lowering()
         self.inputs = dict(model.inputs)
         self.outputs = dict(model.outputs)
+        key = jax.random.PRNGKey(config.seed)
+        self.init_key = jax.random.fold_in(key, 0)
+        self.dropout_key = jax.random.fold_in(key, 1)
         self.mesh = make_mesh(config)
         self.data_size = self.mesh.shape[config.data_axis]
         if config.batch % self.data_size:
@@ -55,12 +58,15 @@ class Runtime:
         self.placements = Placements(model.graph, config, self.mesh)
         self.tx, self.schedule = make_optimizer(config)
         self.lr_of = host_schedule(config, self.schedule)  # step -> float, for the logs
+        # the parameters' shapes and dtypes, traced once: the decoder rates, the shardings and
+        # `restore`'s checks of a checkpoint all read them
+        self.params_shape = jax.eval_shape(self._init, self.init_key)
         if config.decoder_lr is not None:
             from seqnet.backends.jax.optim import base_lr, decoder_scales, scale_subtrees
 
-            template = jax.eval_shape(self.lowered.init, jax.random.key(0))
             ratio = config.decoder_lr / base_lr(config)
-            self.tx = optax_chain(self.tx, scale_subtrees(decoder_scales(template, model.graph, ratio)))
+            scales = decoder_scales(self.params_shape, model.graph, ratio)
+            self.tx = optax_chain(self.tx, scale_subtrees(scales))
         lo = config.loss
         self.loss_fn = losses.get_loss(lo.name)
         self.loss_probs = losses.output_is_probability(model.graph, lo.output)
@@ -79,26 +85,18 @@ class Runtime:
         targets = [t.target for t in config.terms] + [m.target for m in config.metrics]
         targets += [o.lengths for o in (*config.terms, *config.metrics) if o.lengths]
         self.fields = list(dict.fromkeys([*self.inputs, *targets]))
-        key = jax.random.PRNGKey(config.seed)
-        self.init_key = jax.random.fold_in(key, 0)
-        self.dropout_key = jax.random.fold_in(key, 1)
         self.local_terms = None  # FEN local training: set by the local mode's driver,
         self.local_reduction = "sum"  # with how its per-segment losses combine
         self.driver = driver_for(config.mode)(self)
         self._train_step = None
         self._eval_step = None
-        p_template = self.param_template()
-        self.param_shardings = self.placements.params(p_template)
-        self.opt_shardings = self.placements.opt(self.opt_template(p_template), p_template)
+        self.opt_shape = self.opt_template(self.params_shape)
+        self.param_shardings = self.placements.params(self.params_shape)
+        self.opt_shardings = self.placements.opt(self.opt_shape, self.params_shape)
         # (params, opt_state, step): where the train step takes and leaves its donated state
         self.state_shardings = (self.param_shardings, self.opt_shardings, self.replicated)
 
     # -- templates
-    def param_template(self):
-        import jax
-
-        return jax.eval_shape(self._init, self.init_key)
-
     def _init(self, key):
         """The initial parameters; float64 runs keep them (and the optimiser) in float64."""
         import jax
@@ -245,11 +243,10 @@ class Runtime:
 
         meta, tensors = ck.read(path)
         where = meta["path"]
-        p_template = self.param_template()
-        params = ck.unflatten(p_template, "params", tensors, where)
+        params = ck.unflatten(self.params_shape, "params", tensors, where)
         opt_state = None
         if with_opt:
-            o_template = self.opt_template(p_template)
+            o_template = self.opt_shape
             if not any(k.startswith("opt/") for k in tensors) and jax.tree_util.tree_leaves(o_template):
                 raise CheckpointError(f"checkpoint {where} holds no optimizer state; it cannot resume training")
             try:
