@@ -96,7 +96,7 @@ class Runtime:
         # (params, opt_state, step): where the train step takes and leaves its donated state
         self.state_shardings = (self.param_shardings, self.opt_shardings, self.replicated)
 
-    # -- templates
+    # -- initial state
     def _init(self, key):
         """The initial parameters; float64 runs keep them (and the optimiser) in float64."""
         import jax
@@ -246,11 +246,10 @@ class Runtime:
         params = ck.unflatten(self.params_shape, "params", tensors, where)
         opt_state = None
         if with_opt:
-            o_template = self.opt_shape
-            if not any(k.startswith("opt/") for k in tensors) and jax.tree_util.tree_leaves(o_template):
+            if not any(k.startswith("opt/") for k in tensors) and jax.tree_util.tree_leaves(self.opt_shape):
                 raise CheckpointError(f"checkpoint {where} holds no optimizer state; it cannot resume training")
             try:
-                opt_state = ck.unflatten(o_template, "opt", tensors, where)
+                opt_state = ck.unflatten(self.opt_shape, "opt", tensors, where)
             except CheckpointError as e:
                 raise CheckpointError(
                     f"{e} (the optimizer state does not match: the checkpoint was written with "
